@@ -1,0 +1,61 @@
+/*
+ * fixalloc.c — type-stable pools of fixed-size objects (Go's mfixalloc.go).
+ *
+ * Objects come from 64 KiB chunks that are never returned to the OS, so a
+ * pointer to a pooled object always points at mapped memory of the same type:
+ * a lock-free walker of allm may read an m that just left the list and never
+ * faults. Freed objects go on a free list, linked through their first word.
+ */
+#include "runtime.h"
+#include "fixalloc.h"
+
+enum { fixchunk = 64 << 10 };
+
+void *fixalloc_alloc(fixalloc *f)
+{
+	void *p;
+	lock(&f->lock);
+	if (f->list != nil) {
+		p = f->list;
+		f->list = *(void **)p;
+		f->nfree--;
+	} else {
+		if (f->nchunk < f->size) {
+			int err = FAULT(FAULT_MPOOL);
+			void *c = err ? nil : sysalloc(fixchunk);
+			if (c == nil) {
+				unlock(&f->lock);
+				return nil;
+			}
+			f->chunk = (uintptr_t)c;
+			f->nchunk = fixchunk;
+			f->nchunks++;
+		}
+		p = (void *)f->chunk;
+		f->chunk += f->size;
+		f->nchunk -= f->size;
+	}
+	f->inuse++;
+	unlock(&f->lock);
+	/* Fresh chunks are zero; recycled objects are cleared by the caller,
+	 * which knows which fields a lock-free reader may still be looking at. */
+	return p;
+}
+
+void fixalloc_free(fixalloc *f, void *p)
+{
+	lock(&f->lock);
+	*(void **)p = f->list;
+	f->list = p;
+	f->nfree++;
+	f->inuse--;
+	unlock(&f->lock);
+}
+
+void fixalloc_stats(fixalloc *f, uint32_t *inuse, uint32_t *nfree)
+{
+	lock(&f->lock);
+	*inuse = f->inuse;
+	*nfree = f->nfree;
+	unlock(&f->lock);
+}

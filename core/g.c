@@ -1,0 +1,246 @@
+/*
+ * g.c — gs and the switches between them (Go's malg, gogo, mcall,
+ * systemstack, goexit), on top of the arch's context switch.
+ *
+ * Who may resume a g: whoever takes its saved context. A suspended g's ctx
+ * is non-nil; the switching M exchanges it for nil, so a g runs on one M at a
+ * time, and the arch's ctx_switch publishes ctx (with release order) only
+ * after the saved frame is complete. The bookkeeping of a switch — the TLS g,
+ * m->curg, statuses — is done by the switching side before the jump, as Go's
+ * gogo sets g before it jumps: a resumed g finds it all in place, on
+ * whichever M resumed it.
+ */
+#include "runtime.h"
+#include "fixalloc.h"
+
+fixalloc gpool = FIXALLOC_INIT(g);
+static int64_t goidgen;
+
+enum {
+	minstack = 16 << 10,
+	maxstack = 1 << 30,
+};
+
+/* malg allocates a g with its own stack (Go's malg). */
+int malg(g **gpp, size_t stacksize, int kind)
+{
+	g *gp = fixalloc_alloc(&gpool);
+	if (gp == nil)
+		return -ENOMEM;
+	__builtin_memset(gp, 0, sizeof *gp);
+	int r = stackalloc(&gp->stackmem, stacksize);
+	if (r < 0) {
+		fixalloc_free(&gpool, gp);
+		return r;
+	}
+	gp->stackcached = (int8_t)r;
+	gp->stack = gp->stackmem;
+	gp->ownstack = true;
+	gp->kind = (uint8_t)kind;
+	gp->status = _Gidle;
+	gp->goid = __atomic_add_fetch(&goidgen, 1, __ATOMIC_RELAXED);
+	*gpp = gp;
+	return 0;
+}
+
+void gfree(g *gp)
+{
+	stackfree(&gp->stackmem);
+	gp->stack.lo = gp->stack.hi = 0;
+	__atomic_store_n(&gp->status, 0, __ATOMIC_RELEASE);
+	fixalloc_free(&gpool, gp);
+}
+
+/*
+ * gentry is the first frame of every user g. When the g's function returns,
+ * the g is dead and the M goes back to its g0 (Go's goexit → goexit0), which
+ * resumes where it last switched away. The g may have moved to another M
+ * while it ran, so the M is read again here, not remembered.
+ */
+static void gentry(void *arg)
+{
+	g *gp = arg;
+	mrt_fn fn = gp->fn;
+	void *fnarg = gp->arg;
+	gp->fn = nil;
+	fn(fnarg);
+
+	m *mp = getm();
+	g *g0 = mp->g0;
+	void *c = xchg(&g0->ctx, nil);
+	if (c == nil)
+		fatal("goexit: g%lld ended but g0 is not suspended", (long long)gp->goid);
+	__atomic_store_n(&gp->status, _Gdead, __ATOMIC_RELEASE);
+	__atomic_store_n(&mp->curg, g0, __ATOMIC_RELAXED);
+	setg(g0);
+	ctx_jump(c);
+}
+
+MRT_API int mrt_malg(mrt_g **gpp, size_t stacksize)
+{
+	if (!load_acquire(&cfg.inited) || gpp == nil || stacksize == 0 || stacksize > maxstack)
+		return -EINVAL;
+	if (stacksize < minstack)
+		stacksize = minstack;
+	return malg(gpp, stacksize, G_USER);
+}
+
+MRT_API int mrt_gostart(mrt_g *gp, mrt_fn fn, void *arg)
+{
+	if (gp == nil || fn == nil || gp->kind != G_USER)
+		return -EINVAL;
+	uint32_t st = __atomic_load_n(&gp->status, __ATOMIC_ACQUIRE);
+	if (st != _Gidle && st != _Gdead)
+		return -EINVAL;
+	gp->fn = fn;
+	gp->arg = arg;
+	void *c = ctx_make((void *)gp->stack.hi, gentry, gp);
+	__atomic_store_n(&gp->status, _Grunnable, __ATOMIC_RELAXED);
+	store_release(&gp->ctx, c);
+	return 0;
+}
+
+MRT_API int mrt_gogo(mrt_g *to)
+{
+	m *mp = getm();
+	if (mp == nil || mp->onsystemstack)
+		return -EPERM;
+	if (to == nil || to->kind == G_SIGNAL || (to->kind == G_G0 && to->m != mp))
+		return -EINVAL;
+	g *self = getg();
+	if (to == self)
+		return 0;
+	uint32_t st = __atomic_load_n(&to->status, __ATOMIC_ACQUIRE);
+	if (to->kind == G_USER && (st == _Gidle || st == _Gdead || st == 0))
+		return -EINVAL;
+	void *c = xchg(&to->ctx, nil);
+	if (c == nil)
+		return -EBUSY; /* running, on this M or another */
+
+	if (to->kind == G_USER)
+		__atomic_store_n(&to->status, _Grunning, __ATOMIC_RELAXED);
+	to->m = mp;
+	if (self->kind == G_USER)
+		__atomic_store_n(&self->status, _Grunnable, __ATOMIC_RELAXED);
+	__atomic_store_n(&mp->curg, to, __ATOMIC_RELAXED);
+	setg(to);
+	ctx_switch(&self->ctx, c);
+	/* Resumed, perhaps on another M, by a switch that did our bookkeeping. */
+	return 0;
+}
+
+/* mcall0 runs on g0 on top of its suspended context. The request travels in
+ * the M, not on the g's stack: once fn makes the g runnable, another M may
+ * resume it and its stack changes under us. */
+static void mcall0(void *arg)
+{
+	m *mp = arg;
+	void (*fn)(mrt_g *, void *) = mp->mcallfn;
+	void *fnarg = mp->mcallarg;
+	g *gp = mp->mcallg;
+	mp->mcallfn = nil;
+	mp->mcallg = nil;
+	fn(gp, fnarg);
+}
+
+MRT_API int mrt_mcall(void (*fn)(mrt_g *g, void *arg), void *arg)
+{
+	m *mp = getm();
+	if (mp == nil || mp->onsystemstack)
+		return -EPERM;
+	g *gp = getg();
+	if (gp->kind != G_USER)
+		return -EPERM; /* Go: "mcall called on m->g0 stack" */
+	if (fn == nil)
+		return -EINVAL;
+	g *g0 = mp->g0;
+	void *c = xchg(&g0->ctx, nil);
+	if (c == nil)
+		fatal("mcall: g0 is not suspended");
+	mp->mcallfn = fn;
+	mp->mcallarg = arg;
+	mp->mcallg = gp;
+	__atomic_store_n(&gp->status, _Grunnable, __ATOMIC_RELAXED);
+	__atomic_store_n(&mp->curg, g0, __ATOMIC_RELAXED);
+	setg(g0);
+	ctx_switch_call(&gp->ctx, c, mcall0, mp);
+	return 0;
+}
+
+/*
+ * systemstack runs fn on g0 just below g0's suspended context: the frames
+ * above it (the scheduler loop that switched to this g, say) are live and
+ * are not touched. fn must not switch gs: that would save g0's context over
+ * the one it is running beneath.
+ */
+MRT_API int mrt_systemstack(mrt_fn fn, void *arg)
+{
+	m *mp = getm();
+	if (mp == nil)
+		return -EPERM;
+	if (fn == nil)
+		return -EINVAL;
+	g *gp = getg();
+	if (gp == mp->g0 || gp == mp->gsignal || mp->onsystemstack) {
+		fn(arg);
+		return 0;
+	}
+	void *c = load_acquire(&mp->g0->ctx);
+	if (c == nil)
+		fatal("systemstack: g0 is not suspended");
+	mp->onsystemstack = 1;
+	setg(mp->g0);
+	ctx_call_on((void *)round_down((uintptr_t)c, 16), fn, arg);
+	setg(gp);
+	mp->onsystemstack = 0;
+	return 0;
+}
+
+MRT_API int mrt_gfree(mrt_g *gp)
+{
+	if (gp == nil || gp->kind != G_USER)
+		return -EINVAL;
+	uint32_t st = __atomic_load_n(&gp->status, __ATOMIC_ACQUIRE);
+	if (st == 0)
+		return -EINVAL; /* already freed */
+	if (st == _Grunning)
+		return -EBUSY;
+	gfree(gp);
+	return 0;
+}
+
+MRT_API mrt_g *mrt_getg0(void)
+{
+	m *mp = getm();
+	return mp != nil ? mp->g0 : nil;
+}
+
+MRT_API int mrt_gstack(const mrt_g *gp, uintptr_t *lo, uintptr_t *hi)
+{
+	if (gp == nil || lo == nil || hi == nil)
+		return -EINVAL;
+	*lo = gp->stack.lo;
+	*hi = gp->stack.hi;
+	return 0;
+}
+
+MRT_API int64_t mrt_gid(const mrt_g *gp)
+{
+	return gp != nil ? gp->goid : -EINVAL;
+}
+
+MRT_API int mrt_gstatus(const mrt_g *gp)
+{
+	return gp != nil ? (int)__atomic_load_n(&gp->status, __ATOMIC_ACQUIRE) : -EINVAL;
+}
+
+MRT_API void *mrt_guser(const mrt_g *gp)
+{
+	return gp != nil ? gp->user : nil;
+}
+
+MRT_API void mrt_gsetuser(mrt_g *gp, void *v)
+{
+	if (gp != nil)
+		gp->user = v;
+}

@@ -1,0 +1,382 @@
+/*
+ * m.c — allocating, registering and reclaiming Ms (Go's allocm, mcommoninit,
+ * checkmcount, the freem list and allm).
+ *
+ * An M's structure comes from a type-stable pool; its id is reserved under
+ * sched.lock; it joins allm before its thread exists; when it exits it moves
+ * from allm to freem, and its stacks are freed by the next allocm (or
+ * mrt_reap / mrt_join) once freeWait says the thread no longer uses them.
+ */
+#include "runtime.h"
+#include "fixalloc.h"
+
+struct schedt sched = { .maxmcount = 10000 };
+m *allm;
+fixalloc mpool = FIXALLOC_INIT(m);
+
+/* mcount: Ms created and not yet exited (m0 included). sched.lock held. */
+int64_t mcount(void)
+{
+	return sched.mnext - sched.nmfreed - sched.nmfailed;
+}
+
+/*
+ * checkmcount refuses a new M past the thread limit. Go throws here; a
+ * library returns the error to the caller and leaves a message naming the
+ * limit. sched.lock held.
+ */
+static int checkmcount(void)
+{
+	int64_t count = mcount();
+	if (count >= sched.maxmcount) {
+		seterrmsg("mrt: program exceeds %d-thread limit (have %lld)", sched.maxmcount,
+		          (long long)count);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+/* Removes mp from allm if it is there. sched.lock held. */
+static bool allmunlink(m *mp)
+{
+	for (m **pp = &allm; *pp != nil; pp = &(*pp)->alllink) {
+		if (*pp == mp) {
+			/* mp->alllink stays as it is: a lock-free walker standing
+			 * on mp still reaches the rest of the list. */
+			store_release(pp, mp->alllink);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * mcommoninit gives mp its id and its place on allm (Go's mcommoninit):
+ * id under sched.lock (overflow is fatal), checkmcount, per-M random state,
+ * mpreinit (gsignal), then the push on allm. The gsignal allocation happens
+ * outside the lock, between two short critical sections, so that no thread
+ * waits on sched.lock while another is in mmap.
+ * On failure nothing of this remains and -errno is returned.
+ */
+int mcommoninit(m *mp)
+{
+	lock(&sched.lock);
+	if (sched.mnext == INT64_MAX)
+		throw("runtime: thread ID overflow");
+	int err = checkmcount();
+	if (err != 0) {
+		unlock(&sched.lock);
+		return err;
+	}
+	mp->id = sched.mnext++;
+	unlock(&sched.lock);
+
+	mp->fastrand[0] = 1597334677u * (uint32_t)mp->id;
+	mp->fastrand[1] = (uint32_t)arch_cputicks();
+	if ((mp->fastrand[0] | mp->fastrand[1]) == 0)
+		mp->fastrand[1] = 1;
+
+	err = mpreinit(mp);
+	lock(&sched.lock);
+	if (err != 0) {
+		sched.nmfailed++;
+		unlock(&sched.lock);
+		return err;
+	}
+	/* Link first, then publish with a release store: a lock-free walker
+	 * that sees mp in allm also sees a complete mp, its link included. */
+	__atomic_store_n(&mp->status, MRT_M_STARTING, __ATOMIC_RELAXED);
+	mp->alllink = allm;
+	store_release(&allm, mp);
+	unlock(&sched.lock);
+	return 0;
+}
+
+/*
+ * mputfreem moves an exiting M from allm to freem and counts it as freed, in
+ * one critical section: no reaper can see it off both lists, and mcount
+ * drops as it leaves. freeWait is still WAIT, so nothing is freed yet.
+ */
+void mputfreem(m *mp)
+{
+	lock(&sched.lock);
+	if (!allmunlink(mp))
+		fatal("mexit: M%lld not on allm", (long long)mp->id);
+	__atomic_store_n(&mp->status, MRT_M_EXITING, __ATOMIC_RELEASE);
+	mp->freelink = sched.freem;
+	sched.freem = mp;
+	sched.nfreem++;
+	sched.nmfreed++;
+	unlock(&sched.lock);
+}
+
+/* Frees what an exited (or never-started) M holds, as freeWait allows. */
+static void mfreeres(m *mp, uint32_t freewait)
+{
+	g *gs = mp->gsignal;
+	stackfree(&gs->stackmem);
+	gs->stack.lo = gs->stack.hi = 0;
+	if (freewait == freeMStack && mp->g0->ownstack) {
+		stackfree(&mp->g0->stackmem);
+		mp->g0->stack.lo = mp->g0->stack.hi = 0;
+	}
+	mfree(mp);
+}
+
+/* Returns mp to the pool. Its status goes to 0 first, which is how a
+ * lock-free reader recognises a pooled m. */
+void mfree(m *mp)
+{
+	__atomic_store_n(&mp->status, 0, __ATOMIC_RELEASE);
+	fixalloc_free(&mpool, mp);
+}
+
+/*
+ * mfailed undoes allocm and mcommoninit for an M whose thread never started:
+ * off allm, its id counted as failed (so mcount is what it was), stacks back
+ * where they came from (cache or OS), the m back to the pool.
+ */
+void mfailed(m *mp, bool registered)
+{
+	if (registered) {
+		lock(&sched.lock);
+		if (!allmunlink(mp))
+			fatal("mfailed: M%lld not on allm", (long long)mp->id);
+		sched.nmfailed++;
+		unlock(&sched.lock);
+	}
+	stackundo(&mp->gsignal->stackmem, mp->gsignal->stackcached);
+	if (mp->g0->ownstack)
+		stackundo(&mp->g0->stackmem, mp->g0->stackcached);
+	mp->gsignal->stack.lo = mp->gsignal->stack.hi = 0;
+	mp->g0->stack.lo = mp->g0->stack.hi = 0;
+	mfree(mp);
+}
+
+/* A fresh m from the pool, with its embedded g0 and gsignal wired up. */
+static m *mnew(void)
+{
+	m *mp = fixalloc_alloc(&mpool);
+	if (mp == nil)
+		return nil;
+	__builtin_memset(mp, 0, sizeof *mp);
+	mp->g0 = &mp->g0_;
+	mp->gsignal = &mp->gsignal_;
+	mp->g0->m = mp;
+	mp->g0->kind = G_G0;
+	mp->g0->status = _Grunning;
+	mp->gsignal->m = mp;
+	mp->gsignal->kind = G_SIGNAL;
+	mp->gsignal->status = _Grunning;
+	mp->curg = mp->g0;
+	return mp;
+}
+
+/*
+ * allocm allocates a new M unassociated with any thread (Go's allocm): it
+ * reaps freem first, since that may free up the very stacks this M needs,
+ * takes an m from the pool, registers it (mcommoninit), and gives g0 its
+ * stack unless the OS provides one (pthread model).
+ * On failure returns -errno and leaves nothing behind.
+ */
+int allocm(m **mpp, mrt_fn fn, void *arg, void *p)
+{
+	if (load_relaxed(&sched.freem) != nil)
+		reapfreem(nil);
+
+	m *mp = mnew();
+	if (mp == nil)
+		return -ENOMEM;
+	mp->mstartfn = fn;
+	mp->mstartarg = arg;
+	mp->nextp = p;
+	/* freeWait is WAIT for the whole life of the thread: the kernel (clone
+	 * model) or the exiting thread (pthread model) changes it at the very
+	 * end. */
+	mp->freeWait = freeMWait;
+
+	int err = mcommoninit(mp);
+	if (err != 0) {
+		mfailed(mp, false);
+		return err;
+	}
+
+	g *g0 = mp->g0;
+	if (OS_G0_FROM_OS) {
+		/* The thread library makes the stack; minit records its bounds. */
+		g0->ownstack = false;
+	} else {
+		int r = stackalloc(&g0->stackmem, cfg.g0stack + cfg.tls_size);
+		if (r < 0) {
+			mfailed(mp, true);
+			return r;
+		}
+		g0->ownstack = true;
+		g0->stackcached = (int8_t)r;
+		g0->stack.lo = g0->stackmem.lo;
+		g0->stack.hi = tlsbase(g0->stackmem.hi);
+		mp->tp = tlsmake(mp, g0->stackmem.hi);
+	}
+	*mpp = mp;
+	return 0;
+}
+
+/*
+ * reapfreem frees every M on freem whose thread is done with its stacks
+ * (freeWait != WAIT), except Ms a joiner is waiting for, and except while a
+ * lock-free allm walker runs (the m structs would go back to the pool under
+ * its feet; they stay on freem until a later reap). If only is not nil, reaps
+ * just that M, and only if it is ready. Returns the number reaped.
+ */
+int reapfreem(m *only)
+{
+	m *done = nil;
+	int n = 0;
+
+	lock(&sched.lock);
+	/* Pairs with the fence in mrt_forallm: either the walker's count is
+	 * visible here, or the walker starts after every unlink we are about
+	 * to reap and cannot reach those Ms. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	bool walkers = __atomic_load_n(&sched.nwalkers, __ATOMIC_RELAXED) != 0;
+	for (m **pp = &sched.freem; *pp != nil;) {
+		m *mp = *pp;
+		uint32_t fw = load_acquire(&mp->freeWait);
+		if (fw == freeMWait || walkers || (only != nil && mp != only) ||
+		    (mp->joining && mp != only)) {
+			pp = &mp->freelink;
+			continue;
+		}
+		*pp = mp->freelink;
+		sched.nfreem--;
+		mp->freelink = done;
+		done = mp;
+		n++;
+	}
+	unlock(&sched.lock);
+
+	while (done != nil) {
+		m *mp = done;
+		done = mp->freelink;
+		mfreeres(mp, load_acquire(&mp->freeWait));
+	}
+	return n;
+}
+
+MRT_API int mrt_reap(void)
+{
+	if (!load_acquire(&cfg.inited))
+		return -EINVAL;
+	return reapfreem(nil);
+}
+
+/* Finds M id on allm or freem. sched.lock held. */
+static m *findm(int64_t id)
+{
+	for (m *mp = allm; mp != nil; mp = mp->alllink)
+		if (mp->id == id)
+			return mp;
+	for (m *mp = sched.freem; mp != nil; mp = mp->freelink)
+		if (mp->id == id)
+			return mp;
+	return nil;
+}
+
+MRT_API int mrt_join(int64_t id)
+{
+	if (!load_acquire(&cfg.inited) || id < 0)
+		return -EINVAL;
+	if (id == 0)
+		return -EINVAL; /* m0 never exits through mrt */
+	m *self = getm();
+	if (self != nil && self->id == id)
+		return -EDEADLK;
+
+	lock(&sched.lock);
+	m *mp = findm(id);
+	if (mp == nil) {
+		unlock(&sched.lock);
+		return -ESRCH;
+	}
+	if (mp->joining) {
+		unlock(&sched.lock);
+		return -EBUSY;
+	}
+	/* joining keeps other reapers away, so mp cannot be recycled (and
+	 * its freeWait reused by a new M) while we wait on it. */
+	mp->joining = 1;
+	unlock(&sched.lock);
+
+	osjoin(mp);
+
+	/* The thread is gone; it put itself on freem before it went. Other
+	 * reapers still skip it (joining), so only we can reap it. */
+	int err = mp->starterr;
+	while (reapfreem(mp) == 0) {
+		/* Only a lock-free allm walker holds this up. */
+		osyield();
+	}
+	return err;
+}
+
+MRT_API int32_t mrt_setmaxthreads(int32_t n)
+{
+	if (n <= 0)
+		return -EINVAL;
+	lock(&sched.lock);
+	int32_t old = sched.maxmcount;
+	sched.maxmcount = n;
+	unlock(&sched.lock);
+	return old;
+}
+
+MRT_API int mrt_mstats(struct mrt_mstats *out)
+{
+	if (out == nil)
+		return -EINVAL;
+	lock(&sched.lock);
+	out->live = mcount();
+	out->idle = sched.nmidle;
+	out->created = sched.mnext;
+	out->freed = sched.nmfreed;
+	out->failed = sched.nmfailed;
+	out->exiting = sched.nfreem;
+	out->limit = sched.maxmcount;
+	unlock(&sched.lock);
+	return 0;
+}
+
+/*
+ * mrt_forallm walks allm without sched.lock. Ms may join (pushed at the
+ * head: a walker that already passed the head does not see them, which is
+ * fine, they were born during the walk) and leave (unlinked: mp->alllink is
+ * left intact, so a walker standing on mp continues into the list). What must
+ * not happen is an m going back to the pool and being reused while a walker
+ * stands on it: nwalkers keeps reapfreem from recycling anything meanwhile.
+ */
+MRT_API int mrt_forallm(int (*fn)(const struct mrt_minfo *info, void *arg), void *arg)
+{
+	if (fn == nil)
+		return -EINVAL;
+	__atomic_fetch_add(&sched.nwalkers, 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	int r = 0;
+	for (m *mp = load_acquire(&allm); mp != nil; mp = load_acquire(&mp->alllink)) {
+		struct mrt_minfo info;
+		info.id = __atomic_load_n(&mp->id, __ATOMIC_RELAXED);
+		info.tid = __atomic_load_n(&mp->procid, __ATOMIC_RELAXED);
+		info.status = __atomic_load_n(&mp->status, __ATOMIC_ACQUIRE);
+		info.g0_lo = mp->g0->stack.lo;
+		info.g0_hi = mp->g0->stack.hi;
+		info.gsignal_lo = mp->gsignal->stack.lo;
+		info.gsignal_hi = mp->gsignal->stack.hi;
+		g *cg = __atomic_load_n(&mp->curg, __ATOMIC_RELAXED);
+		info.curg = cg;
+		info.curg_id = cg != nil ? __atomic_load_n(&cg->goid, __ATOMIC_RELAXED) : -1;
+		r = fn(&info, arg);
+		if (r != 0)
+			break;
+	}
+	__atomic_fetch_sub(&sched.nwalkers, 1, __ATOMIC_RELEASE);
+	return r;
+}

@@ -1,0 +1,441 @@
+/*
+ * proc.c — the life of an M (Go's proc.go): mrt_init adopts m0; newm →
+ * allocm → newm1 → newosproc gives birth; mstart → minit → mstart1 runs the
+ * M's function; stopm/startm park and wake; mexit ends it.
+ *
+ * The exit point. mstart saves its own context before it switches to the M's
+ * function, which runs on g0 just below mstart's frame. Ending that function
+ * from anywhere — a return, mrt_mexit from deep in g0 or from a user g,
+ * mrt_stopm — is one ctx_jump back to the saved context (Go's
+ * gogo(&m.g0.sched) into mstart1). Back at the top of g0, mstart either parks
+ * the M and, once woken with new work, starts the new function afresh, or
+ * finishes the M. Abandoning the function's frames this way is safe because
+ * nothing above them is left to return into them.
+ */
+#include "runtime.h"
+
+struct mrtconfig cfg;
+m m0;
+
+/* The one thread-local variable (see tls.c and mrt.h). */
+MRT_API __thread struct mrt_tls mrt_tls __attribute__((tls_model("initial-exec")));
+static uint32_t initing;
+
+enum {
+	defaultg0stack = 64 << 10,
+	defaultgsignalstack = 32 << 10, /* Go's gsignal size */
+	defaultstackcache = 256,
+	minstack = 16 << 10,
+	maxstack = 1 << 30,
+	newosproc_tries = 20, /* Go retries EAGAIN 20 times, sleeping (n+1) ms */
+	/* Room mstart leaves for its own calls below its frame (ctx_make's and
+	 * ctx_switch's frames) before the M's function starts. */
+	exitframe = 256,
+};
+
+MRT_API int mrt_init(const struct mrt_config *c)
+{
+	struct mrt_config d = { 0 };
+	if (c != nil)
+		d = *c;
+	if (d.g0_stack == 0)
+		d.g0_stack = defaultg0stack;
+	if (d.gsignal_stack == 0)
+		d.gsignal_stack = defaultgsignalstack;
+	if (d.max_threads == 0)
+		d.max_threads = 10000;
+	if (d.stack_cache == 0)
+		d.stack_cache = defaultstackcache;
+	if (d.g0_stack < minstack || d.g0_stack > maxstack || d.gsignal_stack < minstack ||
+	    d.gsignal_stack > maxstack || d.max_threads < 0 || d.idle_ns < 0 ||
+	    (d.flags & ~MRT_F_NONE) != 0)
+		return -EINVAL;
+	if (xchg(&initing, 1) != 0)
+		return -EBUSY;
+
+	int err = osinit();
+	if (err == 0)
+		err = tlsinit();
+	if (err != 0) {
+		store_release(&initing, 0);
+		return err;
+	}
+	cfg.g0stack = round_up(d.g0_stack, pagesize);
+	cfg.gsignalstack = round_up(d.gsignal_stack, pagesize);
+	cfg.idle_ns = d.idle_ns;
+	cfg.stackcache = d.stack_cache;
+	cfg.flags = d.flags;
+	sched.maxmcount = d.max_threads;
+
+	/* m0: the calling thread, with the stack it already has as g0. */
+	m *mp = &m0;
+	mp->g0 = &mp->g0_;
+	mp->gsignal = &mp->gsignal_;
+	mp->g0->m = mp->gsignal->m = mp;
+	mp->g0->kind = G_G0;
+	mp->g0->status = _Grunning;
+	mp->gsignal->kind = G_SIGNAL;
+	mp->gsignal->status = _Grunning;
+	m0stack(&mp->g0->stack);
+	mp->curg = mp->g0;
+	mp->id = 0;
+	mp->procid = osgettid();
+	mp->fastrand[0] = 1597334677u;
+	mp->fastrand[1] = (uint32_t)arch_cputicks() | 1;
+	mp->sigmask = cfg.initsigmask;
+	mrt_tls.m = mp;
+	setg(mp->g0);
+	err = mpreinit(mp);
+	if (err == 0)
+		err = minit(mp);
+	if (err != 0) {
+		stackfree(&mp->gsignal->stackmem);
+		mrt_tls.m = nil;
+		setg(nil);
+		store_release(&initing, 0);
+		return err;
+	}
+	sched.mnext = 1;
+	mp->status = MRT_M_RUNNING;
+	store_release(&allm, mp);
+	store_release(&cfg.inited, true);
+	return 0;
+}
+
+/* newm1 starts mp's thread, retrying the kernel's EAGAIN as Go does. */
+static int newm1(m *mp)
+{
+	int err;
+	for (int tries = 0;; tries++) {
+		err = FAULT(FAULT_NEWOSPROC);
+		if (err == 0)
+			err = newosproc(mp);
+		if (err != -EAGAIN || tries + 1 >= newosproc_tries)
+			break;
+		osusleep((tries + 1) * 1000);
+	}
+	if (err != 0) {
+		lock(&sched.lock);
+		int64_t have = mcount() - 1; /* not counting mp itself */
+		unlock(&sched.lock);
+		seterrmsg("mrt: failed to create new OS thread (have %lld already; errno=%d)%s",
+		          (long long)have, -err,
+		          err == -EAGAIN ? "; may need to increase max user processes (ulimit -u)"
+		                         : "");
+	}
+	return err;
+}
+
+/*
+ * newm creates an M that will run fn(arg) with p (Go's newm): allocm, then
+ * newm1. A failure after allocm undoes all of it (mfailed).
+ */
+int64_t newm(mrt_fn fn, void *arg, void *p)
+{
+	m *mp;
+	int err = allocm(&mp, fn, arg, p);
+	if (err != 0)
+		return err;
+	mp->sigmask = cfg.initsigmask;
+	/* Read the id now: once the thread runs, it may exit and be reaped
+	 * (and mp reused) before newm1 even returns. */
+	int64_t id = mp->id;
+	err = newm1(mp);
+	if (err != 0) {
+		mfailed(mp, true);
+		return err;
+	}
+	return id;
+}
+
+static void mstart1(void *arg);
+static bool mpark(m *mp);
+
+/*
+ * mstart is where a new M's thread begins, on g0, with its thread pointer
+ * already set (getg() == mp->g0 from the first instruction). Start order:
+ * stack bounds (recorded by allocm, or by the platform before it calls us)
+ * → minit: signal stack, then the signal mask → the exit point → mstart1.
+ * When it returns, the platform ends the thread.
+ */
+void mstart(void *arg)
+{
+	m *mp = arg;
+	if (getm() != mp || getg() != mp->g0)
+		fatal("mstart: thread pointer does not reach M%lld's TLS block", (long long)mp->id);
+
+	int err = minit(mp);
+	if (err != 0) {
+		/* The creator already returned success; the error reaches it
+		 * through mrt_join. The M exits without running its function. */
+		mp->starterr = err;
+	} else {
+		/* The M's function runs below mstart's frame; see "The exit
+		 * point" above. The arch's red zone is left alone too. */
+		mp->g0top = round_down(arch_getsp() - exitframe - ARCH_REDZONE, 16);
+		for (;;) {
+			mp->mexitreason = MEXIT_NONE;
+			ctx_switch(&mp->exitctx, ctx_make((void *)mp->g0top, mstart1, mp));
+			/* Back at the exit point, on g0 at the top. */
+			if (mp->mexitreason == MEXIT_PARK && mpark(mp))
+				continue; /* woken with new work */
+			break;
+		}
+	}
+	mexit0(mp);
+	osexit(mp);
+}
+
+/* mstart1 runs the M's function; returning from it is mrt_mexit. */
+static void mstart1(void *arg)
+{
+	m *mp = arg;
+	mp->p = mp->nextp;
+	mp->nextp = nil;
+	__atomic_store_n(&mp->status, MRT_M_RUNNING, __ATOMIC_RELEASE);
+	mp->mstartfn(mp->mstartarg);
+	mexit();
+}
+
+/*
+ * mtoexitpoint abandons whatever the M runs — g0's frames below the exit
+ * point, or a user g, which is marked dead so its owner may free it — and
+ * jumps back to mstart. Runs on the M it ends.
+ */
+static NORETURN void mtoexitpoint(uint32_t reason)
+{
+	m *mp = getm();
+	g *gp = getg();
+	if (gp->kind == G_USER) {
+		__atomic_store_n(&gp->status, _Gdead, __ATOMIC_RELEASE);
+		gp->ctx = nil;
+	}
+	mp->onsystemstack = 0;
+	mp->g0->ctx = nil;
+	__atomic_store_n(&mp->curg, mp->g0, __ATOMIC_RELAXED);
+	setg(mp->g0);
+	mp->mexitreason = reason;
+	void *c = mp->exitctx;
+	mp->exitctx = nil;
+	ctx_jump(c);
+}
+
+void mexit(void)
+{
+	mtoexitpoint(MEXIT_EXIT);
+}
+
+/*
+ * mexit0 is the end of an M (Go's mexit), on g0 at the exit point. Order:
+ * unminit (the platform's signal teardown), then — in one critical section —
+ * off allm, onto freem, counted as freed. The stacks stay until freeWait
+ * says the thread is gone: the platform's last step (osexit) makes that
+ * happen only after the thread's last use of them.
+ */
+void mexit0(m *mp)
+{
+	unminit(mp);
+	mputfreem(mp);
+}
+
+/*
+ * mpark puts mp on the idle list and sleeps until startm hands it work
+ * (true), or, with an idle timeout configured, until it should retire
+ * (false). On g0 at the exit point.
+ */
+static bool mpark(m *mp)
+{
+	lock(&sched.lock);
+	noteclear(&mp->park); /* before startm can see us */
+	__atomic_store_n(&mp->status, MRT_M_IDLE, __ATOMIC_RELEASE);
+	mp->p = nil;
+	mp->schedlink = sched.midle;
+	sched.midle = mp;
+	sched.nmidle++;
+	unlock(&sched.lock);
+
+	if (cfg.idle_ns <= 0) {
+		notesleep(&mp->park);
+		return true;
+	}
+	if (notetsleep(&mp->park, cfg.idle_ns))
+		return true;
+	/* Timed out. Retire, unless a startm took us off midle meanwhile:
+	 * then its notewakeup is on its way and the work is ours. */
+	lock(&sched.lock);
+	if (__atomic_load_n(&mp->status, __ATOMIC_RELAXED) == MRT_M_IDLE) {
+		for (m **pp = &sched.midle; *pp != nil; pp = &(*pp)->schedlink) {
+			if (*pp == mp) {
+				*pp = mp->schedlink;
+				break;
+			}
+		}
+		sched.nmidle--;
+		unlock(&sched.lock);
+		return false;
+	}
+	unlock(&sched.lock);
+	notesleep(&mp->park);
+	return true;
+}
+
+/*
+ * startm hands fn(arg) and p to an idle M and wakes it; only when none is
+ * idle does it create one (Go's startm, without the spinning state).
+ */
+int64_t startm(mrt_fn fn, void *arg, void *p)
+{
+	lock(&sched.lock);
+	m *mp = sched.midle;
+	if (mp != nil) {
+		sched.midle = mp->schedlink;
+		sched.nmidle--;
+		__atomic_store_n(&mp->status, MRT_M_STARTING, __ATOMIC_RELEASE);
+	}
+	unlock(&sched.lock);
+	if (mp == nil)
+		return newm(fn, arg, p);
+
+	/* Hand the work over before the wakeup: notewakeup's exchange
+	 * publishes these stores to the woken M. */
+	mp->mstartfn = fn;
+	mp->mstartarg = arg;
+	mp->nextp = p;
+	int64_t id = mp->id;
+	notewakeup(&mp->park);
+	return id;
+}
+
+void ctx_entry_returned(void)
+{
+	throw("a context's entry function returned");
+}
+
+/* ------------------------------------------------------------------------
+ * Public API over the above
+ * ------------------------------------------------------------------------ */
+
+static bool inited(void)
+{
+	return load_acquire(&cfg.inited);
+}
+
+MRT_API int64_t mrt_newm(mrt_fn fn, void *arg, void *p)
+{
+	if (!inited() || fn == nil)
+		return -EINVAL;
+	mrt_tls.errmsg[0] = '\0';
+	return newm(fn, arg, p);
+}
+
+MRT_API int64_t mrt_startm(mrt_fn fn, void *arg, void *p)
+{
+	if (!inited() || fn == nil)
+		return -EINVAL;
+	mrt_tls.errmsg[0] = '\0';
+	return startm(fn, arg, p);
+}
+
+MRT_API int mrt_stopm(void)
+{
+	m *mp = getm();
+	if (mp == nil || mp == &m0)
+		return -EPERM;
+	if (mp->onsystemstack)
+		return -EINVAL;
+	mtoexitpoint(MEXIT_PARK);
+}
+
+MRT_API int mrt_mexit(void)
+{
+	m *mp = getm();
+	if (mp == nil || mp == &m0)
+		return -EPERM;
+	mexit();
+}
+
+MRT_API const char *mrt_threadmodel(void)
+{
+	return OS_THREAD_MODEL;
+}
+
+MRT_API int64_t mrt_mid(void)
+{
+	m *mp = getm();
+	return mp != nil ? mp->id : -1;
+}
+
+MRT_API void *mrt_getp(void)
+{
+	m *mp = getm();
+	return mp != nil ? mp->p : nil;
+}
+
+MRT_API int mrt_setp(void *p)
+{
+	m *mp = getm();
+	if (mp == nil)
+		return -EPERM;
+	mp->p = p;
+	return 0;
+}
+
+MRT_API uintptr_t *mrt_mlocal(int i)
+{
+	m *mp = getm();
+	if (mp == nil || i < 0 || i >= MRT_MLOCAL_SLOTS)
+		return nil;
+	return &mp->mlocal[i];
+}
+
+/* Go's fastrand: xorshift64+ on per-M state. Threads that are not Ms share a
+ * splitmix64 sequence. */
+MRT_API uint32_t mrt_fastrand(void)
+{
+	m *mp = getm();
+	if (mp != nil) {
+		uint32_t s1 = mp->fastrand[0], s0 = mp->fastrand[1];
+		s1 ^= s1 << 17;
+		s1 = s1 ^ s0 ^ s1 >> 7 ^ s0 >> 16;
+		mp->fastrand[0] = s0;
+		mp->fastrand[1] = s1;
+		return s0 + s1;
+	}
+	static uint64_t shared = 0x9e3779b97f4a7c15u;
+	uint64_t z = __atomic_add_fetch(&shared, 0x9e3779b97f4a7c15u, __ATOMIC_RELAXED);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+	return (uint32_t)(z ^ (z >> 31));
+}
+
+MRT_API int64_t mrt_nanotime(void)
+{
+	return nanotime();
+}
+
+MRT_API int32_t mrt_gettid(void)
+{
+	return osgettid();
+}
+
+/* Looks the M up without sched.lock (a lock in a signal handler could
+ * deadlock against the thread it interrupted), as mrt_forallm does. */
+MRT_API int mrt_signalm(int64_t id, int sig)
+{
+	if (!inited() || id < 0 || sig <= 0 || sig > 64)
+		return -EINVAL;
+	int r = -ESRCH;
+	__atomic_fetch_add(&sched.nwalkers, 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (m *mp = load_acquire(&allm); mp != nil; mp = load_acquire(&mp->alllink)) {
+		if (__atomic_load_n(&mp->id, __ATOMIC_RELAXED) != id)
+			continue;
+		uint32_t st = __atomic_load_n(&mp->status, __ATOMIC_ACQUIRE);
+		if ((st == MRT_M_STARTING || st == MRT_M_RUNNING || st == MRT_M_IDLE) &&
+		    __atomic_load_n(&mp->procid, __ATOMIC_RELAXED) > 0)
+			r = signalm(mp, sig);
+		break;
+	}
+	__atomic_fetch_sub(&sched.nwalkers, 1, __ATOMIC_RELEASE);
+	return r;
+}

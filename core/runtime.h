@@ -1,0 +1,363 @@
+/*
+ * runtime.h — the one internal header: struct m, g, sched, and the arch and
+ * platform interfaces that core is built on.
+ *
+ * Layers (see DESIGN.md): core/ is portable C and never names a CPU or an OS;
+ * arch/<cpu>/ supplies arch.h (inline primitives, context-frame layout) and
+ * assembly; platform/<os>/ supplies os.h and the functions declared under
+ * "platform interface" below. The build puts the right arch/ and platform/
+ * folders on the include path; core includes "arch.h" and "os.h" by name.
+ *
+ * Names follow Go's runtime (proc.go, runtime2.go, lock_futex.go, stack.go) so
+ * that a reader of the seeds finds each step of an M's life.
+ */
+#ifndef MRT_RUNTIME_H
+#define MRT_RUNTIME_H
+
+#define MRT_BUILDING 1
+#include "mrt.h"
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdbool.h>
+
+#include "arch.h"
+#include "os.h"
+
+/* ---------------------------------------------------------------------------
+ * Basics
+ * ------------------------------------------------------------------------- */
+
+#define nil ((void *)0)
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define NORETURN __attribute__((noreturn))
+#define HIDDEN __attribute__((visibility("hidden")))
+#define round_up(x, a) (((x) + (a) - 1) & ~((uintptr_t)(a) - 1))
+#define round_down(x, a) ((x) & ~((uintptr_t)(a) - 1))
+#define countof(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Error numbers: <errno.h> is used for its constants only. The errno
+ * variable itself is libc per-thread state and is never touched. */
+#include <errno.h>
+
+/* Atomics: C11 builtins, spelled once. */
+#define load_relaxed(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define xchg(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
+#define xadd(p, v) __atomic_fetch_add((p), (v), __ATOMIC_ACQ_REL)
+#define cas(p, old, new)                                                         \
+	__atomic_compare_exchange_n((p), (old), (new), false, __ATOMIC_ACQ_REL,  \
+	                            __ATOMIC_ACQUIRE)
+
+/* ---------------------------------------------------------------------------
+ * Locks and notes (lock_futex.c): Go's runtime mutex and one-shot event.
+ * ------------------------------------------------------------------------- */
+
+typedef struct mutex {
+	uint32_t key; /* 0 unlocked, 1 locked, 2 locked with sleepers */
+} mutex;
+
+typedef struct note {
+	uint32_t key; /* 0 clear, 1 woken */
+} note;
+
+void lock(mutex *l);
+void unlock(mutex *l);
+void noteclear(note *n);
+void notewakeup(note *n);
+void notesleep(note *n);
+/* Sleeps until woken or ns nanoseconds pass (ns < 0: forever). Returns true
+ * if woken. */
+bool notetsleep(note *n, int64_t ns);
+
+/* ---------------------------------------------------------------------------
+ * Stacks and gs
+ * ------------------------------------------------------------------------- */
+
+/* A stack [lo, hi): lo is the lowest usable byte, hi one past the highest.
+ * The mapping that holds it starts one guard page below lo. */
+typedef struct stack {
+	uintptr_t lo, hi;
+} stack;
+
+enum {
+	_Gidle = MRT_G_IDLE,
+	_Grunnable = MRT_G_RUNNABLE,
+	_Grunning = MRT_G_RUNNING,
+	_Gdead = MRT_G_DEAD,
+};
+
+/* What a g is for. */
+enum { G_USER, G_G0, G_SIGNAL };
+
+struct mrt_g {
+	stack stack;      /* exact usable bounds */
+	stack stackmem;   /* the allocation stack came from (stackalloc); g0's
+	                     usable top is lowered by the TLS block above it */
+	int8_t stackcached; /* stackalloc's answer: 1 from the cache, 0 mapped */
+	/*
+	 * ctx is the saved context while the g is suspended: the stack pointer
+	 * at which the arch's ctx_switch pushed the callee-saved registers. It
+	 * is nil while the g runs. Whoever resumes a g first exchanges ctx with
+	 * nil, so two Ms can never resume the same g; ctx_switch publishes it
+	 * with a release store only after the frame is complete.
+	 */
+	void *ctx;
+	struct mrt_m *m;  /* M it runs on, or last ran on */
+	int64_t goid;
+	uint32_t status;  /* _G* */
+	uint8_t kind;     /* G_USER, G_G0, G_SIGNAL */
+	bool ownstack;    /* stack allocated by mrt (false: the OS's pthread stack) */
+	mrt_fn fn;        /* start function, consumed at first switch */
+	void *arg;
+	void *user;       /* mrt_guser */
+	struct mrt_g *freelink; /* g pool */
+};
+typedef struct mrt_g g;
+
+/* ---------------------------------------------------------------------------
+ * Ms
+ * ------------------------------------------------------------------------- */
+
+/*
+ * freeWait (Go ≥ 1.20's three states): may an exited M's resources be freed?
+ *  freeMStack (0): the thread is gone; g0, gsignal and the m may be freed.
+ *                  Clone model: written by the kernel (CLONE_CHILD_CLEARTID)
+ *                  once the thread can no longer run any user instruction.
+ *  freeMRef   (1): the OS owns g0's stack (pthread model); only the m and
+ *                  gsignal may be freed.
+ *  freeMWait  (2): the thread may still be using its stacks; keep everything.
+ */
+enum { freeMStack = 0, freeMRef = 1, freeMWait = 2 };
+
+/* Why control came back to an M's exit point (mstart). */
+enum { MEXIT_NONE, MEXIT_EXIT, MEXIT_PARK };
+
+struct mrt_m {
+	g *g0;          /* system stack: mrt's own code and the M's function */
+	g *gsignal;     /* signal stack */
+	g g0_, gsignal_; /* where g0 and gsignal live: pooled with the m */
+	g *curg;        /* g running on this M right now (g0 when none) */
+	int64_t id;
+	int32_t procid; /* kernel tid; CLONE_PARENT_SETTID writes it */
+	/*
+	 * freeWait is the clone child-tid word: its address is given to the
+	 * kernel as CLONE_CHILD_CLEARTID, so it must stay a 32-bit word at a
+	 * fixed address for the life of the thread: m structs are never moved
+	 * or unmapped (mpool).
+	 */
+	uint32_t freeWait;
+	uint32_t status;      /* enum mrt_mstatus, or 0 while in the pool */
+	struct mrt_m *alllink;  /* on allm; read by lock-free walkers */
+	struct mrt_m *freelink; /* on sched.freem; a different field from
+	                           alllink because walkers may still follow
+	                           alllink of an M that just left allm */
+	struct mrt_m *schedlink; /* on sched.midle, or the m pool */
+	note park;            /* stopm sleeps here; startm wakes */
+
+	mrt_fn mstartfn; /* what the M runs next (newm, startm) */
+	void *mstartarg;
+	void *nextp; /* p handed over by newm/startm, taken at (re)start */
+	void *p;
+
+	/* The exit point: mstart's context, saved when it first switched to the
+	 * M's function. mexit and stopm return to it (mexitreason says why). */
+	void *exitctx;
+	uint32_t mexitreason;
+	uint32_t onsystemstack;
+	uintptr_t g0top; /* where the M's function starts, below mstart's frame */
+
+	void (*mcallfn)(g *, void *); /* mrt_mcall's request, for mcall0 on g0 */
+	void *mcallarg;
+	g *mcallg;
+
+	uint32_t joining; /* a thread waits in mrt_join (sched.lock) */
+	int32_t starterr; /* minit failed: the M never ran its function */
+
+	uint32_t fastrand[2];
+	os_sigset sigmask; /* signal mask the M starts with: the init mask */
+	void *tp;          /* thread pointer for the new thread (clone model) */
+	uintptr_t mlocal[MRT_MLOCAL_SLOTS];
+	os_mstate os;      /* the platform's per-M fields */
+};
+typedef struct mrt_m m;
+
+static inline g *getg(void) { return mrt_tls.g; }
+static inline m *getm(void) { return mrt_tls.m; }
+static inline void setg(g *gp) { mrt_tls.g = gp; }
+
+/* ---------------------------------------------------------------------------
+ * The scheduler's global state (Go's schedt, reduced to Ms).
+ * ------------------------------------------------------------------------- */
+
+struct schedt {
+	mutex lock;      /* protects everything below unless noted */
+	int64_t mnext;   /* number of Ms created (also the next id) */
+	int64_t nmfreed; /* Ms that exited */
+	int64_t nmfailed; /* Ms whose creation failed after taking an id */
+	int32_t maxmcount;
+	m *midle;        /* parked Ms, via schedlink */
+	int32_t nmidle;
+	m *freem;        /* exited Ms awaiting reaping, via freelink */
+	int32_t nfreem;
+	/* Lock-free allm walkers in progress (atomic). While any walker runs,
+	 * reaped m structs stay on freem instead of returning to the pool, so
+	 * a walker never reads a recycled m (see mrt_forallm). */
+	uint32_t nwalkers;
+};
+extern struct schedt sched;
+extern m *allm;   /* every M not yet exited, newest first (release-published) */
+extern m m0;
+extern g g0_m0;   /* m0's g0: the stack of the thread that called mrt_init */
+
+/* Settings fixed by mrt_init. */
+struct mrtconfig {
+	bool inited;
+	size_t g0stack, gsignalstack;
+	int64_t idle_ns;
+	uint32_t stackcache;
+	uint32_t flags;
+	os_sigset initsigmask;
+	/* Clone-model thread-local block (see tls.c). */
+	intptr_t tls_off;        /* &mrt_tls - thread pointer */
+	intptr_t tls_lo, tls_hi; /* extent relative to the thread pointer */
+	uintptr_t tls_size;      /* bytes reserved at the top of each g0 */
+	void *tp0;               /* m0's thread pointer */
+};
+extern struct mrtconfig cfg;
+
+/* proc.c / m.c: the life of an M */
+int mcommoninit(m *mp);
+int allocm(m **mpp, mrt_fn fn, void *arg, void *p);
+void freemunlink(m *mp);
+int64_t newm(mrt_fn fn, void *arg, void *p);
+void mstart(void *mp); /* platform's thread entry calls this on g0 */
+NORETURN void mexit(void);
+void mexit0(m *mp);
+void mputfreem(m *mp);
+int stopm(void);
+int64_t startm(mrt_fn fn, void *arg, void *p);
+int reapfreem(m *only);
+int64_t mcount(void); /* sched.lock held */
+void mfree(m *mp);    /* back to the m pool */
+void mfailed(m *mp, bool registered); /* undo allocm for a thread never born */
+void seterrmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* stack.c: stacks with guard pages and a bounded cache */
+extern uintptr_t pagesize;
+extern int32_t ncpu;
+int stackalloc(stack *s, size_t n);
+void stackfree(stack *s);
+void stackundo(stack *s, int fromcache);
+void stackcache_stats(uint32_t *count, size_t *bytes);
+
+/* g.c */
+int malg(g **gpp, size_t stacksize, int kind);
+void gfree(g *gp);
+g *gpoolget(void);
+void gpoolput(g *gp);
+
+/* tls.c: the clone-model thread-local block at the top of each g0 */
+int tlsinit(void);
+void *tlsmake(m *mp, uintptr_t top);
+uintptr_t tlsbase(uintptr_t top);
+
+/* print.c */
+int vsnprint(char *buf, size_t n, const char *fmt, va_list ap);
+int printfd(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+NORETURN void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Fatal error naming the current M, for broken internal invariants. */
+#define throw(msg) fatal("%s", msg)
+
+/* ---------------------------------------------------------------------------
+ * The arch interface (arch/<cpu>/): see DESIGN.md. Assembly unless noted.
+ * ------------------------------------------------------------------------- */
+
+/* Raw clone, syscall nr with the CPU's clone argument order: the child runs
+ * fn(arg) on stack_top with the thread pointer set to tls, frame pointer and
+ * return address zeroed (the unwinder stops there). fn must not return (it
+ * ends with arch_exit_thread); the trampoline traps if it does. The parent
+ * gets the child's tid or -errno, exactly as the kernel returned it. The
+ * syscall numbers come from the platform: arch names no OS. */
+long arch_clone(long nr, unsigned long flags, void *stack_top, int32_t *ptid,
+                uint32_t *ctid, void *tls, void (*fn)(void *), void *arg);
+/* Ends the calling thread with syscall nr (the OS's exit of one thread, never
+ * exit_group), registers only. */
+NORETURN void arch_exit_thread(long nr);
+
+/* Context switches, Boost.Context style: a context is the stack pointer of
+ * a frame of callee-saved registers pushed on the suspended stack. */
+/* Save the current context to *save (release store), resume to. */
+void ctx_switch(void **save, void *to);
+/* Resume to without saving anything. */
+NORETURN void ctx_jump(void *to);
+/* Save to *save, switch to to's stack and run fn(arg) there, then resume to. */
+void ctx_switch_call(void **save, void *to, void (*fn)(void *), void *arg);
+/* Run fn(arg) on the stack below stack_top and come back. */
+void ctx_call_on(void *stack_top, void (*fn)(void *), void *arg);
+/* Build a context on the stack below stack_top whose first resume calls
+ * entry(arg) in a frame that ends the unwinder's walk; if entry returns,
+ * ctx_entry_returned() is called (fatal). */
+void *ctx_make(void *stack_top, void (*entry)(void *), void *arg);
+NORETURN void ctx_entry_returned(void); /* in core: fatal */
+
+/* In arch.h (inline): arch_gettp(), arch_cputicks(), arch_procyield(n),
+ * arch_syscall0..6, arch_tcb_init(tp, tp0), ARCH_TCB_LO/HI, ARCH_PAGE. */
+
+/* ---------------------------------------------------------------------------
+ * The platform interface (platform/<os>/)
+ * ------------------------------------------------------------------------- */
+
+int osinit(void);             /* at mrt_init, on m0 */
+int newosproc(m *mp);         /* start mp's thread: 0 or -errno */
+int mpreinit(m *mp);          /* allocate gsignal (may fail: -ENOMEM) */
+int minit(m *mp);             /* on the new M: signal stack, mask, tid */
+void unminit(m *mp);          /* on the exiting M, before it leaves allm */
+void osexit(m *mp);           /* the M's last step, after mexit0; the thread ends when mstart returns */
+void osjoin(m *mp);           /* wait until mp->freeWait != freeMWait */
+void m0stack(stack *s);       /* bounds of m0's (the initial thread's) stack */
+
+void futexsleep(uint32_t *addr, uint32_t val, int64_t ns);
+void futexwakeup(uint32_t *addr, uint32_t cnt);
+
+void *sysalloc(size_t n);           /* anonymous RW memory, nil on failure */
+int sysfree(void *p, size_t n);
+int sysguard(void *p, size_t n);    /* make n bytes at p inaccessible */
+
+void osyield(void);
+void osusleep(int64_t us);
+int64_t nanotime(void);
+int32_t osgettid(void);
+int signalm(m *mp, int sig);
+int oswrite(int fd, const void *p, size_t n); /* bytes or -errno */
+void sigprocmask_all(os_sigset *old);         /* block all, return old */
+void sigprocmask_set(const os_sigset *set);
+void osabort(void) NORETURN;
+const char *osgetenv(const char *name);
+
+/* ---------------------------------------------------------------------------
+ * Test hooks: compiled only into the test build (MRT_TESTHOOKS). A fault
+ * point makes the Nth call of a creation-path primitive fail.
+ * ------------------------------------------------------------------------- */
+
+enum faultpoint {
+	FAULT_STACK_MMAP,    /* stack mapping */
+	FAULT_STACK_GUARD,   /* guard page protection */
+	FAULT_GSIGNAL,       /* gsignal allocation */
+	FAULT_SIGALTSTACK,   /* installing the signal stack */
+	FAULT_NEWOSPROC,     /* clone / pthread_create */
+	FAULT_MPOOL,         /* m struct pool growth */
+	NFAULT
+};
+#ifdef MRT_TESTHOOKS
+int faultcheck(enum faultpoint fp); /* 0, or the -errno to fail with */
+#define FAULT(fp) faultcheck(fp)
+#else
+#define FAULT(fp) 0
+#endif
+
+#endif /* MRT_RUNTIME_H */

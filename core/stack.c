@@ -1,0 +1,145 @@
+/*
+ * stack.c — stacks for g0, gsignal and user gs.
+ *
+ * Each stack is one mapping: a PROT_NONE guard page, then the usable bytes.
+ * C code does not check its stack the way Go's prologues do, so the guard
+ * page is what turns an overflow into a clean SIGSEGV instead of silent
+ * corruption of whatever lies below.
+ *
+ * Freed stacks go to a bounded cache, grouped by size, so that a steady churn
+ * of Ms and gs makes no mmap, mprotect or munmap calls at all. The cache links
+ * stacks through their own lowest word; it needs no memory of its own.
+ */
+#include "runtime.h"
+
+enum { nbuckets = 8 };
+
+static struct {
+	mutex lock;
+	struct bucket {
+		size_t size;   /* usable bytes; 0 = bucket unused */
+		uintptr_t head; /* lo of the first cached stack; its first word links on */
+		uint32_t n;
+	} b[nbuckets];
+	uint32_t count; /* stacks in the cache */
+	size_t bytes;
+} cache;
+
+uintptr_t pagesize = 4096; /* set by osinit */
+
+/* Takes a cached stack of exactly n usable bytes. */
+static bool cacheget(stack *s, size_t n)
+{
+	bool ok = false;
+	lock(&cache.lock);
+	for (int i = 0; i < nbuckets; i++) {
+		struct bucket *b = &cache.b[i];
+		if (b->size == n && b->head != 0) {
+			s->lo = b->head;
+			s->hi = b->head + n;
+			b->head = *(uintptr_t *)b->head;
+			b->n--;
+			cache.count--;
+			cache.bytes -= n;
+			ok = true;
+			break;
+		}
+	}
+	unlock(&cache.lock);
+	return ok;
+}
+
+/* Puts a stack in the cache; false if the cache is full. */
+static bool cacheput(stack *s)
+{
+	size_t n = s->hi - s->lo;
+	bool ok = false;
+	lock(&cache.lock);
+	if (cache.count < cfg.stackcache) {
+		struct bucket *b = nil, *empty = nil;
+		for (int i = 0; i < nbuckets; i++) {
+			if (cache.b[i].size == n) {
+				b = &cache.b[i];
+				break;
+			}
+			if (empty == nil && cache.b[i].n == 0)
+				empty = &cache.b[i];
+		}
+		if (b == nil && empty != nil) {
+			b = empty;
+			b->size = n;
+		}
+		if (b != nil) {
+			*(uintptr_t *)s->lo = b->head;
+			b->head = s->lo;
+			b->n++;
+			cache.count++;
+			cache.bytes += n;
+			ok = true;
+		}
+	}
+	unlock(&cache.lock);
+	return ok;
+}
+
+/*
+ * stackalloc gives s a stack of at least n bytes (rounded up to pages), from
+ * the cache if it can. Returns 1 if it came from the cache, 0 if freshly
+ * mapped, or -ENOMEM. Callers that must undo an allocation exactly (a failed
+ * M creation) hand the stack back with stackundo.
+ */
+int stackalloc(stack *s, size_t n)
+{
+	n = round_up(n, pagesize);
+	if (cacheget(s, n))
+		return 1;
+	int err = FAULT(FAULT_STACK_MMAP);
+	uint8_t *base = err ? nil : sysalloc(n + pagesize);
+	if (base == nil)
+		return -ENOMEM;
+	err = FAULT(FAULT_STACK_GUARD);
+	if (err == 0)
+		err = sysguard(base, pagesize);
+	if (err < 0) {
+		sysfree(base, n + pagesize);
+		return -ENOMEM;
+	}
+	s->lo = (uintptr_t)base + pagesize;
+	s->hi = s->lo + n;
+	return 0;
+}
+
+/* Unmaps a stack and its guard page. */
+static void stackrelease(stack *s)
+{
+	sysfree((void *)(s->lo - pagesize), s->hi - s->lo + pagesize);
+}
+
+void stackfree(stack *s)
+{
+	if (s->lo == 0)
+		return;
+	if (!cacheput(s))
+		stackrelease(s);
+	s->lo = s->hi = 0;
+}
+
+/* Returns a stack where stackalloc found it: the cache, or the OS. */
+void stackundo(stack *s, int fromcache)
+{
+	if (s->lo == 0)
+		return;
+	if (fromcache == 1)
+		stackfree(s);
+	else
+		stackrelease(s);
+	s->lo = s->hi = 0;
+}
+
+void stackcache_stats(uint32_t *count, size_t *bytes)
+{
+	lock(&cache.lock);
+	*count = cache.count;
+	*bytes = cache.bytes;
+	unlock(&cache.lock);
+}

@@ -1,0 +1,354 @@
+/*
+ * mrt.h — the M runtime: OS threads ("Ms") for language runtimes and schedulers.
+ *
+ * This header is the whole public contract. mrt re-builds the layer of the Go
+ * runtime that owns OS threads: it creates Ms (newm), gives each a runtime-owned
+ * system stack (g0) and signal stack (gsignal), keeps a registry of every M
+ * (allm) under a thread limit, parks idle Ms and hands them work (stopm /
+ * startm), reclaims the stacks of dead Ms lazily (freem), and offers the
+ * stack-switching primitives (gogo, mcall, systemstack) that goroutine-style
+ * user threads ("gs") are built from.
+ *
+ * Conventions
+ *  - Functions that can fail return 0 (or a non-negative value) on success and
+ *    a negative errno value on failure; mrt_strerror() names it. Bad arguments
+ *    give -EINVAL, never a crash. Only a broken internal invariant is fatal:
+ *    mrt prints "mrt: fatal: <why> (M<id>)" to fd 2 and aborts.
+ *  - Thread models. In the *clone* model (Linux default) Ms are raw clone(2)
+ *    threads and the code that runs on them is freestanding: it may call mrt,
+ *    compiler builtins and memcpy/memset, but no libc function that touches
+ *    libc's per-thread state (errno, malloc, stdio, pthread_*, __thread
+ *    variables of other libraries). In the *pthread* model (Darwin, or Linux
+ *    built with -Dthreads=pthread) Ms are pthreads and may call anything.
+ *    mrt_threadmodel() says which one a build uses.
+ *  - "Async-signal-safe" below means the function may be called from a signal
+ *    handler running on any thread.
+ */
+#ifndef MRT_H
+#define MRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(MRT_BUILDING)
+#define MRT_API __attribute__((visibility("default")))
+#else
+#define MRT_API
+#endif
+
+#define MRT_VERSION_MAJOR 0
+#define MRT_VERSION_MINOR 1
+
+typedef struct mrt_m mrt_m; /* an M: one OS thread owned by mrt (opaque) */
+typedef struct mrt_g mrt_g; /* a g: a stack plus a saved context (opaque) */
+
+/* The function an M or a g runs. */
+typedef void (*mrt_fn)(void *arg);
+
+/* ------------------------------------------------------------------------
+ * Initialisation
+ * ------------------------------------------------------------------------ */
+
+/* Configuration for mrt_init. Zero fields take the default. */
+struct mrt_config {
+	size_t g0_stack;      /* g0 (system) stack of each new M; default 64 KiB.
+	                         Clone model only: pthread-model Ms run on the
+	                         pthread's own stack, of this size. */
+	size_t gsignal_stack; /* signal stack of each M; default 32 KiB, as Go */
+	int32_t max_threads;  /* thread limit (mrt_setmaxthreads); default 10000 */
+	int64_t idle_ns;      /* an M parked in mrt_stopm longer than this retires
+	                         (exits); 0 = never (Go's behaviour, the default) */
+	uint32_t stack_cache; /* freed stacks kept for reuse; default 256 */
+	uint32_t flags;       /* MRT_F_* */
+};
+
+/* Flags for mrt_config.flags. */
+#define MRT_F_NONE 0u
+
+/*
+ * mrt_init adopts the calling thread as m0 and sets mrt up. The signal mask of
+ * the calling thread becomes the "init mask" that every new M starts with.
+ * cfg may be NULL for the defaults.
+ *
+ * Returns 0; -EINVAL for out-of-range config values (stacks below 16 KiB or
+ * above 1 GiB, a negative limit or idle time); -EBUSY if mrt is already
+ * initialised (the first configuration stays in force); -ENOMEM.
+ * Call it once, from the thread that will be m0, before any other mrt call.
+ * Not async-signal-safe.
+ */
+MRT_API int mrt_init(const struct mrt_config *cfg);
+
+/* "clone" or "pthread": the thread model this build of mrt uses. */
+MRT_API const char *mrt_threadmodel(void);
+
+/* ------------------------------------------------------------------------
+ * Ms: birth, work, parking, death
+ * ------------------------------------------------------------------------ */
+
+/*
+ * mrt_newm creates a new M that runs fn(arg) on its g0 stack, with p as its
+ * scheduler context (mrt_getp() on the new M; mrt never looks inside p).
+ * Returning from fn is the same as calling mrt_mexit().
+ *
+ * Returns the new M's id (ids are unique and increasing, m0 is 0), or:
+ *  -EINVAL  fn is NULL, or mrt_init has not run;
+ *  -EAGAIN  the thread limit is reached (mrt_errmsg() names it), or the
+ *           kernel refused the thread after retries (RLIMIT_NPROC);
+ *  -ENOMEM  no memory for the stacks.
+ * On failure nothing is left behind: counts, allm, stacks and pools are as
+ * they were. May be called from any thread, M or not. Not async-signal-safe.
+ */
+MRT_API int64_t mrt_newm(mrt_fn fn, void *arg, void *p);
+
+/*
+ * mrt_startm hands fn(arg) and p to an idle M (one parked in mrt_stopm) and
+ * wakes it; only when no M is idle does it create one with mrt_newm.
+ * Returns the id of the M that will run fn, or mrt_newm's errors.
+ * Any thread. Not async-signal-safe.
+ */
+MRT_API int64_t mrt_startm(mrt_fn fn, void *arg, void *p);
+
+/*
+ * mrt_stopm ends the calling M's current function and parks the M on the idle
+ * list, like Go's stopm. Whatever the M was running — its function's frames
+ * on g0, or a user g — is abandoned, as with mrt_mexit, but the thread stays:
+ * the next mrt_startm that picks this M runs its fn(arg) from the top of g0.
+ * If the configuration sets idle_ns, an M idle that long exits instead.
+ *
+ * Does not return on success. Returns -EPERM if the caller is not an M
+ * created by mrt (m0 cannot park: it has no exit point), -EINVAL on a
+ * systemstack call.
+ */
+MRT_API int mrt_stopm(void);
+
+/*
+ * mrt_mexit ends the calling M: it leaves allm, its count is released at once
+ * (mrt_mcount), and its stacks are reclaimed by a later allocation, mrt_reap
+ * or mrt_join once the thread is gone. Callable from g0 or from a user g.
+ * Does not return on success. Returns -EPERM on m0 and on threads that are
+ * not Ms.
+ */
+MRT_API int mrt_mexit(void);
+
+/*
+ * mrt_join waits until M `id` has exited and its thread is gone, then reaps
+ * it. Returns 0; the error with which the M failed to start, if it did; -ESRCH
+ * if no such M exists (never created, or already reaped); -EBUSY if another
+ * thread is joining it; -EDEADLK for the caller's own M; -EINVAL for m0.
+ * Any thread. Not async-signal-safe.
+ */
+MRT_API int mrt_join(int64_t id);
+
+/*
+ * mrt_reap frees the stacks and structures of every exited M whose thread is
+ * gone (allocations do this too). Returns the number reaped.
+ */
+MRT_API int mrt_reap(void);
+
+/*
+ * mrt_setmaxthreads sets the thread limit, as debug.SetMaxThreads does, and
+ * returns the previous one (or -EINVAL for n <= 0). Lowering it below the
+ * live count harms no M; it only refuses new ones.
+ */
+MRT_API int32_t mrt_setmaxthreads(int32_t n);
+
+/* ------------------------------------------------------------------------
+ * The current M
+ * ------------------------------------------------------------------------ */
+
+/* The calling thread's M id, or -1 if the thread is not an M. Async-signal-safe. */
+MRT_API int64_t mrt_mid(void);
+
+/* The calling M's scheduler context p (NULL on non-Ms), and its setter
+ * (-EPERM on non-Ms). Async-signal-safe. */
+MRT_API void *mrt_getp(void);
+MRT_API int mrt_setp(void *p);
+
+/* Number of M-local slots: per-M words for user data, since clone-model code
+ * cannot use __thread. */
+#define MRT_MLOCAL_SLOTS 8
+/* A pointer to slot i of the calling M, or NULL (not an M, i out of range).
+ * Async-signal-safe. */
+MRT_API uintptr_t *mrt_mlocal(int i);
+
+/* A fast per-M pseudo-random number (Go's fastrand); on non-Ms, a shared
+ * generator. Async-signal-safe. */
+MRT_API uint32_t mrt_fastrand(void);
+
+/* ------------------------------------------------------------------------
+ * All Ms
+ * ------------------------------------------------------------------------ */
+
+enum mrt_mstatus {
+	MRT_M_STARTING = 1, /* on allm, thread being born */
+	MRT_M_RUNNING,      /* running its function */
+	MRT_M_IDLE,         /* parked in mrt_stopm */
+	MRT_M_EXITING,      /* left allm, thread ending or gone, not reaped */
+};
+
+/* A snapshot of one M. */
+struct mrt_minfo {
+	int64_t id;
+	int32_t tid;    /* kernel thread id (Linux), 0 before the thread exists */
+	uint32_t status; /* enum mrt_mstatus */
+	uintptr_t g0_lo, g0_hi;           /* g0 stack bounds [lo, hi) */
+	uintptr_t gsignal_lo, gsignal_hi; /* gsignal stack bounds [lo, hi) */
+	const mrt_g *curg;                /* the g it runs (g0 when none) */
+	int64_t curg_id;
+};
+
+/*
+ * mrt_forallm calls fn(info, arg) for every M on allm, newest first, without
+ * taking mrt's scheduler lock: Ms may be born and die during the walk. Every
+ * M live for the whole walk is seen; an M is never seen after its structure is
+ * recycled. Stops early and returns fn's value when fn returns non-zero;
+ * returns 0 after the last M. Not async-signal-safe (fn may be anything).
+ */
+MRT_API int mrt_forallm(int (*fn)(const struct mrt_minfo *info, void *arg), void *arg);
+
+/* Counts, read together under the scheduler lock. */
+struct mrt_mstats {
+	int64_t live;    /* mcount(): created - freed - failed (includes m0) */
+	int64_t idle;    /* parked in mrt_stopm */
+	int64_t created; /* ids handed out (mnext), m0 included */
+	int64_t freed;   /* Ms that exited */
+	int64_t failed;  /* creations that failed after taking an id */
+	int64_t exiting; /* exited, not yet reaped */
+	int32_t limit;   /* thread limit */
+};
+MRT_API int mrt_mstats(struct mrt_mstats *out);
+
+/* ------------------------------------------------------------------------
+ * gs: stacks and context switches
+ * ------------------------------------------------------------------------ */
+
+enum mrt_gstatus {
+	MRT_G_IDLE = 1, /* allocated, no function yet */
+	MRT_G_RUNNABLE, /* has a function or a saved context; may be switched to */
+	MRT_G_RUNNING,  /* running on some M */
+	MRT_G_DEAD,     /* its function returned */
+};
+
+/*
+ * mrt_malg allocates a g with a stack of `stacksize` bytes (rounded up to the
+ * page size, 16 KiB minimum) and a guard page below it. Returns 0 and *gp, or
+ * -EINVAL (NULL gp, size 0 or above 1 GiB, before mrt_init), -ENOMEM.
+ */
+MRT_API int mrt_malg(mrt_g **gp, size_t stacksize);
+
+/*
+ * mrt_gostart prepares g, which must be idle or dead, to run fn(arg) when it
+ * is next switched to. When fn returns, g becomes MRT_G_DEAD and the M
+ * switches to its g0 (like Go's goexit), resuming it where it last switched
+ * away. Returns 0, or -EINVAL (NULL g or fn, g running or runnable).
+ */
+MRT_API int mrt_gostart(mrt_g *g, mrt_fn fn, void *arg);
+
+/*
+ * mrt_gogo switches the calling M from its current g to g, saving the current
+ * one's context so that it can be switched to later (from this M or another).
+ * Returns 0 when something switches back to the caller; -EINVAL if g is NULL,
+ * dead or idle, or another M's g0; -EBUSY if g is running; -EPERM on non-Ms
+ * and inside mrt_systemstack. Not async-signal-safe.
+ */
+MRT_API int mrt_gogo(mrt_g *g);
+
+/*
+ * mrt_mcall switches from the current user g to the M's g0 and runs
+ * fn(g, arg) there; when fn returns, g0 resumes where it switched away (for
+ * example, in the scheduler loop's mrt_gogo). The suspended g is runnable as
+ * soon as fn runs, so fn may hand it to other Ms. Go's mcall: the way a g
+ * parks itself. Returns 0 when something switches back to g; -EPERM on g0 or
+ * non-Ms; -EINVAL if fn is NULL.
+ */
+MRT_API int mrt_mcall(void (*fn)(mrt_g *g, void *arg), void *arg);
+
+/*
+ * mrt_systemstack runs fn(arg) on the M's g0 stack and returns to the caller's
+ * stack; a direct call when already on g0. fn must not switch gs, park or exit
+ * the M. Returns 0; -EPERM on non-Ms; -EINVAL if fn is NULL.
+ */
+MRT_API int mrt_systemstack(mrt_fn fn, void *arg);
+
+/* Frees g and its stack (to mrt's cache). g must not be running; a g0 or
+ * gsignal cannot be freed. Returns 0, -EINVAL or -EBUSY. */
+MRT_API int mrt_gfree(mrt_g *g);
+
+/* The calling M's g0, or NULL on non-Ms. */
+MRT_API mrt_g *mrt_getg0(void);
+
+/* Facts about a g (NULL-safe: -EINVAL / 0). */
+MRT_API int mrt_gstack(const mrt_g *g, uintptr_t *lo, uintptr_t *hi);
+MRT_API int64_t mrt_gid(const mrt_g *g);
+MRT_API int mrt_gstatus(const mrt_g *g);
+/* One user word per g. */
+MRT_API void *mrt_guser(const mrt_g *g);
+MRT_API void mrt_gsetuser(mrt_g *g, void *v);
+
+/* ------------------------------------------------------------------------
+ * getg: one load from the thread-local block
+ * ------------------------------------------------------------------------ */
+
+/*
+ * The calling thread's mrt state. On clone-model Ms the thread pointer points
+ * at an M-private block laid out so that this variable resolves into it; on
+ * all other threads it is ordinary initial-exec TLS. Read it through
+ * mrt_getg() / mrt_getm(); never write it.
+ */
+struct mrt_tls {
+	mrt_g *g; /* current g: g0, gsignal or a user g; NULL off M */
+	mrt_m *m; /* current M; NULL on threads that are not Ms */
+	char errmsg[160]; /* mrt_errmsg() text of this thread's last failure */
+};
+#if defined(__APPLE__)
+MRT_API extern __thread struct mrt_tls mrt_tls;
+#else
+MRT_API extern __thread struct mrt_tls mrt_tls __attribute__((tls_model("initial-exec")));
+#endif
+
+/* The current g (NULL on non-Ms) and M: a single load each. Async-signal-safe. */
+static inline mrt_g *mrt_getg(void) { return mrt_tls.g; }
+static inline mrt_m *mrt_getm(void) { return mrt_tls.m; }
+
+/* ------------------------------------------------------------------------
+ * Utilities usable on any M (no libc)
+ * ------------------------------------------------------------------------ */
+
+/* Formatted output over raw write(2): %d %i %u %x %X %p %s %c %%, with the
+ * length modifiers l, ll, z, j and t, a width and the 0 and - flags.
+ * Return the bytes written (or that would have been, for snprintf) or -errno.
+ * Async-signal-safe. */
+MRT_API int mrt_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+MRT_API int mrt_dprintf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+MRT_API int mrt_snprintf(char *buf, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+MRT_API int mrt_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap);
+
+/* The name of a (negative or positive) errno value, e.g. "EAGAIN (resource
+ * temporarily unavailable)". Never NULL. Async-signal-safe. */
+MRT_API const char *mrt_strerror(int err);
+
+/* A message describing the calling thread's last mrt failure (for example the
+ * thread limit that refused an M), or "" if none. Valid until the thread's
+ * next mrt call. */
+MRT_API const char *mrt_errmsg(void);
+
+/* Monotonic time in nanoseconds. Async-signal-safe. */
+MRT_API int64_t mrt_nanotime(void);
+
+/* The calling thread's kernel thread id. Async-signal-safe. */
+MRT_API int32_t mrt_gettid(void);
+
+/* Sends signal sig to M `id` only (tgkill on Linux). Returns 0, -ESRCH if no
+ * such live M, -EINVAL. Async-signal-safe. */
+MRT_API int mrt_signalm(int64_t id, int sig);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MRT_H */

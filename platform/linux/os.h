@@ -1,0 +1,28 @@
+/*
+ * os.h (Linux) — the types core sees from the platform.
+ */
+#ifndef MRT_OS_H
+#define MRT_OS_H
+
+#include <stdint.h>
+
+/* The kernel's signal set: 64 signals on every Linux CPU mrt supports. */
+typedef uint64_t os_sigset;
+
+#if defined(MRT_THREADS_PTHREAD)
+#define OS_THREAD_MODEL "pthread"
+/* pthread_create makes g0's stack; minit records its bounds. */
+#define OS_G0_FROM_OS 1
+typedef struct os_mstate {
+	unsigned long thread; /* pthread_t */
+} os_mstate;
+#else
+#define OS_THREAD_MODEL "clone"
+/* mrt allocates g0's stack and the TLS block at its top. */
+#define OS_G0_FROM_OS 0
+typedef struct os_mstate {
+	char unused;
+} os_mstate;
+#endif
+
+#endif

@@ -1,0 +1,271 @@
+/*
+ * os_linux.c — the Linux platform primitives, as raw system calls: futex,
+ * memory, time, signals, output. Nothing here calls libc, so all of it may
+ * run on clone-model Ms (Go's os_linux.go and sys_linux_*.s, in C).
+ */
+#include "linux.h"
+
+extern char **environ;
+
+long l_open(const char *path)
+{
+	return sys4(__NR_openat, L_AT_FDCWD, path, L_O_RDONLY | L_O_CLOEXEC, 0);
+}
+
+long l_read(int fd, void *buf, unsigned long n)
+{
+	long r;
+	do
+		r = sys3(__NR_read, fd, buf, n);
+	while (r == -EINTR);
+	return r;
+}
+
+void l_close(int fd)
+{
+	sys1(__NR_close, fd);
+}
+
+/* ------------------------------------------------------------------------
+ * futex
+ * ------------------------------------------------------------------------ */
+
+/*
+ * futexsleep sleeps while *addr == val, for at most ns nanoseconds (ns < 0:
+ * no limit). It may wake spuriously; callers re-check their condition.
+ * Private futexes: the words are never shared with another process.
+ */
+void futexsleep(uint32_t *addr, uint32_t val, int64_t ns)
+{
+	if (ns < 0) {
+		sys4(__NR_futex, addr, FUTEX_WAIT_PRIVATE, val, 0);
+		return;
+	}
+	struct l_timespec ts = { ns / 1000000000, ns % 1000000000 };
+	sys4(__NR_futex, addr, FUTEX_WAIT_PRIVATE, val, &ts);
+}
+
+void futexwakeup(uint32_t *addr, uint32_t cnt)
+{
+	long r = sys3(__NR_futex, addr, FUTEX_WAKE_PRIVATE, cnt);
+	if (r < 0)
+		fatal("futexwakeup addr=%p returned %ld", (void *)addr, r);
+}
+
+/* ------------------------------------------------------------------------
+ * memory
+ * ------------------------------------------------------------------------ */
+
+void *sysalloc(size_t n)
+{
+	long r = sys6(__NR_mmap, 0, n, PROT_READ | PROT_WRITE,
+	              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r < 0 && r > -4096)
+		return nil;
+	return (void *)r;
+}
+
+int sysfree(void *p, size_t n)
+{
+	return (int)sys2(__NR_munmap, p, n);
+}
+
+int sysguard(void *p, size_t n)
+{
+	return (int)sys3(__NR_mprotect, p, n, PROT_NONE);
+}
+
+/* ------------------------------------------------------------------------
+ * time, scheduling, identity
+ * ------------------------------------------------------------------------ */
+
+int64_t nanotime(void)
+{
+	struct l_timespec ts;
+	sys2(__NR_clock_gettime, L_CLOCK_MONOTONIC, &ts);
+	return ts.sec * 1000000000 + ts.nsec;
+}
+
+void osyield(void)
+{
+	sys0(__NR_sched_yield);
+}
+
+void osusleep(int64_t us)
+{
+	struct l_timespec ts = { us / 1000000, (us % 1000000) * 1000 };
+	while (sys4(__NR_clock_nanosleep, L_CLOCK_MONOTONIC, 0, &ts, &ts) == -EINTR) {
+	}
+}
+
+int32_t osgettid(void)
+{
+	return (int32_t)sys0(__NR_gettid);
+}
+
+int signalm(m *mp, int sig)
+{
+	long pid = sys0(__NR_getpid);
+	return (int)sys3(__NR_tgkill, pid, mp->procid, sig);
+}
+
+int oswrite(int fd, const void *p, size_t n)
+{
+	return (int)sys3(__NR_write, fd, p, n);
+}
+
+void osabort(void)
+{
+	/* SIGABRT with its default action, unblocked, to this thread: the
+	 * process dies with the signal a debugger and a parent expect. */
+	long zero[4] = { 0, 0, 0, 0 }; /* struct sigaction, SIG_DFL */
+	sys4(__NR_rt_sigaction, L_SIGABRT, zero, 0, sizeof(os_sigset));
+	os_sigset set = 1ull << (L_SIGABRT - 1);
+	sys4(__NR_rt_sigprocmask, L_SIG_UNBLOCK, &set, 0, sizeof set);
+	sys3(__NR_tgkill, sys0(__NR_getpid), sys0(__NR_gettid), L_SIGABRT);
+	sys1(__NR_exit_group, 127);
+	__builtin_unreachable();
+}
+
+/* environ is libc's variable, read only at mrt_init on m0. */
+const char *osgetenv(const char *name)
+{
+	if (environ == nil)
+		return nil;
+	for (char **e = environ; *e != nil; e++) {
+		const char *s = *e, *n = name;
+		while (*n != '\0' && *s == *n)
+			s++, n++;
+		if (*n == '\0' && *s == '=')
+			return s + 1;
+	}
+	return nil;
+}
+
+/* ------------------------------------------------------------------------
+ * osinit and m0's stack
+ * ------------------------------------------------------------------------ */
+
+/* The page size from the auxiliary vector (64 KiB pages exist on arm64). */
+static uintptr_t getpagesize_auxv(void)
+{
+	uint64_t buf[128]; /* the whole auxv, in practice one read */
+	uintptr_t ps = 0;
+	long fd = l_open("/proc/self/auxv");
+	if (fd < 0)
+		return 4096;
+	long n;
+	while (ps == 0 && (n = l_read((int)fd, buf, sizeof buf)) > 0) {
+		for (long i = 0; i + 1 < n / 8; i += 2) {
+			if (buf[i] == L_AT_PAGESZ)
+				ps = buf[i + 1];
+		}
+	}
+	l_close((int)fd);
+	return ps != 0 ? ps : 4096;
+}
+
+static int32_t getncpu(void)
+{
+	uint64_t mask[16];
+	long r = sys3(__NR_sched_getaffinity, 0, sizeof mask, mask);
+	if (r <= 0)
+		return 1;
+	int32_t n = 0;
+	for (long i = 0; i < r / 8; i++)
+		for (uint64_t w = mask[i]; w != 0; w &= w - 1)
+			n++;
+	return n > 0 ? n : 1;
+}
+
+int osinit(void)
+{
+	pagesize = getpagesize_auxv();
+	ncpu = getncpu();
+	/* The init mask: what every new M will run with. */
+	long r = sys4(__NR_rt_sigprocmask, L_SIG_SETMASK, 0, &cfg.initsigmask,
+	              sizeof cfg.initsigmask);
+	return r < 0 ? (int)r : 0;
+}
+
+static uintptr_t parsehex(const char **sp)
+{
+	uintptr_t v = 0;
+	const char *s = *sp;
+	for (;; s++) {
+		char c = *s;
+		if (c >= '0' && c <= '9')
+			v = v << 4 | (uintptr_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v << 4 | (uintptr_t)(c - 'a' + 10);
+		else
+			break;
+	}
+	*sp = s;
+	return v;
+}
+
+/*
+ * m0stack finds the mapping that holds the caller's stack in
+ * /proc/self/maps. For the main thread's "[stack]", which grows on demand,
+ * lo is where it may grow to: RLIMIT_STACK below hi, but not into the
+ * mapping below it. For any other thread it is the mapping itself.
+ */
+void m0stack(stack *s)
+{
+	uintptr_t sp = arch_getsp();
+	char buf[4096];
+	char line[512];
+	size_t ll = 0;
+	uintptr_t prevend = 0;
+	s->lo = s->hi = 0;
+
+	long fd = l_open("/proc/self/maps");
+	if (fd < 0)
+		goto guess;
+	long n;
+	while (s->hi == 0 && (n = l_read((int)fd, buf, sizeof buf)) > 0) {
+		for (long i = 0; i < n && s->hi == 0; i++) {
+			if (buf[i] != '\n') {
+				if (ll < sizeof line - 1)
+					line[ll++] = buf[i];
+				continue;
+			}
+			line[ll] = '\0';
+			ll = 0;
+			const char *p = line;
+			uintptr_t lo = parsehex(&p);
+			p++; /* '-' */
+			uintptr_t hi = parsehex(&p);
+			if (sp >= lo && sp < hi) {
+				bool mainstack = false;
+				for (const char *q = p; *q; q++)
+					if (q[0] == '[' && q[1] == 's' && q[2] == 't')
+						mainstack = true;
+				s->hi = hi;
+				s->lo = lo;
+				if (mainstack) {
+					struct l_rlimit rl;
+					uintptr_t grow = 8u << 20;
+					if (sys4(__NR_prlimit64, 0, L_RLIMIT_STACK, 0, &rl) == 0 &&
+					    rl.cur < (uint64_t)hi)
+						grow = (uintptr_t)rl.cur;
+					uintptr_t low = hi - grow;
+					/* The kernel keeps a guard gap above the mapping below. */
+					if (low < prevend + (256u << 12))
+						low = prevend + (256u << 12);
+					if (low < lo)
+						s->lo = low;
+				}
+			}
+			prevend = hi;
+		}
+	}
+	l_close((int)fd);
+	if (s->hi != 0)
+		return;
+guess:
+	/* No /proc: an estimate around the current frame, as Go's osStack. */
+	s->hi = round_up(sp, pagesize);
+	s->lo = s->hi - (64u << 10);
+}
