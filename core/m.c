@@ -295,8 +295,11 @@ MRT_API int mrt_join(int64_t id)
 	lock(&sched.lock);
 	m *mp = findm(id);
 	if (mp == nil) {
+		/* Below mnext and on neither list: it ended and was reaped
+		 * already (Ms are not kept for a joiner, as in Go). */
+		bool ended = id < sched.mnext;
 		unlock(&sched.lock);
-		return -ESRCH;
+		return ended ? 0 : -ESRCH;
 	}
 	if (mp->joining) {
 		unlock(&sched.lock);

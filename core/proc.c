@@ -236,6 +236,10 @@ void mexit0(m *mp)
 {
 	unminit(mp);
 	mputfreem(mp);
+#ifdef MRT_TESTHOOKS
+	if (testmexithook != nil)
+		testmexithook(mp);
+#endif
 }
 
 /*

@@ -356,6 +356,14 @@ enum faultpoint {
 #ifdef MRT_TESTHOOKS
 int faultcheck(enum faultpoint fp); /* 0, or the -errno to fail with */
 #define FAULT(fp) faultcheck(fp)
+extern bool testnocache;               /* stack cache bypassed */
+extern void (*testmexithook)(m *mp);   /* on the exiting M, after mputfreem */
+/* For the tests: make the nth call from now of fp fail with err (nth 0
+ * disarms); calls of fp so far; bypass the stack cache; the exit hook. */
+void mrt_test_fault(int fp, int nth, int err);
+uint32_t mrt_test_faultcalls(int fp);
+void mrt_test_nocache(bool on);
+void mrt_test_mexithook(void (*fn)(m *mp));
 #else
 #define FAULT(fp) 0
 #endif

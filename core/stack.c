@@ -31,6 +31,10 @@ uintptr_t pagesize = 4096; /* set by osinit */
 static bool cacheget(stack *s, size_t n)
 {
 	bool ok = false;
+#ifdef MRT_TESTHOOKS
+	if (testnocache)
+		return false;
+#endif
 	lock(&cache.lock);
 	for (int i = 0; i < nbuckets; i++) {
 		struct bucket *b = &cache.b[i];
@@ -54,6 +58,10 @@ static bool cacheput(stack *s)
 {
 	size_t n = s->hi - s->lo;
 	bool ok = false;
+#ifdef MRT_TESTHOOKS
+	if (testnocache)
+		return false;
+#endif
 	lock(&cache.lock);
 	if (cache.count < cfg.stackcache) {
 		struct bucket *b = nil, *empty = nil;

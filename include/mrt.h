@@ -137,10 +137,12 @@ MRT_API int mrt_mexit(void);
 
 /*
  * mrt_join waits until M `id` has exited and its thread is gone, then reaps
- * it. Returns 0; the error with which the M failed to start, if it did; -ESRCH
- * if no such M exists (never created, or already reaped); -EBUSY if another
- * thread is joining it; -EDEADLK for the caller's own M; -EINVAL for m0.
- * Any thread. Not async-signal-safe.
+ * it. Ms are not kept for joiners: one that ended and was already reaped
+ * (by an allocation, mrt_reap or another join) counts as joined.
+ * Returns 0 once the M is gone; the error with which the M failed to start,
+ * if it did and this call reaped it; -ESRCH if no M with that id was ever
+ * created; -EBUSY if another thread is joining it; -EDEADLK for the caller's
+ * own M; -EINVAL for m0 or a negative id. Any thread. Not async-signal-safe.
  */
 MRT_API int mrt_join(int64_t id);
 

@@ -1,0 +1,37 @@
+#!/usr/bin/env python3
+"""freestanding.py NM LIBMRT.a — the M path calls no libc.
+
+mrt's static library is one prelinked object (ci/prelink.sh), so its
+undefined symbols are exactly what it needs from outside. In the clone
+model code on an M must not touch libc's thread state, so the only outside
+symbols allowed are the ones below. A malloc, printf or errno use anywhere
+in core/, arch/ or platform/linux's clone backend shows up here and fails
+the build's test run.
+"""
+import subprocess
+import sys
+
+ALLOWED = {
+    # What compilers emit for struct copies and initialisers.
+    "memcpy", "memset", "memmove", "memcmp",
+    # Linker-provided.
+    "_GLOBAL_OFFSET_TABLE_",
+    # Read by mrt_init on m0 (MRTDEBUG), never on an M.
+    "environ",
+}
+
+def main():
+    nm, lib = sys.argv[1], sys.argv[2]
+    out = subprocess.run([nm, "-u", lib], check=True, capture_output=True, text=True).stdout
+    undefined = sorted({line.split()[-1] for line in out.splitlines()
+                        if line.strip() and not line.endswith(":")})
+    bad = [s for s in undefined if s not in ALLOWED]
+    print("undefined symbols of %s: %s" % (lib, ", ".join(undefined) or "none"))
+    if bad:
+        print("NOT FREESTANDING: the M path references %s" % ", ".join(bad))
+        return 1
+    print("freestanding: only %s" % ", ".join(sorted(ALLOWED & set(undefined))))
+    return 0
+
+if __name__ == "__main__":
+    sys.exit(main())

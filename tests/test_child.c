@@ -1,0 +1,259 @@
+/*
+ * test_child.c — cases that need a process of their own: the ones expected
+ * to die (asserting the signal and mrt's message), the ones with their own
+ * configuration, and calls made before mrt_init. This binary never calls
+ * mrt_init itself; each case runs in a fresh fork.
+ */
+#define _GNU_SOURCE
+#include "testlib.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+/* The id counter's overflow is a broken invariant: fatal, naming the M. */
+static void child_id_overflow(void)
+{
+	CHILD_CHECK(mrt_init(NULL) == 0);
+	lock(&sched.lock);
+	sched.mnext = INT64_MAX;
+	unlock(&sched.lock);
+	mrt_newm(fn_exit, NULL, NULL);
+	mrt_dprintf(2, "survived id overflow\n");
+}
+
+static void test_id_overflow_is_fatal(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_id_overflow, 30, &c);
+	assert_child_signal(&c, SIGABRT, "mrt: fatal: runtime: thread ID overflow (M0, tid ");
+}
+
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Overflowing a stack dies with SIGSEGV on its guard page. The child's
+ * SIGSEGV handler (on the M's gsignal stack) checks that the fault address
+ * lies in the page just below the stack, says so, and lets the default
+ * action kill the process.
+ */
+static uintptr_t guard_lo, guard_hi;
+
+static void segv_handler(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	uintptr_t a = (uintptr_t)si->si_addr;
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+	m *mp = getm();
+	bool onsig = mp != nil && sp >= mp->gsignal->stack.lo && sp < mp->gsignal->stack.hi;
+	if (a >= guard_lo && a < guard_hi && onsig)
+		mrt_dprintf(2, "guard page hit at %p on M%lld's gsignal\n", (void *)a,
+		            (long long)mp->id);
+	else
+		mrt_dprintf(2, "fault at %p outside guard [%p, %p) onsig=%d\n", (void *)a,
+		            (void *)guard_lo, (void *)guard_hi, (int)onsig);
+	sig_default(sig); /* the retried access then kills the process */
+}
+
+static void install_segv(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = segv_handler;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigaction(SIGSEGV, &sa, NULL);
+}
+
+/* Deliberately unbounded: it ends on the guard page. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winfinite-recursion"
+static int recurse(int n)
+{
+	volatile char buf[256];
+	buf[0] = (char)n;
+	return recurse(n + 1) + buf[0];
+}
+#pragma GCC diagnostic pop
+
+static void overflow_g0(void *arg)
+{
+	(void)arg;
+	m *mp = getm();
+	guard_hi = mp->g0->stack.lo;
+	guard_lo = guard_hi - pagesize;
+	recurse(0);
+}
+
+static void child_g0_overflow(void)
+{
+	CHILD_CHECK(mrt_init(NULL) == 0);
+	install_segv();
+	int64_t id = mrt_newm(overflow_g0, NULL, NULL);
+	CHILD_CHECK(id > 0);
+	mrt_join(id);
+	mrt_dprintf(2, "survived g0 overflow\n");
+}
+
+static void test_g0_overflow_hits_guard_page(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_g0_overflow, 30, &c);
+	assert_child_signal(&c, SIGSEGV, "guard page hit at");
+}
+
+static mrt_g *ovg;
+
+static void overflow_g(void *arg)
+{
+	(void)arg;
+	recurse(0);
+}
+
+static void child_g_overflow(void)
+{
+	CHILD_CHECK(mrt_init(NULL) == 0);
+	install_segv();
+	CHILD_CHECK(mrt_malg(&ovg, 64 << 10) == 0);
+	guard_hi = ovg->stack.lo;
+	guard_lo = guard_hi - pagesize;
+	CHILD_CHECK(mrt_gostart(ovg, overflow_g, NULL) == 0);
+	mrt_gogo(ovg);
+	mrt_dprintf(2, "survived g overflow\n");
+}
+
+static void test_user_g_overflow_hits_guard_page(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_g_overflow, 30, &c);
+	assert_child_signal(&c, SIGSEGV, "guard page hit at");
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* A made context whose entry returns is a fatal error with a message, not a
+ * jump into garbage. */
+static void *entry_ctx, *back_ctx;
+static void returning_entry(void *arg)
+{
+	(void)arg;
+}
+
+static void child_entry_returns(void)
+{
+	CHILD_CHECK(mrt_init(NULL) == 0);
+	static char stk[64 << 10] __attribute__((aligned(16)));
+	entry_ctx = ctx_make(stk + sizeof stk, returning_entry, NULL);
+	ctx_switch(&back_ctx, entry_ctx);
+	mrt_dprintf(2, "survived a returning entry\n");
+}
+
+static void test_context_entry_return_is_fatal(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_entry_returns, 30, &c);
+	assert_child_signal(&c, SIGABRT, "mrt: fatal: a context's entry function returned");
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* Idle Ms retire after idle_ns when the configuration asks for it. */
+static void child_idle_retire(void)
+{
+	struct mrt_config cfgv = { .idle_ns = 20 * 1000000 };
+	CHILD_CHECK(mrt_init(&cfgv) == 0);
+	int64_t id = mrt_newm(fn_park, NULL, NULL);
+	CHILD_CHECK(id > 0);
+	CHILD_CHECK(mrt_join(id) == 0); /* returns once it has retired */
+	struct mrt_mstats st;
+	mrt_mstats(&st);
+	CHILD_CHECK(st.live == 1 && st.idle == 0 && st.freed == 1);
+}
+
+static void test_idle_m_retires(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_idle_retire, 30, &c);
+	assert_child_ok(&c);
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* Before mrt_init every call is refused or harmless, never a crash; bad
+ * configurations are refused; a second init is -EBUSY and keeps the first. */
+static void noop(void *arg)
+{
+	(void)arg;
+}
+static void noopg(mrt_g *gp, void *arg)
+{
+	(void)gp, (void)arg;
+}
+
+static void child_before_init(void)
+{
+	mrt_g *gp = NULL;
+	struct mrt_mstats st;
+	CHILD_CHECK(mrt_newm(noop, NULL, NULL) == -EINVAL);
+	CHILD_CHECK(mrt_startm(noop, NULL, NULL) == -EINVAL);
+	CHILD_CHECK(mrt_stopm() == -EPERM);
+	CHILD_CHECK(mrt_mexit() == -EPERM);
+	CHILD_CHECK(mrt_join(1) == -EINVAL);
+	CHILD_CHECK(mrt_reap() == -EINVAL);
+	CHILD_CHECK(mrt_malg(&gp, 65536) == -EINVAL && gp == NULL);
+	CHILD_CHECK(mrt_gogo(NULL) == -EPERM);
+	CHILD_CHECK(mrt_mcall(noopg, NULL) == -EPERM);
+	CHILD_CHECK(mrt_systemstack(noop, NULL) == -EPERM);
+	CHILD_CHECK(mrt_mid() == -1);
+	CHILD_CHECK(mrt_getp() == NULL && mrt_setp(NULL) == -EPERM);
+	CHILD_CHECK(mrt_mlocal(0) == NULL);
+	CHILD_CHECK(mrt_getg() == NULL && mrt_getm() == NULL && mrt_getg0() == NULL);
+	CHILD_CHECK(mrt_signalm(1, SIGUSR1) == -EINVAL);
+	CHILD_CHECK(mrt_mstats(&st) == 0 && st.live == 0);
+	CHILD_CHECK(mrt_forallm(NULL, NULL) == -EINVAL);
+
+	struct mrt_config bad[] = {
+		{ .g0_stack = 4096 },
+		{ .g0_stack = (size_t)2 << 30 },
+		{ .gsignal_stack = 1024 },
+		{ .max_threads = -1 },
+		{ .idle_ns = -5 },
+		{ .flags = 0x80000000u },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHILD_CHECK(mrt_init(&bad[i]) == -EINVAL);
+
+	struct mrt_config good = { .max_threads = 77 };
+	CHILD_CHECK(mrt_init(&good) == 0);
+	CHILD_CHECK(mrt_init(NULL) == -EBUSY);
+	CHILD_CHECK(mrt_setmaxthreads(5) == 77); /* the first config is in force */
+	CHILD_CHECK(mrt_mid() == 0);
+	CHILD_CHECK(mrt_getg() == mrt_getg0() && mrt_getg() != NULL);
+}
+
+static void test_calls_before_init_and_double_init(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_before_init, 30, &c);
+	assert_child_ok(&c);
+}
+
+int main(int argc, char **argv)
+{
+	testlib_init(argc, argv);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_id_overflow_is_fatal),
+		cmocka_unit_test(test_g0_overflow_hits_guard_page),
+		cmocka_unit_test(test_user_g_overflow_hits_guard_page),
+		cmocka_unit_test(test_context_entry_return_is_fatal),
+		cmocka_unit_test(test_idle_m_retires),
+		cmocka_unit_test(test_calls_before_init_and_double_init),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

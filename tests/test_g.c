@@ -1,0 +1,428 @@
+/*
+ * test_g.c — gs: stacks and their bounds, switches that keep every
+ * callee-saved register, mcall and systemstack on g0, a g's end, gs moving
+ * between Ms, and the g API's answers to bad input.
+ */
+#define _GNU_SOURCE
+#include "testlib.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* tests/arch/<cpu>/regs.S */
+uint64_t regs_check(void (*sw)(void *), void *arg, uint64_t seed);
+
+/* ------------------------------------------------------------------------ */
+
+static bool maps_perms(uintptr_t addr, char out[5], uintptr_t *lo, uintptr_t *hi)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	bool found = false;
+	while (!found && fgets(line, sizeof line, f) != NULL) {
+		unsigned long a, b;
+		char perms[5];
+		if (sscanf(line, "%lx-%lx %4s", &a, &b, perms) == 3 && addr >= a && addr < b) {
+			memcpy(out, perms, 5);
+			*lo = a, *hi = b;
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* A g's stack has exactly the size asked for (rounded to pages), readable
+ * and writable, with an inaccessible guard page right below. */
+static void test_g_stack_bounds_and_guard(void **state)
+{
+	(void)state;
+	mrt_g *gp;
+	assert_int_equal(mrt_malg(&gp, 100000), 0);
+	uintptr_t lo, hi, mlo, mhi;
+	assert_int_equal(mrt_gstack(gp, &lo, &hi), 0);
+	assert_int_equal(hi - lo, (100000 + pagesize - 1) / pagesize * pagesize);
+	char perms[5];
+	assert_true(maps_perms(lo, perms, &mlo, &mhi));
+	assert_memory_equal(perms, "rw", 2);
+	assert_true(hi <= mhi);
+	assert_true(maps_perms(lo - 1, perms, &mlo, &mhi));
+	assert_memory_equal(perms, "---", 3);
+	assert_int_equal(mhi, lo);
+	assert_int_equal(mlo, lo - pagesize);
+	assert_int_equal(mrt_gstatus(gp), MRT_G_IDLE);
+	assert_true(mrt_gid(gp) > 0);
+	assert_int_equal(mrt_gfree(gp), 0);
+
+	/* Small sizes round up to the 16 KiB minimum. */
+	assert_int_equal(mrt_malg(&gp, 1), 0);
+	assert_int_equal(mrt_gstack(gp, &lo, &hi), 0);
+	assert_true(hi - lo >= 16384);
+	assert_int_equal(mrt_gfree(gp), 0);
+}
+
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Two gs switch back and forth, each loading every callee-saved register,
+ * MXCSR and the x87 control word with its own values before every switch
+ * and checking them after: 1,000,000 switches (fewer under --quick).
+ */
+struct regpair {
+	mrt_g *a, *b;
+	long iters;
+	uint64_t bad;
+	long done;
+};
+static struct regpair rp;
+
+static void sw(void *to)
+{
+	mrt_gogo(to);
+}
+
+static void regs_a(void *arg)
+{
+	struct regpair *p = arg;
+	for (long i = 0; i < p->iters; i++) {
+		p->bad |= regs_check(sw, p->b, 0xa000000000000000ull + (uint64_t)i * 7);
+		p->done++;
+	}
+	mrt_gogo(mrt_getg0());
+}
+
+static void regs_b(void *arg)
+{
+	struct regpair *p = arg;
+	for (long i = 0;; i++)
+		p->bad |= regs_check(sw, p->a, 0xb000000000000000ull + (uint64_t)i * 13 + 1) << 16;
+}
+
+static void run_regpair(void *arg)
+{
+	(void)arg;
+	mrt_gogo(rp.a);
+}
+
+static void regpair_setup(long iters)
+{
+	memset(&rp, 0, sizeof rp);
+	rp.iters = iters;
+	assert_int_equal(mrt_malg(&rp.a, 64 << 10), 0);
+	assert_int_equal(mrt_malg(&rp.b, 64 << 10), 0);
+	assert_int_equal(mrt_gostart(rp.a, regs_a, &rp), 0);
+	assert_int_equal(mrt_gostart(rp.b, regs_b, &rp), 0);
+}
+
+static void regpair_check(void)
+{
+	if (rp.bad != 0)
+		print_error("registers lost across a switch: mask %#llx (low 16 bits: g a, "
+		            "next 16: g b; bit 0 rbx/x19/s0 ...)\n",
+		            (unsigned long long)rp.bad);
+	assert_int_equal(rp.bad, 0);
+	assert_int_equal(rp.done, rp.iters);
+	assert_int_equal(mrt_gfree(rp.a), 0);
+	assert_int_equal(mrt_gfree(rp.b), 0);
+}
+
+static void test_switch_preserves_callee_saved_registers(void **state)
+{
+	(void)state;
+	long iters = quick ? 50000 : 500000; /* two switches each */
+	regpair_setup(iters);
+	run_regpair(NULL); /* on m0 */
+	regpair_check();
+
+	/* And on a clone-model M, whose thread pointer mrt set up. */
+	regpair_setup(quick ? 5000 : 50000);
+	assert_int_equal(mrt_join(must_newm(run_regpair, NULL)), 0);
+	regpair_check();
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* systemstack and mcall run on g0, within g0's bounds, with getg() == g0;
+ * the g comes back with getg() == g. */
+struct onsys {
+	uintptr_t g0lo, g0hi, g0ctx;
+	uintptr_t sys_sp, mcall_sp;
+	mrt_g *sys_g, *mcall_g, *mcall_arg, *after_sys_g, *after_mcall_g, *gp, *g0;
+	int sys_ret, mcall_ret, nested;
+	int status_in_mcall, status_after;
+};
+static struct onsys os_;
+
+static void on_sys(void *arg)
+{
+	struct onsys *o = arg;
+	o->sys_sp = arch_getsp();
+	o->sys_g = mrt_getg();
+	/* Nested: a direct call, still on g0. */
+	o->nested = mrt_systemstack(fn_exit, NULL);
+}
+
+static void on_mcall(mrt_g *gp, void *arg)
+{
+	struct onsys *o = arg;
+	o->mcall_sp = arch_getsp();
+	o->mcall_g = mrt_getg();
+	o->mcall_arg = gp;
+	o->status_in_mcall = mrt_gstatus(gp);
+}
+
+static void onsys_g(void *arg)
+{
+	struct onsys *o = arg;
+	o->g0ctx = (uintptr_t)getm()->g0->ctx;
+	o->sys_ret = mrt_systemstack(on_sys, o);
+	o->after_sys_g = mrt_getg();
+	o->mcall_ret = mrt_mcall(on_mcall, o);
+	o->after_mcall_g = mrt_getg();
+}
+
+static void onsys_m(void *arg)
+{
+	(void)arg;
+	struct onsys *o = &os_;
+	o->g0 = mrt_getg0();
+	mrt_gstack(o->g0, &o->g0lo, &o->g0hi);
+	mrt_g *gp;
+	if (mrt_malg(&gp, 64 << 10) != 0)
+		return;
+	o->gp = gp;
+	mrt_gostart(gp, onsys_g, o);
+	mrt_gogo(gp); /* returns when on_mcall returns */
+	mrt_gogo(gp); /* resumes the g after its mcall; returns when it ends */
+	o->status_after = mrt_gstatus(gp);
+	mrt_gfree(gp);
+}
+
+static void check_onsys(void)
+{
+	struct onsys *o = &os_;
+	assert_non_null(o->gp);
+	assert_int_equal(o->sys_ret, 0);
+	assert_int_equal(o->nested, 0);
+	assert_ptr_equal(o->sys_g, o->g0);
+	assert_true(o->sys_sp >= o->g0lo && o->sys_sp < o->g0hi);
+	assert_true(o->sys_sp < o->g0ctx); /* below g0's suspended frames */
+	assert_ptr_equal(o->after_sys_g, o->gp);
+	assert_int_equal(o->mcall_ret, 0);
+	assert_ptr_equal(o->mcall_g, o->g0);
+	assert_ptr_equal(o->mcall_arg, o->gp);
+	assert_true(o->mcall_sp >= o->g0lo && o->mcall_sp < o->g0hi);
+	assert_int_equal(o->status_in_mcall, MRT_G_RUNNABLE);
+	assert_ptr_equal(o->after_mcall_g, o->gp);
+	assert_int_equal(o->status_after, MRT_G_DEAD);
+}
+
+static void test_mcall_and_systemstack_run_on_g0(void **state)
+{
+	(void)state;
+	memset(&os_, 0, sizeof os_);
+	onsys_m(NULL); /* m0 */
+	check_onsys();
+	memset(&os_, 0, sizeof os_);
+	assert_int_equal(mrt_join(must_newm(onsys_m, NULL)), 0);
+	check_onsys();
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* A g parked on one M (mcall) is resumed by another M and finishes there:
+ * getg() follows the g, getm() the thread. */
+struct mig {
+	mrt_g *gp;
+	int64_t m_before, m_after;
+	mrt_g *g_before, *g_after;
+	uint32_t parked;
+};
+static struct mig mg;
+
+static void mig_park(mrt_g *gp, void *arg)
+{
+	(void)gp;
+	ev_add(arg, 1);
+}
+
+static void mig_body(void *arg)
+{
+	struct mig *p = arg;
+	p->m_before = mrt_mid();
+	p->g_before = mrt_getg();
+	mrt_mcall(mig_park, &p->parked);
+	p->m_after = mrt_mid();
+	p->g_after = mrt_getg();
+}
+
+static void mig_start(void *arg)
+{
+	(void)arg;
+	mrt_gogo(mg.gp); /* returns after mig_park: the g stays suspended */
+}
+
+static void mig_finish(void *arg)
+{
+	(void)arg;
+	mrt_gogo(mg.gp);
+}
+
+static void test_g_moves_between_ms(void **state)
+{
+	(void)state;
+	memset(&mg, 0, sizeof mg);
+	assert_int_equal(mrt_malg(&mg.gp, 64 << 10), 0);
+	assert_int_equal(mrt_gostart(mg.gp, mig_body, &mg), 0);
+	int64_t m1 = must_newm(mig_start, NULL);
+	ev_wait(&mg.parked, 1);
+	assert_int_equal(mrt_join(m1), 0); /* M1 is gone; the g lives on */
+	assert_int_equal(mrt_gstatus(mg.gp), MRT_G_RUNNABLE);
+	int64_t m2 = must_newm(mig_finish, NULL);
+	assert_int_equal(mrt_join(m2), 0);
+	assert_int_equal(mg.m_before, m1);
+	assert_int_equal(mg.m_after, m2);
+	assert_ptr_equal(mg.g_before, mg.gp);
+	assert_ptr_equal(mg.g_after, mg.gp);
+	assert_int_equal(mrt_gstatus(mg.gp), MRT_G_DEAD);
+	/* A dead g can be started again. */
+	assert_int_equal(mrt_gostart(mg.gp, fn_exit, NULL), 0);
+	assert_int_equal(mrt_gogo(mg.gp), 0);
+	assert_int_equal(mrt_gstatus(mg.gp), MRT_G_DEAD);
+	assert_int_equal(mrt_gfree(mg.gp), 0);
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* A g running on another M cannot be switched to or freed. */
+static uint32_t busy_running, busy_release;
+
+static void busy_body(void *arg)
+{
+	(void)arg;
+	ev_add(&busy_running, 1);
+	while (ev_get(&busy_release) == 0)
+		futexsleep(&busy_release, 0, -1);
+}
+
+static mrt_g *busy_g0;
+
+static void busy_m(void *arg)
+{
+	busy_g0 = mrt_getg0();
+	mrt_gogo(arg);
+}
+
+static void noopg(mrt_g *gp, void *arg)
+{
+	(void)gp, (void)arg;
+}
+
+static void test_g_api_bad_input(void **state)
+{
+	(void)state;
+	mrt_g *gp = NULL;
+	assert_int_equal(mrt_malg(NULL, 65536), -EINVAL);
+	assert_int_equal(mrt_malg(&gp, 0), -EINVAL);
+	assert_int_equal(mrt_malg(&gp, (size_t)1 << 40), -EINVAL);
+	assert_int_equal(mrt_malg(&gp, SIZE_MAX), -EINVAL);
+	assert_null(gp);
+	assert_int_equal(mrt_gostart(NULL, fn_exit, NULL), -EINVAL);
+	assert_int_equal(mrt_gogo(NULL), -EINVAL);
+	assert_int_equal(mrt_gfree(NULL), -EINVAL);
+	assert_int_equal(mrt_gfree(mrt_getg0()), -EINVAL);
+	assert_int_equal(mrt_gstack(NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(mrt_gid(NULL), -EINVAL);
+	assert_int_equal(mrt_gstatus(NULL), -EINVAL);
+	assert_null(mrt_guser(NULL));
+	mrt_gsetuser(NULL, NULL);
+	assert_int_equal(mrt_mcall(noopg, NULL), -EPERM); /* on g0 */
+	assert_int_equal(mrt_systemstack(NULL, NULL), -EINVAL);
+	assert_int_equal(mrt_gogo(mrt_getg0()), 0); /* to itself: nothing to do */
+
+	assert_int_equal(mrt_malg(&gp, 65536), 0);
+	assert_int_equal(mrt_gogo(gp), -EINVAL); /* never started */
+	assert_int_equal(mrt_gostart(gp, NULL, NULL), -EINVAL);
+	mrt_gsetuser(gp, &gp);
+	assert_ptr_equal(mrt_guser(gp), &gp);
+
+	busy_running = busy_release = 0;
+	assert_int_equal(mrt_gostart(gp, busy_body, NULL), 0);
+	assert_int_equal(mrt_gostart(gp, busy_body, NULL), -EINVAL); /* runnable */
+	int64_t id = must_newm(busy_m, gp);
+	ev_wait(&busy_running, 1);
+	assert_int_equal(mrt_gstatus(gp), MRT_G_RUNNING);
+	assert_int_equal(mrt_gogo(gp), -EBUSY);
+	assert_int_equal(mrt_gfree(gp), -EBUSY);
+	/* Another M's g0 is not ours to switch to. */
+	assert_non_null(busy_g0);
+	assert_int_equal(mrt_gogo(busy_g0), -EINVAL);
+	ev_add(&busy_release, 1);
+	assert_int_equal(mrt_join(id), 0);
+	assert_int_equal(mrt_gstatus(gp), MRT_G_DEAD);
+	assert_int_equal(mrt_gfree(gp), 0);
+}
+
+/* mcall from a g with a NULL fn is refused without leaving the g. */
+static int nullmcall_ret;
+static void nullmcall(void *arg)
+{
+	(void)arg;
+	nullmcall_ret = mrt_mcall(NULL, NULL);
+}
+
+static void test_mcall_null_fn(void **state)
+{
+	(void)state;
+	mrt_g *gp;
+	assert_int_equal(mrt_malg(&gp, 65536), 0);
+	assert_int_equal(mrt_gostart(gp, nullmcall, NULL), 0);
+	assert_int_equal(mrt_gogo(gp), 0);
+	assert_int_equal(nullmcall_ret, -EINVAL);
+	assert_int_equal(mrt_gstatus(gp), MRT_G_DEAD);
+	assert_int_equal(mrt_gfree(gp), 0);
+}
+
+/* A user g that calls mrt_mexit ends its M; the g is dead, not leaked. */
+static mrt_g *exitg;
+static void exiting_g(void *arg)
+{
+	(void)arg;
+	mrt_mexit();
+}
+static void exitg_m(void *arg)
+{
+	(void)arg;
+	mrt_gogo(exitg);
+}
+
+static void test_mexit_from_user_g(void **state)
+{
+	(void)state;
+	assert_int_equal(mrt_malg(&exitg, 65536), 0);
+	assert_int_equal(mrt_gostart(exitg, exiting_g, NULL), 0);
+	assert_int_equal(mrt_join(must_newm(exitg_m, NULL)), 0);
+	assert_int_equal(mrt_gstatus(exitg), MRT_G_DEAD);
+	assert_int_equal(mrt_gfree(exitg), 0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return mrt_init(NULL);
+}
+
+int main(int argc, char **argv)
+{
+	testlib_init(argc, argv);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_g_stack_bounds_and_guard),
+		cmocka_unit_test(test_switch_preserves_callee_saved_registers),
+		cmocka_unit_test(test_mcall_and_systemstack_run_on_g0),
+		cmocka_unit_test(test_g_moves_between_ms),
+		cmocka_unit_test(test_g_api_bad_input),
+		cmocka_unit_test(test_mcall_null_fn),
+		cmocka_unit_test(test_mexit_from_user_g),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}

@@ -1,0 +1,516 @@
+/*
+ * test_m.c — the life of an M: ids, allm, counts, the thread limit, freem and
+ * the freeWait protocol, failure undo, idle Ms.
+ */
+#define _GNU_SOURCE
+#include "testlib.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------ */
+
+static int64_t seen_id[256];
+static int32_t seen_tid[256];
+static uint32_t ran;
+
+static void record_self(void *arg)
+{
+	long i = (long)arg;
+	seen_id[i] = mrt_mid();
+	seen_tid[i] = mrt_gettid();
+	ev_add(&ran, 1);
+}
+
+/* Ids are unique and increase in creation order; the M itself sees the id
+ * newm returned; each M is its own kernel thread, distinct from m0. */
+static void test_ids_unique_and_increasing(void **state)
+{
+	(void)state;
+	int n = quick ? 32 : 200;
+	if (n > 256)
+		n = 256;
+	int64_t ids[256];
+	ran = 0;
+	for (long i = 0; i < n; i++) {
+		ids[i] = must_newm(record_self, (void *)i);
+		if (i > 0)
+			assert_true(ids[i] > ids[i - 1]);
+	}
+	ev_wait(&ran, (uint32_t)n);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(mrt_join(ids[i]), 0);
+		assert_int_equal(seen_id[i], ids[i]);
+		assert_int_not_equal(seen_tid[i], mrt_gettid());
+		for (int j = 0; j < i; j++)
+			assert_int_not_equal(seen_tid[i] == seen_tid[j] && ids[i] == ids[j], 1);
+	}
+	assert_int_equal(mrt_mid(), 0); /* the test's thread is m0 */
+}
+
+/* ------------------------------------------------------------------------ */
+
+static int64_t base_live;
+
+/* mcount() counts an M from allocm until it exits, and the count returns to
+ * the baseline once they have all exited and been reaped, with nothing left
+ * on freem. */
+static void test_mcount_back_to_baseline(void **state)
+{
+	(void)state;
+	struct mrt_mstats st0, st;
+	mrt_reap();
+	mrt_mstats(&st0);
+	int n = quick ? 20 : 100;
+	int64_t ids[100];
+	for (int i = 0; i < n; i++)
+		ids[i] = must_newm(fn_park, NULL);
+	wait_idle(n);
+	mrt_mstats(&st);
+	assert_int_equal(st.live, st0.live + n);
+	assert_int_equal(st.created, st0.created + n);
+	for (int i = 0; i < n; i++)
+		mrt_startm(fn_exit, NULL, NULL);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(mrt_join(ids[i]), 0);
+	mrt_mstats(&st);
+	assert_int_equal(st.live, st0.live);
+	assert_int_equal(st.freed, st0.freed + n);
+	assert_int_equal(st.exiting, 0);
+	assert_int_equal(st.idle, 0);
+	for (int i = 0; i < n; i++) /* joined means reaped: no trace left */
+		assert_int_equal(mrt_join(ids[i]), 0);
+	assert_int_equal(mrt_join(st.created), -ESRCH); /* never created */
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* Steady churn maps nothing new: stacks come from the cache, m structs from
+ * the pool. */
+static void test_no_new_mappings_after_warmup(void **state)
+{
+	(void)state;
+	int warm = 64, churn = quick ? 200 : 2000;
+	for (int i = 0; i < warm; i++)
+		assert_int_equal(mrt_join(must_newm(fn_exit, NULL)), 0);
+	int before = count_maps();
+	struct mrtstate s0, s1;
+	snapshot(&s0);
+	for (int i = 0; i < churn; i++)
+		assert_int_equal(mrt_join(must_newm(fn_exit, NULL)), 0);
+	snapshot(&s1);
+	assert_int_equal(count_maps(), before);
+	assert_int_equal(s1.cache_count, s0.cache_count);
+	assert_int_equal(s1.mpool_inuse, s0.mpool_inuse);
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* With limit L, exactly L - live more Ms are created (m0 counts, as in Go);
+ * the next gets -EAGAIN and a message naming the limit, and leaves nothing
+ * behind; raising the limit lets creation succeed again. */
+static void test_thread_limit(void **state)
+{
+	(void)state;
+	struct mrt_mstats st;
+	mrt_reap();
+	mrt_mstats(&st);
+	base_live = st.live;
+	const int32_t limit = 10;
+	int32_t old = mrt_setmaxthreads(limit);
+	assert_int_equal(old, 10000);
+	assert_int_equal(mrt_setmaxthreads(limit), limit); /* returns the previous */
+
+	int64_t ids[16];
+	int made = 0;
+	for (int i = 0; i < 16; i++) {
+		int64_t id = mrt_newm(fn_park, NULL, NULL);
+		if (id < 0) {
+			assert_int_equal(id, -EAGAIN);
+			assert_non_null(strstr(mrt_errmsg(), "exceeds 10-thread limit"));
+			break;
+		}
+		ids[made++] = id;
+	}
+	assert_int_equal(made, limit - base_live);
+	wait_idle(made);
+
+	struct mrtstate s0, s1;
+	snapshot(&s0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(mrt_newm(fn_park, NULL, NULL), -EAGAIN);
+	snapshot(&s1);
+	assert_same_state(&s0, &s1);
+	assert_int_equal(s1.st.created, s0.st.created); /* no id was taken */
+
+	/* Lowering the limit below the live count harms no one. */
+	assert_int_equal(mrt_setmaxthreads(2), limit);
+	mrt_mstats(&st);
+	assert_int_equal(st.live, limit);
+	assert_int_equal(st.idle, made);
+
+	assert_int_equal(mrt_setmaxthreads(limit + 1), 2);
+	ids[made++] = must_newm(fn_park, NULL);
+	assert_int_equal(mrt_newm(fn_park, NULL, NULL), -EAGAIN);
+	wait_idle(made);
+
+	assert_int_equal(mrt_setmaxthreads(0), -EINVAL);
+	assert_int_equal(mrt_setmaxthreads(-1), -EINVAL);
+	assert_int_equal(mrt_setmaxthreads(10000), limit + 1);
+	stop_idle_ms();
+	for (int i = 0; i < made; i++)
+		assert_int_equal(mrt_join(ids[i]), 0); /* gone already */
+	mrt_mstats(&st);
+	assert_int_equal(st.live, base_live);
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* A clone failure (forced through the test hook) leaves mcount, allm, the
+ * stack cache and the m pool exactly as before, and the error reaches the
+ * caller with Go's message. */
+static void test_clone_failure_undoes_everything(void **state)
+{
+	(void)state;
+	/* Warm up so the stacks come from the cache and the m from the pool:
+	 * undoing must put them back there. */
+	assert_int_equal(mrt_join(must_newm(fn_exit, NULL)), 0);
+	int64_t parked = must_newm(fn_park, NULL); /* allm is not just m0 */
+	wait_idle(1);
+	int maps = count_maps(), threads = count_threads();
+
+	struct mrtstate s0, s1;
+	snapshot(&s0);
+	mrt_test_fault(FAULT_NEWOSPROC, 1, -ENOMEM);
+	assert_int_equal(mrt_newm(fn_exit, NULL, NULL), -ENOMEM);
+	assert_non_null(strstr(mrt_errmsg(), "failed to create new OS thread"));
+	assert_non_null(strstr(mrt_errmsg(), "errno=12"));
+	snapshot(&s1);
+	assert_same_state(&s0, &s1);
+	assert_int_equal(s1.st.failed, s0.st.failed + 1);
+	assert_int_equal(count_maps(), maps);
+	assert_int_equal(count_threads(), threads);
+
+	/* EAGAIN from the kernel is retried, as Go does: one failure, then
+	 * success. */
+	mrt_test_fault(FAULT_NEWOSPROC, 1, -EAGAIN);
+	int64_t id = mrt_newm(fn_exit, NULL, NULL);
+	assert_true(id > 0);
+	assert_int_equal(mrt_join(id), 0);
+
+	/* A fresh mapping undone goes back to the OS, not into the cache. */
+	mrt_reap();
+	snapshot(&s0);
+	maps = count_maps();
+	mrt_test_fault(FAULT_NEWOSPROC, 1, -ENOMEM);
+	mrt_test_nocache(true);
+	assert_int_equal(mrt_newm(fn_exit, NULL, NULL), -ENOMEM);
+	mrt_test_nocache(false);
+	snapshot(&s1);
+	assert_same_state(&s0, &s1);
+	assert_int_equal(count_maps(), maps);
+
+	mrt_startm(fn_exit, NULL, NULL);
+	assert_int_equal(mrt_join(parked), 0);
+}
+
+/* ------------------------------------------------------------------------ */
+
+/*
+ * freeWait: a stack is never reused while its thread may still touch it.
+ * Each M fills its g0 stack below its frame with a pattern made of its id
+ * and checks it; on its way out, after it has left allm for freem (the test
+ * hook runs there), it writes and re-checks a marker near the top of g0,
+ * where it is still running. Meanwhile other threads create Ms and reap
+ * as fast as they can. A reaper that freed a stack before the kernel's
+ * CLONE_CHILD_CLEARTID store would hand it to a new M while the old one
+ * still runs on it, and one of them would find the other's pattern.
+ */
+static uint32_t corrupt, cycles_done;
+
+static void fill_and_check(void *arg)
+{
+	(void)arg;
+	m *mp = getm();
+	uint64_t pat = 0x5a5a000000000000ull ^ (uint64_t)mp->id;
+	uintptr_t lo = mp->g0->stack.lo, sp = arch_getsp();
+	uint64_t *p = (uint64_t *)lo, *end = (uint64_t *)(sp - 512);
+	for (volatile uint64_t *q = p; q < end; q += 64)
+		*q = pat;
+	for (volatile uint64_t *q = p; q < end; q += 64)
+		if (*q != pat)
+			ev_add(&corrupt, 1);
+}
+
+static void exit_marker(m *mp)
+{
+	/* On the exiting M, already on freem. The lowest word of g0 is where
+	 * the stack cache links a freed stack and where a new M's
+	 * fill_and_check writes first. */
+	volatile uint64_t *mark = (volatile uint64_t *)mp->g0->stack.lo;
+	uint64_t pat = 0xa5a5000000000000ull ^ (uint64_t)mp->id;
+	for (int i = 0; i < 200; i++) {
+		*mark = pat;
+		arch_procyield(10);
+		if (*mark != pat)
+			ev_add(&corrupt, 1);
+	}
+}
+
+static uint32_t stop_churn;
+
+static void *churner(void *arg)
+{
+	int n = (int)(long)arg;
+	for (int i = 0; i < n; i++) {
+		int64_t id = mrt_newm(fill_and_check, NULL, NULL);
+		if (id < 0) {
+			ev_add(&corrupt, 1000);
+			break;
+		}
+		__atomic_fetch_add(&cycles_done, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void *reaper(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&stop_churn, __ATOMIC_ACQUIRE))
+		mrt_reap();
+	return NULL;
+}
+
+static void test_freewait_never_reuses_a_stack_in_use(void **state)
+{
+	(void)state;
+	int total = quick ? 2000 : 10000;
+	corrupt = cycles_done = stop_churn = 0;
+	mrt_test_mexithook(exit_marker);
+	pthread_t c1, c2, r;
+	pthread_create(&r, NULL, reaper, NULL);
+	pthread_create(&c1, NULL, churner, (void *)(long)(total / 2));
+	pthread_create(&c2, NULL, churner, (void *)(long)(total / 2));
+	pthread_join(c1, NULL);
+	pthread_join(c2, NULL);
+	/* Let every M finish before the reaper stops. */
+	struct mrt_mstats st;
+	do {
+		mrt_reap();
+		mrt_mstats(&st);
+	} while (st.live != 1 || st.exiting != 0);
+	__atomic_store_n(&stop_churn, 1, __ATOMIC_RELEASE);
+	pthread_join(r, NULL);
+	mrt_test_mexithook(NULL);
+	assert_int_equal(cycles_done, (uint32_t)total);
+	assert_int_equal(corrupt, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A lock-free walker of allm sees every M that is live for the whole walk
+ * and never an m that went back to the pool (status 0), while other threads
+ * churn Ms. The walker dawdles on each M to widen the window in which a
+ * recycled m would show.
+ */
+static int64_t keep_ids[8];
+static uint32_t walk_bad, walks;
+
+struct walkstate {
+	int found;
+};
+
+static int walk_one(const struct mrt_minfo *info, void *arg)
+{
+	struct walkstate *w = arg;
+	if (info->status < MRT_M_STARTING || info->status > MRT_M_EXITING || info->id < 0)
+		__atomic_fetch_add(&walk_bad, 1, __ATOMIC_RELAXED);
+	if (info->status == MRT_M_RUNNING || info->status == MRT_M_IDLE) {
+		if (info->tid <= 0 || info->g0_lo >= info->g0_hi ||
+		    info->gsignal_lo >= info->gsignal_hi)
+			__atomic_fetch_add(&walk_bad, 1, __ATOMIC_RELAXED);
+	}
+	for (int i = 0; i < 8; i++)
+		if (info->id == keep_ids[i])
+			w->found++;
+	arch_procyield(50);
+	return 0;
+}
+
+static void *walker(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&stop_churn, __ATOMIC_ACQUIRE)) {
+		struct walkstate w = { 0 };
+		mrt_forallm(walk_one, &w);
+		if (w.found != 8)
+			__atomic_fetch_add(&walk_bad, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&walks, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void test_allm_walker_sees_live_never_freed(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 8; i++)
+		keep_ids[i] = must_newm(fn_park, NULL);
+	wait_idle(8);
+	walk_bad = walks = stop_churn = corrupt = cycles_done = 0;
+	pthread_t w, c1, r;
+	pthread_create(&w, NULL, walker, NULL);
+	pthread_create(&r, NULL, reaper, NULL);
+	pthread_create(&c1, NULL, churner, (void *)(long)(quick ? 500 : 3000));
+	pthread_join(c1, NULL);
+	__atomic_store_n(&stop_churn, 1, __ATOMIC_RELEASE);
+	pthread_join(w, NULL);
+	pthread_join(r, NULL);
+	assert_true(walks > 0);
+	assert_int_equal(walk_bad, 0);
+	assert_int_equal(corrupt, 0);
+	stop_idle_ms();
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* startm hands work to the idle M — the same M, the same kernel thread —
+ * every time, and creates nothing. */
+static int32_t handoff_tid[1000];
+static int64_t handoff_id[1000];
+static void *handoff_p[1000];
+static uint32_t handoffs;
+
+static void handoff(void *arg)
+{
+	long i = (long)arg;
+	handoff_tid[i] = mrt_gettid();
+	handoff_id[i] = mrt_mid();
+	handoff_p[i] = mrt_getp();
+	ev_add(&handoffs, 1);
+	mrt_stopm();
+}
+
+static void test_startm_reuses_idle_m(void **state)
+{
+	(void)state;
+	int n = quick ? 200 : 1000;
+	handoffs = 0;
+	int64_t id = must_newm(fn_park, NULL);
+	wait_idle(1);
+	struct mrt_mstats st0, st;
+	mrt_mstats(&st0);
+	for (long i = 0; i < n; i++) {
+		wait_idle(1);
+		assert_int_equal(mrt_startm(handoff, (void *)i, (void *)(i + 1)), id);
+		ev_wait(&handoffs, (uint32_t)(i + 1));
+	}
+	mrt_mstats(&st);
+	assert_int_equal(st.created, st0.created);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(handoff_id[i], id);
+		assert_int_equal(handoff_tid[i], handoff_tid[0]);
+		assert_ptr_equal(handoff_p[i], (void *)(long)(i + 1));
+	}
+	wait_idle(1);
+	stop_idle_ms();
+}
+
+/* A parked M sleeps in the kernel and uses no CPU. */
+static void test_parked_m_uses_no_cpu(void **state)
+{
+	(void)state;
+	static int32_t tid;
+	tid = 0;
+	int64_t id = must_newm(fn_park, NULL);
+	wait_idle(1);
+	tid = tid_of(id);
+	assert_true(tid > 0);
+	int64_t t0 = thread_cputime_ns(tid);
+	/* A measurement window, not synchronisation: the M must not run in it. */
+	struct timespec ts = { 0, 200 * 1000000 };
+	nanosleep(&ts, NULL);
+	int64_t t1 = thread_cputime_ns(tid);
+	assert_int_equal(thread_state(tid), 'S');
+	assert_true(t1 - t0 < 2000000); /* well under 1% of the window */
+	stop_idle_ms();
+	assert_false(thread_exists(tid)); /* joined: the thread is gone */
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* Returning from the M's function and mrt_mexit both end the M; m0 and
+ * non-Ms cannot exit through mrt. */
+static uint32_t exited_via;
+static void fn_mexit_deep(void *arg)
+{
+	(void)arg;
+	ev_add(&exited_via, 1);
+	mrt_mexit();
+	ev_add(&exited_via, 100); /* not reached */
+}
+
+static void test_mexit_ends_the_m(void **state)
+{
+	(void)state;
+	exited_via = 0;
+	int64_t id = must_newm(fn_mexit_deep, NULL);
+	assert_int_equal(mrt_join(id), 0);
+	assert_int_equal(exited_via, 1);
+	assert_int_equal(mrt_mexit(), -EPERM); /* m0 */
+	assert_int_equal(mrt_stopm(), -EPERM); /* m0 */
+	assert_int_equal(mrt_join(0), -EINVAL);
+	assert_int_equal(mrt_join(1 << 30), -ESRCH);
+}
+
+static void *foreign_thread(void *arg)
+{
+	int *r = arg;
+	r[0] = mrt_mexit();
+	r[1] = (int)mrt_mid();
+	r[2] = mrt_stopm();
+	int64_t id = mrt_newm(fn_exit, NULL, NULL); /* any thread may create Ms */
+	r[3] = id > 0 ? mrt_join(id) : (int)id;
+	return NULL;
+}
+
+static void test_foreign_thread(void **state)
+{
+	(void)state;
+	int r[4];
+	pthread_t t;
+	pthread_create(&t, NULL, foreign_thread, r);
+	pthread_join(t, NULL);
+	assert_int_equal(r[0], -EPERM);
+	assert_int_equal(r[1], -1);
+	assert_int_equal(r[2], -EPERM);
+	assert_int_equal(r[3], 0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return mrt_init(NULL);
+}
+
+int main(int argc, char **argv)
+{
+	testlib_init(argc, argv);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ids_unique_and_increasing),
+		cmocka_unit_test(test_mcount_back_to_baseline),
+		cmocka_unit_test(test_no_new_mappings_after_warmup),
+		cmocka_unit_test(test_thread_limit),
+		cmocka_unit_test(test_clone_failure_undoes_everything),
+		cmocka_unit_test(test_freewait_never_reuses_a_stack_in_use),
+		cmocka_unit_test(test_allm_walker_sees_live_never_freed),
+		cmocka_unit_test(test_startm_reuses_idle_m),
+		cmocka_unit_test(test_parked_m_uses_no_cpu),
+		cmocka_unit_test(test_mexit_ends_the_m),
+		cmocka_unit_test(test_foreign_thread),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}

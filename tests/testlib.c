@@ -1,0 +1,294 @@
+/* testlib.c — see testlib.h. */
+#define _GNU_SOURCE
+#include "testlib.h"
+#include "fixalloc.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+bool quick;
+
+void testlib_init(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--quick") == 0)
+			quick = true;
+	if (getenv("MRT_TEST_QUICK") != NULL)
+		quick = true;
+}
+
+void child_exit(int code)
+{
+	/* Raw exit_group: skips libc's atexit handlers, which belong to the
+	 * parent's cmocka run. */
+	syscall(SYS_exit_group, code);
+	__builtin_unreachable();
+}
+
+void run_child(void (*fn)(void), int timeout_s, struct child *c)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		dup2(p[1], 2);
+		dup2(p[1], 1);
+		close(p[1]);
+		alarm((unsigned)timeout_s); /* a hung child dies of SIGALRM */
+		fn();
+		child_exit(0);
+	}
+	close(p[1]);
+	size_t n = 0;
+	ssize_t r;
+	while ((r = read(p[0], c->out + n, sizeof c->out - 1 - n)) > 0)
+		n += (size_t)r;
+	c->out[n] = '\0';
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &c->status, 0), pid);
+}
+
+void assert_child_signal(const struct child *c, int sig, const char *msg)
+{
+	if (!WIFSIGNALED(c->status) || WTERMSIG(c->status) != sig) {
+		print_error("child: expected signal %d, got status 0x%x; output:\n%s\n", sig,
+		            c->status, c->out);
+		fail();
+	}
+	if (msg != NULL && strstr(c->out, msg) == NULL) {
+		print_error("child output lacks \"%s\":\n%s\n", msg, c->out);
+		fail();
+	}
+}
+
+void assert_child_ok(const struct child *c)
+{
+	if (!WIFEXITED(c->status) || WEXITSTATUS(c->status) != 0 || c->out[0] != '\0') {
+		print_error("child: status 0x%x; output:\n%s\n", c->status, c->out);
+		fail();
+	}
+}
+
+void ev_add(uint32_t *ev, uint32_t n)
+{
+	__atomic_fetch_add(ev, n, __ATOMIC_RELEASE);
+	futexwakeup(ev, INT32_MAX);
+}
+
+uint32_t ev_get(uint32_t *ev)
+{
+	return __atomic_load_n(ev, __ATOMIC_ACQUIRE);
+}
+
+void ev_wait(uint32_t *ev, uint32_t atleast)
+{
+	int64_t deadline = mrt_nanotime() + 60 * 1000000000LL;
+	for (;;) {
+		uint32_t v = ev_get(ev);
+		if (v >= atleast)
+			return;
+		if (mrt_nanotime() > deadline) {
+			print_error("ev_wait: event at %u, waited for %u\n", v, atleast);
+			fail();
+		}
+		futexsleep(ev, v, 100 * 1000000LL);
+	}
+}
+
+void wait_idle(int64_t n)
+{
+	int64_t deadline = mrt_nanotime() + 60 * 1000000000LL;
+	struct mrt_mstats st;
+	for (;;) {
+		mrt_mstats(&st);
+		if (st.idle == n)
+			return;
+		if (mrt_nanotime() > deadline) {
+			print_error("wait_idle: %lld idle, waited for %lld\n", (long long)st.idle,
+			            (long long)n);
+			fail();
+		}
+		sched_yield();
+	}
+}
+
+void sig_default(int sig)
+{
+#if defined(__linux__)
+	long act[4] = { 0, 0, 0, 0 }; /* SIG_DFL, no flags, empty mask */
+	arch_syscall4(SYS_rt_sigaction, sig, (long)act, 0, 8);
+#else
+	signal(sig, SIG_DFL);
+#endif
+}
+
+int count_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	assert_non_null(f);
+	int n = 0, ch;
+	while ((ch = fgetc(f)) != EOF)
+		n += ch == '\n';
+	fclose(f);
+	return n;
+}
+
+int count_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	assert_non_null(d);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+bool thread_exists(int32_t tid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/task/%d", tid);
+	return access(path, F_OK) == 0;
+}
+
+static bool read_file(const char *path, char *buf, size_t n)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return false;
+	ssize_t r = read(fd, buf, n - 1);
+	close(fd);
+	if (r < 0)
+		return false;
+	buf[r] = '\0';
+	return true;
+}
+
+uint64_t thread_sigblk(int32_t tid)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof path, "/proc/self/task/%d/status", tid);
+	assert_true(read_file(path, buf, sizeof buf));
+	char *p = strstr(buf, "SigBlk:");
+	assert_non_null(p);
+	return strtoull(p + 7, NULL, 16);
+}
+
+char thread_state(int32_t tid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+	assert_true(read_file(path, buf, sizeof buf));
+	char *p = strrchr(buf, ')');
+	assert_non_null(p);
+	return p[2];
+}
+
+int64_t thread_cputime_ns(int32_t tid)
+{
+	/* The kernel's per-thread CPU clock of any thread in this process:
+	 * MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED). */
+	clockid_t id = (clockid_t)((~(unsigned)tid << 3) | 6);
+	struct timespec ts;
+	assert_int_equal(clock_gettime(id, &ts), 0);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int collect_id(const struct mrt_minfo *info, void *arg)
+{
+	struct mrtstate *s = arg;
+	if (s->nids < (int)(sizeof s->ids / sizeof s->ids[0]))
+		s->ids[s->nids++] = info->id;
+	return 0;
+}
+
+void snapshot(struct mrtstate *s)
+{
+	memset(s, 0, sizeof *s);
+	mrt_mstats(&s->st);
+	stackcache_stats(&s->cache_count, &s->cache_bytes);
+	fixalloc_stats(&mpool, &s->mpool_inuse, &s->mpool_free);
+	mrt_forallm(collect_id, s);
+}
+
+void assert_same_state(const struct mrtstate *a, const struct mrtstate *b)
+{
+	assert_int_equal(a->st.live, b->st.live);
+	assert_int_equal(a->st.idle, b->st.idle);
+	assert_int_equal(a->st.exiting, b->st.exiting);
+	assert_int_equal(a->st.freed, b->st.freed);
+	assert_int_equal(a->cache_count, b->cache_count);
+	assert_int_equal(a->cache_bytes, b->cache_bytes);
+	assert_int_equal(a->mpool_inuse, b->mpool_inuse);
+	assert_int_equal(a->mpool_free, b->mpool_free);
+	assert_int_equal(a->nids, b->nids);
+	for (int i = 0; i < a->nids; i++)
+		assert_int_equal(a->ids[i], b->ids[i]);
+}
+
+struct findtid {
+	int64_t id;
+	int32_t tid;
+};
+
+static int findtid(const struct mrt_minfo *info, void *arg)
+{
+	struct findtid *f = arg;
+	if (info->id == f->id)
+		f->tid = info->tid;
+	return 0;
+}
+
+int32_t tid_of(int64_t id)
+{
+	struct findtid f = { id, 0 };
+	mrt_forallm(findtid, &f);
+	return f.tid;
+}
+
+int64_t must_newm(mrt_fn fn, void *arg)
+{
+	int64_t id = mrt_newm(fn, arg, NULL);
+	if (id < 0) {
+		print_error("mrt_newm: %s (%s)\n", mrt_strerror((int)id), mrt_errmsg());
+		fail();
+	}
+	return id;
+}
+
+void fn_park(void *arg)
+{
+	(void)arg;
+	mrt_stopm();
+}
+
+void fn_exit(void *arg)
+{
+	(void)arg;
+}
+
+void stop_idle_ms(void)
+{
+	struct mrt_mstats st;
+	int64_t ids[4096];
+	int n = 0;
+	mrt_mstats(&st);
+	for (int64_t i = 0; i < st.idle && n < 4096; i++)
+		ids[n++] = mrt_startm(fn_exit, NULL, NULL);
+	for (int i = 0; i < n; i++)
+		mrt_join(ids[i]);
+	mrt_reap();
+}

@@ -1,0 +1,94 @@
+/*
+ * testlib.h — what the suites share: running a case in a child process,
+ * waiting for an event without sleeping, and reading the kernel's view of
+ * threads and mappings.
+ *
+ * Code that runs on clone-model Ms may use only the "M-safe" helpers here
+ * (marked), mrt's API and memory; everything else is for the test's main
+ * thread, which is an ordinary libc thread.
+ */
+#ifndef MRT_TESTLIB_H
+#define MRT_TESTLIB_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <cmocka.h>
+
+#include "runtime.h"
+
+/* A case run in a child process (fork, no exec: QEMU user mode cannot
+ * re-exec a foreign binary). The child's stderr is captured. */
+struct child {
+	int status;      /* from waitpid */
+	char out[8192];  /* the child's stderr (and stdout), NUL-terminated */
+};
+/* Runs fn in a fresh child and waits for it (at most timeout_s seconds,
+ * then the child is killed with SIGKILL). */
+void run_child(void (*fn)(void), int timeout_s, struct child *c);
+/* Asserts the child died of signal sig and printed msg (if not NULL). */
+void assert_child_signal(const struct child *c, int sig, const char *msg);
+/* Asserts the child exited with code 0 and printed nothing. */
+void assert_child_ok(const struct child *c);
+/* In a child: report a failed check on stderr and exit 1. */
+#define CHILD_CHECK(cond)                                                                 \
+	do {                                                                              \
+		if (!(cond)) {                                                            \
+			mrt_dprintf(2, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+			child_exit(1);                                                    \
+		}                                                                         \
+	} while (0)
+NORETURN void child_exit(int code);
+
+/* Events. M-safe: ev_add, ev_get. Main thread: ev_wait (fails the test
+ * after 60 s rather than hang). */
+void ev_add(uint32_t *ev, uint32_t n);
+uint32_t ev_get(uint32_t *ev);
+void ev_wait(uint32_t *ev, uint32_t atleast);
+
+/* Spins (yielding) until mrt reports `n` idle Ms; fails after 60 s. */
+void wait_idle(int64_t n);
+
+/* M-safe: restore sig's default action (raw rt_sigaction on Linux). */
+void sig_default(int sig);
+
+/* The kernel's view. */
+int count_maps(void);                /* lines of /proc/self/maps */
+int count_threads(void);             /* entries of /proc/self/task */
+bool thread_exists(int32_t tid);
+uint64_t thread_sigblk(int32_t tid); /* SigBlk of /proc/self/task/tid/status */
+char thread_state(int32_t tid);      /* R, S, D, ... */
+int64_t thread_cputime_ns(int32_t tid);
+
+/* Snapshot of every mrt count that must come back after a failure. */
+struct mrtstate {
+	struct mrt_mstats st;
+	uint32_t cache_count;
+	size_t cache_bytes;
+	uint32_t mpool_inuse, mpool_free;
+	int64_t ids[64];
+	int nids;
+};
+void snapshot(struct mrtstate *s);
+void assert_same_state(const struct mrtstate *a, const struct mrtstate *b);
+
+/* The kernel tid of live M id (0 if none). */
+int32_t tid_of(int64_t id);
+
+/* Creates an M running fn(arg) and fails the test if that fails. */
+int64_t must_newm(mrt_fn fn, void *arg);
+
+/* An M function that parks at once (wake it with mrt_startm). */
+void fn_park(void *arg);
+/* An M function that exits at once. */
+void fn_exit(void *arg);
+/* Ends every idle M and joins them: cleanup between tests. */
+void stop_idle_ms(void);
+
+/* Every test binary: parse --quick (fewer iterations, used under QEMU). */
+extern bool quick;
+void testlib_init(int argc, char **argv);
+
+#endif
