@@ -416,13 +416,13 @@ int main(int argc, char **argv)
 {
 	testlib_init(argc, argv);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_g_stack_bounds_and_guard),
-		cmocka_unit_test(test_switch_preserves_callee_saved_registers),
-		cmocka_unit_test(test_mcall_and_systemstack_run_on_g0),
-		cmocka_unit_test(test_g_moves_between_ms),
-		cmocka_unit_test(test_g_api_bad_input),
-		cmocka_unit_test(test_mcall_null_fn),
-		cmocka_unit_test(test_mexit_from_user_g),
+		MRT_TEST(test_g_stack_bounds_and_guard),
+		MRT_TEST(test_switch_preserves_callee_saved_registers),
+		MRT_TEST(test_mcall_and_systemstack_run_on_g0),
+		MRT_TEST(test_g_moves_between_ms),
+		MRT_TEST(test_g_api_bad_input),
+		MRT_TEST(test_mcall_null_fn),
+		MRT_TEST(test_mexit_from_user_g),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -297,11 +297,7 @@ static void test_freewait_never_reuses_a_stack_in_use(void **state)
 	pthread_join(c1, NULL);
 	pthread_join(c2, NULL);
 	/* Let every M finish before the reaper stops. */
-	struct mrt_mstats st;
-	do {
-		mrt_reap();
-		mrt_mstats(&st);
-	} while (st.live != 1 || st.exiting != 0);
+	wait_only_m0();
 	__atomic_store_n(&stop_churn, 1, __ATOMIC_RELEASE);
 	pthread_join(r, NULL);
 	mrt_test_mexithook(NULL);
@@ -500,17 +496,17 @@ int main(int argc, char **argv)
 {
 	testlib_init(argc, argv);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ids_unique_and_increasing),
-		cmocka_unit_test(test_mcount_back_to_baseline),
-		cmocka_unit_test(test_no_new_mappings_after_warmup),
-		cmocka_unit_test(test_thread_limit),
-		cmocka_unit_test(test_clone_failure_undoes_everything),
-		cmocka_unit_test(test_freewait_never_reuses_a_stack_in_use),
-		cmocka_unit_test(test_allm_walker_sees_live_never_freed),
-		cmocka_unit_test(test_startm_reuses_idle_m),
-		cmocka_unit_test(test_parked_m_uses_no_cpu),
-		cmocka_unit_test(test_mexit_ends_the_m),
-		cmocka_unit_test(test_foreign_thread),
+		MRT_TEST(test_ids_unique_and_increasing),
+		MRT_TEST(test_mcount_back_to_baseline),
+		MRT_TEST(test_no_new_mappings_after_warmup),
+		MRT_TEST(test_thread_limit),
+		MRT_TEST(test_clone_failure_undoes_everything),
+		MRT_TEST(test_freewait_never_reuses_a_stack_in_use),
+		MRT_TEST(test_allm_walker_sees_live_never_freed),
+		MRT_TEST(test_startm_reuses_idle_m),
+		MRT_TEST(test_parked_m_uses_no_cpu),
+		MRT_TEST(test_mexit_ends_the_m),
+		MRT_TEST(test_foreign_thread),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -186,11 +186,7 @@ static void test_signals_at_birth_and_death(void **state)
 		for (int k = 0; tid > 0 && k < 3; k++)
 			syscall(SYS_tgkill, pid, tid, SIGUSR2);
 	}
-	struct mrt_mstats st;
-	do {
-		mrt_reap();
-		mrt_mstats(&st);
-	} while (st.live != 1 || st.exiting != 0);
+	wait_only_m0();
 	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	pthread_join(r, NULL);
 	sigaction(SIGUSR2, &old, NULL);
@@ -212,9 +208,9 @@ int main(int argc, char **argv)
 {
 	testlib_init(argc, argv);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_signalm_runs_on_that_ms_gsignal),
-		cmocka_unit_test(test_new_m_has_init_mask),
-		cmocka_unit_test(test_signals_at_birth_and_death),
+		MRT_TEST(test_signalm_runs_on_that_ms_gsignal),
+		MRT_TEST(test_new_m_has_init_mask),
+		MRT_TEST(test_signals_at_birth_and_death),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -289,6 +289,52 @@ void stop_idle_ms(void)
 	for (int64_t i = 0; i < st.idle && n < 4096; i++)
 		ids[n++] = mrt_startm(fn_exit, NULL, NULL);
 	for (int i = 0; i < n; i++)
-		mrt_join(ids[i]);
+		if (ids[i] > 0)
+			mrt_join(ids[i]);
 	mrt_reap();
+}
+
+static bool only_m0(int64_t deadline_ns)
+{
+	struct mrt_mstats st;
+	int64_t deadline = mrt_nanotime() + deadline_ns;
+	for (;;) {
+		mrt_reap();
+		mrt_mstats(&st);
+		if (st.live == 1 && st.exiting == 0)
+			return true;
+		if (mrt_nanotime() > deadline) {
+			print_error("still %lld live Ms (%lld idle), %lld exiting\n",
+			            (long long)st.live, (long long)st.idle, (long long)st.exiting);
+			return false;
+		}
+		if (st.idle > 0)
+			stop_idle_ms();
+		sched_yield();
+	}
+}
+
+void wait_only_m0(void)
+{
+	if (!only_m0(60 * 1000000000LL))
+		fail();
+}
+
+int watchdog_on(void **state)
+{
+	(void)state;
+	alarm(120);
+	return 0;
+}
+
+int teardown_ms(void **state)
+{
+	(void)state;
+	alarm(0);
+	for (int fp = 0; fp < NFAULT; fp++)
+		mrt_test_fault(fp, 0, 0);
+	mrt_test_nocache(false);
+	mrt_test_mexithook(NULL);
+	mrt_setmaxthreads(10000);
+	return only_m0(30 * 1000000000LL) ? 0 : -1;
 }

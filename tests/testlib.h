@@ -84,8 +84,18 @@ int64_t must_newm(mrt_fn fn, void *arg);
 void fn_park(void *arg);
 /* An M function that exits at once. */
 void fn_exit(void *arg);
-/* Ends every idle M and joins them: cleanup between tests. */
+/* Ends every idle M and joins them. */
 void stop_idle_ms(void);
+/* Reaps until only m0 is left and nothing is exiting; fails after 60 s. */
+void wait_only_m0(void);
+/* cmocka teardown for in-process suites: disarms test hooks, restores the
+ * thread limit, ends idle Ms and waits for every M to be gone, so that a
+ * failed test does not leave Ms behind for the next one. */
+int teardown_ms(void **state);
+/* cmocka setup: a watchdog (SIGALRM after 120 s) so that a test that hangs
+ * fails instead of stalling the suite; teardown_ms disarms it. */
+int watchdog_on(void **state);
+#define MRT_TEST(t) cmocka_unit_test_setup_teardown(t, watchdog_on, teardown_ms)
 
 /* Every test binary: parse --quick (fewer iterations, used under QEMU). */
 extern bool quick;
