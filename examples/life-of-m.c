@@ -1,0 +1,147 @@
+/*
+ * life-of-m — the life of an M, narrated.
+ *
+ * Three Ms are born (Go's newm → allocm → mcommoninit → newm1 → newosproc
+ * → clone → mstart), one parks (stopm) and is woken with new work (startm),
+ * all of them exit (mexit) and are reaped (freem). Every line names the M,
+ * its kernel thread id and its stacks.
+ *
+ * Everything that runs on an M here uses mrt's own output (mrt_printf), not
+ * stdio: in the clone model an M has no libc thread state.
+ */
+#include <mrt.h>
+
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static uint32_t step; /* which M has finished its say: keeps the story in order */
+
+static void waitstep(uint32_t n)
+{
+	while (__atomic_load_n(&step, __ATOMIC_ACQUIRE) < n)
+		sched_yield();
+}
+
+struct facts {
+	int64_t id;
+	int32_t tid;
+	uintptr_t g0lo, g0hi, gslo, gshi;
+};
+
+static int find(const struct mrt_minfo *i, void *arg)
+{
+	struct facts *f = arg;
+	if (i->id == f->id) {
+		f->tid = i->tid;
+		f->g0lo = i->g0_lo, f->g0hi = i->g0_hi;
+		f->gslo = i->gsignal_lo, f->gshi = i->gsignal_hi;
+	}
+	return 0;
+}
+
+/* Runs on the M, on its g0 stack. */
+static void say(const char *what)
+{
+	struct facts f = { .id = mrt_mid() };
+	mrt_forallm(find, &f);
+	uintptr_t lo, hi;
+	mrt_gstack(mrt_getg(), &lo, &hi);
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+	mrt_printf("  M%lld  tid %-6d %s\n"
+	           "        g0 [%p, %p) (%llu KiB), sp %p inside: %s\n"
+	           "        gsignal [%p, %p)\n",
+	           (long long)f.id, f.tid, what, (void *)lo, (void *)hi,
+	           (unsigned long long)(hi - lo) >> 10, (void *)sp,
+	           sp >= lo && sp < hi ? "yes" : "NO", (void *)f.gslo, (void *)f.gshi);
+}
+
+static void worker(void *arg)
+{
+	say("born: mstart ran minit (signal stack, init mask) and called us");
+	__atomic_fetch_add(&step, 1, __ATOMIC_RELEASE);
+	(void)arg;
+	/* Returning is mrt_mexit: off allm, onto freem, thread ends. */
+}
+
+static void woken(void *arg)
+{
+	say(arg);
+	__atomic_fetch_add(&step, 1, __ATOMIC_RELEASE);
+}
+
+static void parker(void *arg)
+{
+	(void)arg;
+	say("born; now parking: stopm puts it on the idle list and sleeps");
+	__atomic_fetch_add(&step, 1, __ATOMIC_RELEASE);
+	mrt_stopm(); /* does not return: the M waits for startm */
+}
+
+static void stats(const char *when)
+{
+	struct mrt_mstats st;
+	mrt_mstats(&st);
+	printf("  [%s] live %lld (m0 included), idle %lld, created %lld, exited %lld, "
+	       "awaiting reap %lld\n",
+	       when, (long long)st.live, (long long)st.idle, (long long)st.created,
+	       (long long)st.freed, (long long)st.exiting);
+	fflush(stdout);
+}
+
+static void check(int64_t r, const char *what)
+{
+	if (r < 0) {
+		fprintf(stderr, "life-of-m: %s: %s %s\n", what, mrt_strerror((int)r), mrt_errmsg());
+		exit(1);
+	}
+}
+
+int main(void)
+{
+	check(mrt_init(NULL), "mrt_init");
+	printf("mrt: the life of an M (%s model)\n\n", mrt_threadmodel());
+	printf("1. m0 is the thread that called mrt_init:\n");
+	fflush(stdout);
+	say("adopted as m0; its g0 is the stack it already had");
+	stats("after init");
+
+	printf("\n2. newm: three Ms are born\n");
+	fflush(stdout);
+	int64_t a = mrt_newm(worker, NULL, NULL);
+	check(a, "newm");
+	waitstep(1);
+	int64_t b = mrt_newm(worker, NULL, NULL);
+	check(b, "newm");
+	waitstep(2);
+	int64_t c = mrt_newm(parker, NULL, NULL);
+	check(c, "newm");
+	waitstep(3);
+
+	/* Wait until the third M is on the idle list. */
+	struct mrt_mstats st;
+	do
+		mrt_mstats(&st);
+	while (st.idle != 1);
+	printf("\n3. M%lld is parked\n", (long long)c);
+	stats("one parked");
+
+	printf("\n4. startm hands the idle M new work and wakes it (no new thread)\n");
+	fflush(stdout);
+	int64_t w = mrt_startm(woken, "woken by startm: same M, same thread, new function", NULL);
+	check(w, "startm");
+	printf("  startm chose M%lld\n", (long long)w);
+	fflush(stdout);
+	waitstep(4);
+
+	printf("\n5. all three have exited (or are exiting); join waits for each\n"
+	       "   thread to be gone (the kernel clears freeWait) and reaps it:\n");
+	int64_t ids[3] = { a, b, c };
+	for (int i = 0; i < 3; i++) {
+		check(mrt_join(ids[i]), "join");
+		printf("  M%lld gone; its g0 and gsignal stacks are back in the cache\n",
+		       (long long)ids[i]);
+	}
+	stats("all reaped");
+	return 0;
+}
