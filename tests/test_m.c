@@ -460,6 +460,10 @@ static void test_mexit_ends_the_m(void **state)
 	assert_int_equal(mrt_stopm(), -EPERM); /* m0 */
 	assert_int_equal(mrt_join(0), -EINVAL);
 	assert_int_equal(mrt_join(1 << 30), -ESRCH);
+	assert_int_equal(mrt_join(-1), -EINVAL);
+	assert_int_equal(mrt_newm(NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(mrt_startm(NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(mrt_mstats(NULL), -EINVAL);
 }
 
 static void *foreign_thread(void *arg)

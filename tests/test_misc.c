@@ -1,0 +1,132 @@
+/*
+ * test_misc.c — the utilities an M may use without libc: the formatter,
+ * error names, time, and the per-M words (p, M-local slots, fastrand).
+ */
+#define _GNU_SOURCE
+#include "testlib.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void test_snprintf_formats(void **state)
+{
+	(void)state;
+	char b[128];
+	struct {
+		const char *want;
+		int n;
+	} cases[] = {
+		{ "42 -7 0", mrt_snprintf(b, sizeof b, "%d %i %u", 42, -7, 0u) },
+	};
+	assert_string_equal(b, cases[0].want);
+	assert_int_equal(cases[0].n, 7);
+	mrt_snprintf(b, sizeof b, "%lld %llu", (long long)INT64_MIN, (unsigned long long)UINT64_MAX);
+	assert_string_equal(b, "-9223372036854775808 18446744073709551615");
+	mrt_snprintf(b, sizeof b, "%x %X %lx", 0xbeefu, 0xbeefu, 0x123456789abcdefUL);
+	assert_string_equal(b, "beef BEEF 123456789abcdef");
+	mrt_snprintf(b, sizeof b, "%p %s %c%%", (void *)0x1000, "str", 'Z');
+	assert_string_equal(b, "0x1000 str Z%");
+	mrt_snprintf(b, sizeof b, "[%5d|%-5d|%05d|%-3s|%3s]", 42, 42, -42, "a", "abcd");
+	assert_string_equal(b, "[   42|42   |-0042|a  |abcd]");
+	const char *volatile nullstr = NULL; /* hidden from -Wformat-overflow */
+	mrt_snprintf(b, sizeof b, "%zu %zd %s", (size_t)7, (ssize_t)-7, nullstr);
+	assert_string_equal(b, "7 -7 (null)");
+	/* Truncation reports the full length and always terminates. */
+	assert_int_equal(mrt_snprintf(b, 4, "%s", "abcdefgh"), 8);
+	assert_string_equal(b, "abc");
+	assert_int_equal(mrt_snprintf(NULL, 0, "%d", 12345), 5);
+	assert_int_equal(mrt_snprintf(NULL, 5, "x"), -EINVAL);
+	assert_int_equal(mrt_dprintf(-1, "x"), -EBADF);
+}
+
+static void test_strerror_names(void **state)
+{
+	(void)state;
+	assert_non_null(strstr(mrt_strerror(-EAGAIN), "EAGAIN"));
+	assert_non_null(strstr(mrt_strerror(EINVAL), "EINVAL"));
+	assert_non_null(strstr(mrt_strerror(-ENOMEM), "ENOMEM"));
+	assert_string_equal(mrt_strerror(0), "success");
+	assert_string_equal(mrt_strerror(-99999), "unknown error");
+}
+
+static void test_nanotime_is_monotonic(void **state)
+{
+	(void)state;
+	int64_t t0 = mrt_nanotime();
+	for (int i = 0; i < 1000; i++) {
+		int64_t t = mrt_nanotime();
+		assert_true(t >= t0);
+		t0 = t;
+	}
+	assert_true(t0 > 0);
+}
+
+/* p, M-local slots and fastrand belong to the M: two Ms see their own. */
+struct mwords {
+	void *p;
+	uintptr_t slot_before, slot_after;
+	uintptr_t *slot0, *bad1, *bad2;
+	uint32_t r[4];
+	int setp;
+};
+static struct mwords mw[2];
+
+static void words(void *arg)
+{
+	struct mwords *w = arg;
+	w->p = mrt_getp();
+	w->slot0 = mrt_mlocal(0);
+	w->slot_before = *w->slot0;
+	*mrt_mlocal(MRT_MLOCAL_SLOTS - 1) = (uintptr_t)w;
+	w->slot_after = *mrt_mlocal(MRT_MLOCAL_SLOTS - 1);
+	w->bad1 = mrt_mlocal(-1);
+	w->bad2 = mrt_mlocal(MRT_MLOCAL_SLOTS);
+	for (int i = 0; i < 4; i++)
+		w->r[i] = mrt_fastrand();
+	w->setp = mrt_setp(&mw[1]);
+	w->p = w->setp == 0 && mrt_getp() == &mw[1] ? w->p : NULL;
+}
+
+static void test_per_m_words(void **state)
+{
+	(void)state;
+	memset(mw, 0, sizeof mw);
+	int64_t a = mrt_newm(words, &mw[0], (void *)0x1111);
+	int64_t b = mrt_newm(words, &mw[1], (void *)0x2222);
+	assert_int_equal(mrt_join(a), 0);
+	assert_int_equal(mrt_join(b), 0);
+	assert_ptr_equal(mw[0].p, (void *)0x1111);
+	assert_ptr_equal(mw[1].p, (void *)0x2222);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(mw[i].slot_before, 0); /* a fresh M's slots are clear */
+		assert_int_equal(mw[i].slot_after, (uintptr_t)&mw[i]);
+		assert_null(mw[i].bad1);
+		assert_null(mw[i].bad2);
+		assert_int_equal(mw[i].setp, 0);
+	}
+	assert_ptr_not_equal(mw[0].slot0, mw[1].slot0);
+	/* Different Ms, different sequences; no sequence repeats at once. */
+	assert_memory_not_equal(mw[0].r, mw[1].r, sizeof mw[0].r);
+	assert_int_not_equal(mw[0].r[0], mw[0].r[1]);
+	/* m0 has them too; threads that are not Ms do not. */
+	assert_non_null(mrt_mlocal(0));
+	assert_true(mrt_fastrand() != mrt_fastrand());
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return mrt_init(NULL);
+}
+
+int main(int argc, char **argv)
+{
+	testlib_init(argc, argv);
+	const struct CMUnitTest tests[] = {
+		MRT_TEST(test_snprintf_formats),
+		MRT_TEST(test_strerror_names),
+		MRT_TEST(test_nanotime_is_monotonic),
+		MRT_TEST(test_per_m_words),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
