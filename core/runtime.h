@@ -106,9 +106,12 @@ struct mrt_g {
 	 * with a release store only after the frame is complete.
 	 */
 	void *ctx;
-	struct mrt_m *m;  /* M it runs on, or last ran on */
+	struct mrt_m *m;  /* g0 and gsignal: their M (a user g's M is getm()) */
 	int64_t goid;
-	uint32_t status;  /* _G* */
+	/* _Gidle, _Gdead, or _Grunnable for a g that is started and not dead:
+	 * whether it is running right now is ctx == nil (see gstatus), so a
+	 * switch writes no status at all. g0 and gsignal are always running. */
+	uint32_t status;
 	uint8_t kind;     /* G_USER, G_G0, G_SIGNAL */
 	bool ownstack;    /* stack allocated by mrt (false: the OS's pthread stack) */
 	mrt_fn fn;        /* start function, consumed at first switch */
@@ -141,6 +144,8 @@ struct mrt_m {
 	g *gsignal;     /* signal stack */
 	g g0_, gsignal_; /* where g0 and gsignal live: pooled with the m */
 	g *curg;        /* g running on this M right now (g0 when none) */
+	uint32_t onsystemstack; /* in mrt_systemstack: no switching (next to
+	                           curg: both are touched by every switch) */
 	int64_t id;
 	int32_t procid; /* kernel tid; CLONE_PARENT_SETTID writes it */
 	/*
@@ -167,7 +172,6 @@ struct mrt_m {
 	 * M's function. mexit and stopm return to it (mexitreason says why). */
 	void *exitctx;
 	uint32_t mexitreason;
-	uint32_t onsystemstack;
 	uintptr_t g0top; /* where the M's function starts, below mstart's frame */
 
 	void (*mcallfn)(g *, void *); /* mrt_mcall's request, for mcall0 on g0 */
@@ -291,8 +295,11 @@ NORETURN void arch_exit_thread(long nr);
 
 /* Context switches, Boost.Context style: a context is the stack pointer of
  * a frame of callee-saved registers pushed on the suspended stack. */
-/* Save the current context to *save (release store), resume to. */
-void ctx_switch(void **save, void *to);
+/* Save the current context to *save (release store), resume to. Returns 0
+ * when the saved context is resumed. Callers end with `return
+ * ctx_switch(...)`: as a tail call no ret runs between two gs, which keeps
+ * the CPU's return-stack predictor in step (see arch/amd64/ctx.S). */
+int ctx_switch(void **save, void *to);
 /* Resume to without saving anything. */
 NORETURN void ctx_jump(void *to);
 /* Save to *save, switch to to's stack and run fn(arg) there, then resume to. */

@@ -254,6 +254,10 @@ MRT_API int mrt_gostart(mrt_g *g, mrt_fn fn, void *arg);
 /*
  * mrt_gogo switches the calling M from its current g to g, saving the current
  * one's context so that it can be switched to later (from this M or another).
+ * The caller must own g — no other M may be resuming it at the same moment —
+ * as a scheduler owns a g it took off a run queue; mrt refuses a g that is
+ * running, but does not arbitrate a race between two Ms resuming the same
+ * suspended g (Go's gogo does not either).
  * Returns 0 when something switches back to the caller; -EINVAL if g is NULL,
  * dead or idle, or another M's g0; -EBUSY if g is running; -EPERM on non-Ms
  * and inside mrt_systemstack. Not async-signal-safe.
