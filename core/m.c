@@ -258,6 +258,7 @@ int reapfreem(m *only)
 	while (done != nil) {
 		m *mp = done;
 		done = mp->freelink;
+		MTRACE(MT_REAPED, mp, 0);
 		mfreeres(mp, load_acquire(&mp->freeWait));
 	}
 	return n;

@@ -46,9 +46,14 @@ MRT_API int mrt_init(const struct mrt_config *c)
 		d.max_threads = 10000;
 	if (d.stack_cache == 0)
 		d.stack_cache = defaultstackcache;
+	if (d.thread_name == nil)
+		d.thread_name = "mrt/M";
+	size_t namelen = 0;
+	while (namelen < sizeof cfg.threadname && d.thread_name[namelen] != '\0')
+		namelen++;
 	if (d.g0_stack < minstack || d.g0_stack > maxstack || d.gsignal_stack < minstack ||
 	    d.gsignal_stack > maxstack || d.max_threads < 0 || d.idle_ns < 0 ||
-	    (d.flags & ~MRT_F_NONE) != 0)
+	    (d.flags & ~MRT_F_NO_THREAD_NAMES) != 0 || namelen >= sizeof cfg.threadname)
 		return -EINVAL;
 	if (xchg(&initing, 1) != 0)
 		return -EBUSY;
@@ -60,6 +65,10 @@ MRT_API int mrt_init(const struct mrt_config *c)
 		store_release(&initing, 0);
 		return err;
 	}
+	cfg.t0 = nanotime();
+	debuginit();
+	__builtin_memcpy(cfg.threadname, d.thread_name, namelen);
+	cfg.threadname[namelen] = '\0';
 	cfg.g0stack = round_up(d.g0_stack, pagesize);
 	cfg.gsignalstack = round_up(d.gsignal_stack, pagesize);
 	cfg.idle_ns = d.idle_ns;
@@ -99,6 +108,8 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	mp->status = MRT_M_RUNNING;
 	store_release(&allm, mp);
 	store_release(&cfg.inited, true);
+	MTRACE(MT_STARTED, mp, 0);
+	debugstart();
 	return 0;
 }
 
@@ -134,14 +145,19 @@ int64_t newm(mrt_fn fn, void *arg, void *p)
 {
 	m *mp;
 	int err = allocm(&mp, fn, arg, p);
-	if (err != 0)
+	if (err != 0) {
+		MTRACE(MT_FAILED, nil, err);
 		return err;
+	}
 	mp->sigmask = cfg.initsigmask;
 	/* Read the id now: once the thread runs, it may exit and be reaped
-	 * (and mp reused) before newm1 even returns. */
+	 * (and mp reused) before newm1 even returns. For the same reason the
+	 * trace says "created" before the thread exists, not after. */
 	int64_t id = mp->id;
+	MTRACE(MT_CREATED, mp, 0);
 	err = newm1(mp);
 	if (err != 0) {
+		MTRACE(MT_FAILED, mp, err);
 		mfailed(mp, true);
 		return err;
 	}
@@ -165,11 +181,14 @@ void mstart(void *arg)
 		fatal("mstart: thread pointer does not reach M%lld's TLS block", (long long)mp->id);
 
 	int err = minit(mp);
+	bool retired = false;
 	if (err != 0) {
 		/* The creator already returned success; the error reaches it
 		 * through mrt_join. The M exits without running its function. */
 		mp->starterr = err;
+		MTRACE(MT_FAILED, mp, err);
 	} else {
+		MTRACE(MT_STARTED, mp, 0);
 		/* The M's function runs below mstart's frame; see "The exit
 		 * point" above. The arch's red zone is left alone too. */
 		mp->g0top = round_down(arch_getsp() - exitframe - ARCH_REDZONE, 16);
@@ -177,11 +196,16 @@ void mstart(void *arg)
 			mp->mexitreason = MEXIT_NONE;
 			ctx_switch(&mp->exitctx, ctx_make((void *)mp->g0top, mstart1, mp));
 			/* Back at the exit point, on g0 at the top. */
-			if (mp->mexitreason == MEXIT_PARK && mpark(mp))
-				continue; /* woken with new work */
-			break;
+			if (mp->mexitreason != MEXIT_PARK)
+				break;
+			if (!mpark(mp)) {
+				retired = true;
+				break;
+			}
+			MTRACE(MT_WOKEN, mp, 0); /* with new work */
 		}
 	}
+	MTRACE(MT_EXITING, mp, retired);
 	mexit0(mp);
 	osexit(mp);
 }
@@ -257,6 +281,7 @@ static bool mpark(m *mp)
 	sched.midle = mp;
 	sched.nmidle++;
 	unlock(&sched.lock);
+	MTRACE(MT_PARKED, mp, 0);
 
 	if (cfg.idle_ns <= 0) {
 		notesleep(&mp->park);

@@ -23,6 +23,7 @@
 
 #include "arch.h"
 #include "os.h"
+#include "debugvars.h"
 
 /* ---------------------------------------------------------------------------
  * Basics
@@ -230,6 +231,8 @@ struct mrtconfig {
 	intptr_t tls_lo, tls_hi; /* extent relative to the thread pointer */
 	uintptr_t tls_size;      /* bytes reserved at the top of each g0 */
 	void *tp0;               /* m0's thread pointer */
+	int64_t t0;              /* nanotime at mrt_init: traces count from here */
+	char threadname[16];     /* prefix of each M's thread name */
 };
 extern struct mrtconfig cfg;
 
@@ -268,6 +271,21 @@ void gpoolput(g *gp);
 int tlsinit(void);
 void *tlsmake(m *mp, uintptr_t top);
 uintptr_t tlsbase(uintptr_t top);
+
+/* trace.c: MRTDEBUG, the M event trace, schedtrace, mrt_dump, thread names */
+extern struct debugvars debug; /* MRTDEBUG, set once by mrt_init */
+enum { MT_CREATED, MT_STARTED, MT_PARKED, MT_WOKEN, MT_EXITING, MT_REAPED, MT_FAILED };
+void mtrace(int ev, m *mp, int err) __attribute__((cold, noinline));
+/* An M event (mtrace=1). Off, it costs the M path one load and one
+ * predictable branch: the call is out of line and marked cold. */
+#define MTRACE(ev, mp, err)                                                              \
+	do {                                                                             \
+		if (unlikely(debug.mtrace != 0))                                         \
+			mtrace((ev), (mp), (err));                                       \
+	} while (0)
+void debuginit(void);  /* parse MRTDEBUG (mrt_init, on m0) */
+void debugstart(void); /* start the schedtrace monitor M, if asked for */
+int mthreadname(m *mp, char *buf, size_t n);
 
 /* print.c */
 int vsnprint(char *buf, size_t n, const char *fmt, va_list ap);

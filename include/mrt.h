@@ -65,10 +65,19 @@ struct mrt_config {
 	                         (exits); 0 = never (Go's behaviour, the default) */
 	uint32_t stack_cache; /* freed stacks kept for reuse; default 256 */
 	uint32_t flags;       /* MRT_F_* */
+	const char *thread_name; /* each new M names its thread this prefix
+	                         followed by its id, so that it shows in
+	                         /proc/<pid>/task/<tid>/comm, top -H and gdb;
+	                         default "mrt/M" ("mrt/M12"). At most 15 bytes;
+	                         Linux cuts the whole name to 15. Copied. */
 };
 
 /* Flags for mrt_config.flags. */
 #define MRT_F_NONE 0u
+/* Leave thread names alone (see thread_name). Naming costs each new M one
+ * system call (prctl on Linux); the whole life of a clone-model M is five
+ * without it. */
+#define MRT_F_NO_THREAD_NAMES 0x1u
 
 /*
  * mrt_init adopts the calling thread as m0 and sets mrt up. The signal mask of
@@ -224,6 +233,24 @@ struct mrt_mstats {
 	int32_t limit;   /* thread limit */
 };
 MRT_API int mrt_mstats(struct mrt_mstats *out);
+
+/*
+ * mrt_dump writes a table of every M on allm to fd, newest first, one line
+ * per M:
+ *
+ *   mrt_dump: every M on allm, newest first (clone model)
+ *     M3     tid 4242    idle     g0 [0x7f.., 0x7f..) gsignal [0x7f.., 0x7f..) curg g0
+ *     M0     tid 4240    running  g0 [...) gsignal [...) curg g17
+ *
+ * (state: starting, running, idle, exiting; curg: g0, gsignal or g<id> of a
+ * user g). Like mrt_forallm it walks allm without mrt's scheduler lock, so
+ * it works while the process is wedged on that lock, and each line is one
+ * write(2). Returns the number of Ms written; -EBADF for fd < 0, -EINVAL
+ * before mrt_init, or write's -errno.
+ * Any thread, both thread models. Async-signal-safe: a SIGQUIT handler may
+ * call it, as Go's runtime dumps its goroutines.
+ */
+MRT_API int mrt_dump(int fd);
 
 /* ------------------------------------------------------------------------
  * gs: stacks and context switches

@@ -37,6 +37,7 @@ enum {
 	L_CLOCK_MONOTONIC = 1,
 	L_CLOCK_REALTIME = 0,
 	L_RLIMIT_STACK = 3,
+	L_PR_SET_NAME = 15,
 };
 
 struct l_timespec {
@@ -56,5 +57,8 @@ struct l_rlimit {
 long l_open(const char *path);
 long l_read(int fd, void *buf, unsigned long n);
 void l_close(int fd);
+/* Names the calling thread after mp (one prctl; see os_linux.c). Called by
+ * each thread model's minit. */
+void setthreadname(m *mp);
 
 #endif

@@ -127,6 +127,24 @@ void osabort(void)
 	__builtin_unreachable();
 }
 
+/*
+ * setthreadname names the calling thread after its M (core's mthreadname:
+ * "mrt/M12" by default), so that it shows in /proc/<pid>/task/<tid>/comm,
+ * top -H, ps -L, gdb's "info threads" and perf. A failure changes nothing
+ * that matters and is ignored.
+ *
+ * The cost is one system call per M, on the M: prctl(PR_SET_NAME). A cold
+ * clone-model M's whole life is otherwise five (clone, sigaltstack,
+ * rt_sigprocmask, exit, and the joiner's futex wait), so names make it six.
+ * MRT_F_NO_THREAD_NAMES turns naming off and gives the call back.
+ */
+void setthreadname(m *mp)
+{
+	char name[16]; /* the kernel's TASK_COMM_LEN, NUL included */
+	if (mthreadname(mp, name, sizeof name) > 0)
+		sys2(__NR_prctl, L_PR_SET_NAME, name);
+}
+
 /* environ is libc's variable, read only at mrt_init on m0. */
 const char *osgetenv(const char *name)
 {

@@ -75,8 +75,9 @@ static int setsigaltstack(g *gs)
 
 /*
  * minit runs on the new M (Go's minit): its signal stack, then its signal
- * mask. The order matters: once the mask lets a signal through, its
- * SA_ONSTACK handler must find gsignal installed.
+ * mask, then its thread name. The order matters: once the mask lets a signal
+ * through, its SA_ONSTACK handler must find gsignal installed. The name is
+ * cosmetic and comes last (one prctl; see setthreadname for its cost).
  * m0 is the user's thread: it keeps a signal stack it already has (gsignal
  * then records that one) and its mask, which is the init mask by definition.
  */
@@ -100,7 +101,11 @@ int minit(m *mp)
 		err = setsigaltstack(gs);
 	if (err != 0)
 		return err;
-	return (int)sys4(__NR_rt_sigprocmask, L_SIG_SETMASK, &mp->sigmask, 0, sizeof mp->sigmask);
+	err = (int)sys4(__NR_rt_sigprocmask, L_SIG_SETMASK, &mp->sigmask, 0, sizeof mp->sigmask);
+	if (err != 0)
+		return err;
+	setthreadname(mp);
+	return 0;
 }
 
 /* Nothing to undo before the thread goes: see "Signals at the end". */

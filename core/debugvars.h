@@ -1,0 +1,38 @@
+/*
+ * debugvars.h — MRTDEBUG, mrt's GODEBUG: the settings and their parser.
+ *
+ * Self-contained on purpose (no runtime.h, no libc): core/debugvars.c is a
+ * pure function that a fuzzer can build on its own.
+ */
+#ifndef MRT_DEBUGVARS_H
+#define MRT_DEBUGVARS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct debugvars {
+	int32_t mtrace;     /* 1: print every M event to fd 2 */
+	int32_t schedtrace; /* > 0: a monitor M prints a summary every this many ms */
+};
+
+/* Upper bounds of the values: anything above is malformed. */
+#define DEBUG_MTRACE_MAX 1
+#define DEBUG_SCHEDTRACE_MAX 3600000 /* one hour */
+
+/*
+ * parsedebugvars parses the comma-separated settings in s: at most n bytes,
+ * fewer if a NUL comes first; nothing at or past s[n] is ever read. Each
+ * setting is name=value with value a decimal number in range; a known name
+ * sets its field in *dv (a later setting of the same name wins), and empty
+ * settings (",,", a trailing comma) are skipped, as GODEBUG does.
+ *
+ * Unknown or malformed settings are skipped too, and described in bad
+ * (badn bytes, always NUL-terminated when badn > 0; cut short with "..."
+ * when it does not fit), each quoted with non-printable bytes escaped, so
+ * that the caller can report all of them in one line. Returns how many
+ * settings were skipped. s may be NULL (n is then ignored; nothing is
+ * parsed, as when dv is NULL); bad may be NULL when badn is 0.
+ */
+int parsedebugvars(const char *s, size_t n, struct debugvars *dv, char *bad, size_t badn);
+
+#endif

@@ -1,0 +1,238 @@
+/*
+ * trace.c — what mrt tells a person debugging it: MRTDEBUG's M event trace
+ * (mtrace) and periodic summary (schedtrace, Go's GODEBUG=schedtrace), the
+ * table of all Ms (mrt_dump), and the name each M gives its thread.
+ *
+ * All of it runs on clone-model Ms and uses no libc: output is mrt's own
+ * formatter over raw write(2), one write per line so that lines from
+ * different Ms never interleave. When MRTDEBUG is unset, the M path pays one
+ * load and one never-taken branch per event (the MTRACE macro); the printing
+ * lives here, out of line.
+ */
+#include "runtime.h"
+
+struct debugvars debug;
+
+static const char *const mtracenames[] = {
+	[MT_CREATED] = "created", [MT_STARTED] = "started", [MT_PARKED] = "parked",
+	[MT_WOKEN] = "woken",     [MT_EXITING] = "exiting", [MT_REAPED] = "reaped",
+	[MT_FAILED] = "failed",
+};
+
+/* The first word of mrt_strerror's name ("EAGAIN"), into buf. */
+static const char *errname(int err, char *buf, size_t n)
+{
+	const char *s = mrt_strerror(err);
+	size_t i = 0;
+	while (s[i] != '\0' && s[i] != ' ' && i + 1 < n) {
+		buf[i] = s[i];
+		i++;
+	}
+	buf[i] = '\0';
+	if (i == 0 || s[0] == 'u') /* "unknown error" */
+		mrt_snprintf(buf, n, "%d", err < 0 ? -err : err);
+	return buf;
+}
+
+/* "t=<seconds since mrt_init>.<microseconds>" */
+static void fmttime(char *buf, size_t n)
+{
+	int64_t t = nanotime() - cfg.t0;
+	if (t < 0)
+		t = 0;
+	mrt_snprintf(buf, n, "t=%lld.%06lld", (long long)(t / 1000000000),
+	             (long long)(t % 1000000000 / 1000));
+}
+
+/*
+ * mtrace prints one M event (MRTDEBUG=mtrace=1). mp is nil when a creation
+ * failed before the M had an id. err is the error of MT_FAILED, and for
+ * MT_EXITING non-zero when the M retires after its idle time.
+ */
+void mtrace(int ev, m *mp, int err)
+{
+	char t[32], tid[16], extra[256], en[24];
+	fmttime(t, sizeof t);
+	extra[0] = '\0';
+	m *self = getm();
+	switch (ev) {
+	case MT_CREATED:
+	case MT_REAPED:
+		if (self != nil)
+			mrt_snprintf(extra, sizeof extra, " by=M%lld", (long long)self->id);
+		else
+			mrt_snprintf(extra, sizeof extra, " by=tid%d", (int)osgettid());
+		break;
+	case MT_FAILED:
+		/* On the creator, mrt_errmsg() says why (the limit, clone's errno);
+		 * on the M itself (minit failed) there is nothing more to say. */
+		mrt_snprintf(extra, sizeof extra, " err=%s%s%s%s", errname(err, en, sizeof en),
+		             self != mp && mrt_tls.errmsg[0] != '\0' ? " why=\"" : "",
+		             self != mp ? mrt_tls.errmsg : "",
+		             self != mp && mrt_tls.errmsg[0] != '\0' ? "\"" : "");
+		break;
+	case MT_EXITING:
+		if (err != 0)
+			mrt_snprintf(extra, sizeof extra, " why=idle");
+		break;
+	}
+	if (mp == nil) {
+		printfd(2, "mrt mtrace %s M- %s%s\n", t, mtracenames[ev], extra);
+		return;
+	}
+	int32_t id = load_relaxed(&mp->procid);
+	if (id > 0)
+		mrt_snprintf(tid, sizeof tid, "%d", (int)id);
+	else
+		mrt_snprintf(tid, sizeof tid, "-");
+	printfd(2, "mrt mtrace %s M%lld %s tid=%s g0=[%p,%p) gsignal=[%p,%p)%s\n", t,
+	        (long long)mp->id, mtracenames[ev], tid, (void *)mp->g0->stack.lo,
+	        (void *)mp->g0->stack.hi, (void *)mp->gsignal->stack.lo,
+	        (void *)mp->gsignal->stack.hi, extra);
+}
+
+/* ------------------------------------------------------------------------
+ * schedtrace: the monitor M
+ * ------------------------------------------------------------------------ */
+
+/* One summary line: the counts of mrt_mstats and the Ms by state. */
+static void schedtraceline(void)
+{
+	char t[32];
+	int32_t nst[5] = { 0 };
+	fmttime(t, sizeof t);
+	lock(&sched.lock);
+	for (m *mp = allm; mp != nil; mp = mp->alllink) {
+		uint32_t st = load_relaxed(&mp->status);
+		if (st < countof(nst))
+			nst[st]++;
+	}
+	int64_t live = mcount(), created = sched.mnext, freed = sched.nmfreed;
+	int64_t failed = sched.nmfailed;
+	int32_t idle = sched.nmidle, unreaped = sched.nfreem, limit = sched.maxmcount;
+	unlock(&sched.lock);
+	uint32_t ncache;
+	size_t cachebytes;
+	stackcache_stats(&ncache, &cachebytes);
+	printfd(2,
+	        "mrt schedtrace %s live=%lld running=%d starting=%d idle=%d unreaped=%d "
+	        "created=%lld exited=%lld failed=%lld limit=%d stackcache=%u\n",
+	        t, (long long)live, nst[MRT_M_RUNNING], nst[MRT_M_STARTING], idle, unreaped,
+	        (long long)created, (long long)freed, (long long)failed, limit, ncache);
+}
+
+/* The monitor M (Go prints schedtrace from sysmon): a line every period,
+ * until the process ends. Its own M is counted like any other. */
+static void schedtracem(void *arg)
+{
+	(void)arg;
+	int64_t period = (int64_t)debug.schedtrace * 1000000;
+	int64_t next = nanotime() + period;
+	for (;;) {
+		int64_t now = nanotime();
+		if (now < next) {
+			osusleep((next - now + 999) / 1000);
+			continue;
+		}
+		schedtraceline();
+		next += period;
+		if (next <= now) /* fell behind (a stopped process): no burst */
+			next = now + period;
+	}
+}
+
+/*
+ * debuginit reads MRTDEBUG (on m0, at mrt_init, the one place mrt reads the
+ * environment) and reports what it ignored, once.
+ */
+void debuginit(void)
+{
+	char bad[320];
+	const char *s = osgetenv("MRTDEBUG");
+	if (s == nil)
+		return;
+	if (parsedebugvars(s, 4096, &debug, bad, sizeof bad) > 0)
+		printfd(2, "mrt: MRTDEBUG: ignoring %s\n", bad);
+}
+
+/* debugstart starts what MRTDEBUG asks for once mrt is up: the monitor M. */
+void debugstart(void)
+{
+	if (debug.schedtrace <= 0)
+		return;
+	int64_t id = newm(schedtracem, nil, nil);
+	if (id < 0)
+		printfd(2, "mrt: MRTDEBUG: schedtrace: no monitor M: %s\n", mrt_strerror((int)id));
+}
+
+/* ------------------------------------------------------------------------
+ * mrt_dump
+ * ------------------------------------------------------------------------ */
+
+static const char *mstatusname(uint32_t st)
+{
+	switch (st) {
+	case MRT_M_STARTING: return "starting";
+	case MRT_M_RUNNING: return "running";
+	case MRT_M_IDLE: return "idle";
+	case MRT_M_EXITING: return "exiting";
+	default: return "pooled";
+	}
+}
+
+/*
+ * mrt_dump walks allm without sched.lock, like mrt_forallm (see there for
+ * why the walk is safe against Ms dying under it), so it may run in a signal
+ * handler or while the process is wedged on that lock.
+ */
+MRT_API int mrt_dump(int fd)
+{
+	if (fd < 0)
+		return -EBADF;
+	if (!load_acquire(&cfg.inited))
+		return -EINVAL;
+	int r = printfd(fd, "mrt_dump: every M on allm, newest first (%s model)\n", OS_THREAD_MODEL);
+	if (r < 0)
+		return r;
+	int n = 0;
+	__atomic_fetch_add(&sched.nwalkers, 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (m *mp = load_acquire(&allm); mp != nil; mp = load_acquire(&mp->alllink)) {
+		char cg[24];
+		g *gp = __atomic_load_n(&mp->curg, __ATOMIC_RELAXED);
+		if (gp == nil || gp == mp->g0)
+			mrt_snprintf(cg, sizeof cg, "g0");
+		else if (gp == mp->gsignal)
+			mrt_snprintf(cg, sizeof cg, "gsignal");
+		else
+			mrt_snprintf(cg, sizeof cg, "g%lld", (long long)load_relaxed(&gp->goid));
+		r = printfd(fd, "  M%-5lld tid %-7d %-8s g0 [%p, %p) gsignal [%p, %p) curg %s\n",
+		            (long long)load_relaxed(&mp->id), (int)load_relaxed(&mp->procid),
+		            mstatusname(load_acquire(&mp->status)), (void *)mp->g0->stack.lo,
+		            (void *)mp->g0->stack.hi, (void *)mp->gsignal->stack.lo,
+		            (void *)mp->gsignal->stack.hi, cg);
+		if (r < 0)
+			break;
+		n++;
+	}
+	__atomic_fetch_sub(&sched.nwalkers, 1, __ATOMIC_RELEASE);
+	return r < 0 ? r : n;
+}
+
+/* ------------------------------------------------------------------------
+ * Thread names
+ * ------------------------------------------------------------------------ */
+
+/*
+ * mthreadname writes the name mp's thread should carry — the configured
+ * prefix and the M's id, "mrt/M12" by default — into buf (n bytes, cut to
+ * fit) and returns its length, or 0 when naming is turned off
+ * (MRT_F_NO_THREAD_NAMES). The platform's minit sets it.
+ */
+int mthreadname(m *mp, char *buf, size_t n)
+{
+	if ((cfg.flags & MRT_F_NO_THREAD_NAMES) != 0 || n == 0)
+		return 0;
+	int k = mrt_snprintf(buf, n, "%s%lld", cfg.threadname, (long long)mp->id);
+	return k < (int)n ? k : (int)n - 1;
+}
