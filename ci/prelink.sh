@@ -9,7 +9,9 @@ shift 5
 mkdir -p "$tmp"
 "$@" -r -nostdlib -o "$tmp/mrt.o" -Wl,--whole-archive "$in" -Wl,--no-whole-archive
 # Internal symbols are hidden (-fvisibility=hidden, .hidden in assembly);
-# the API is default visibility and stays global.
+# the API is default visibility and stays global. Localized symbols and the
+# debug info stay in the object (no --strip-*, no --discard-*): gdb and
+# tools/mrt-gdb.py find allm and sched through them (tests/gdb checks).
 "$objcopy" --localize-hidden "$tmp/mrt.o"
 rm -f "$out"
 "$ar" rcs "$out" "$tmp/mrt.o"

@@ -2,12 +2,17 @@
  * life-of-m — the life of an M, narrated.
  *
  * Three Ms are born (Go's newm → allocm → mcommoninit → newm1 → newosproc
- * → clone → mstart), one parks (stopm) and is woken with new work (startm),
- * all of them exit (mexit) and are reaped (freem). Every line names the M,
- * its kernel thread id and its stacks.
+ * → clone → mstart): one exits at once, one switches to a user g, one parks
+ * (stopm) and is woken with new work (startm); a fourth is refused by the
+ * thread limit; all of them exit (mexit) and are reaped (freem). Every line
+ * names the M, its kernel thread id and its stacks.
  *
  * Everything that runs on an M here uses mrt's own output (mrt_printf), not
  * stdio: in the clone model an M has no libc thread state.
+ *
+ * For debuggers: life_of_m_checkpoint() is called when one M is running a
+ * user g and another is parked (tools/mrt-gdb.py's test stops there), and
+ * MRTDEBUG=mtrace=1 prints every M event as it happens.
  */
 #include <mrt.h>
 
@@ -48,10 +53,13 @@ static void say(const char *what)
 	uintptr_t lo, hi;
 	mrt_gstack(mrt_getg(), &lo, &hi);
 	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+	char gname[24] = "g0";
+	if (mrt_getg() != mrt_getg0())
+		mrt_snprintf(gname, sizeof gname, "user g%lld", (long long)mrt_gid(mrt_getg()));
 	mrt_printf("  M%lld  tid %-6d %s\n"
-	           "        g0 [%p, %p) (%llu KiB), sp %p inside: %s\n"
+	           "        %s [%p, %p) (%llu KiB), sp %p inside: %s\n"
 	           "        gsignal [%p, %p)\n",
-	           (long long)f.id, f.tid, what, (void *)lo, (void *)hi,
+	           (long long)f.id, f.tid, what, gname, (void *)lo, (void *)hi,
 	           (unsigned long long)(hi - lo) >> 10, (void *)sp,
 	           sp >= lo && sp < hi ? "yes" : "NO", (void *)f.gslo, (void *)f.gshi);
 }
@@ -68,6 +76,30 @@ static void woken(void *arg)
 {
 	say(arg);
 	__atomic_fetch_add(&step, 1, __ATOMIC_RELEASE);
+}
+
+/* M2 runs this on a user g of its own, until main lets it finish. */
+static uint32_t gofree;
+
+static void ontheg(void *arg)
+{
+	(void)arg;
+	say("switched to a user g (mrt_gogo): its own stack, same M");
+	__atomic_fetch_add(&step, 1, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&gofree, __ATOMIC_ACQUIRE) == 0) {
+		/* Busy: an M cannot call libc's sched_yield in the clone model. */
+	}
+	/* Returning ends the g: the M is back on g0, after its mrt_gogo. */
+}
+
+static mrt_g *userg;
+
+static void withg(void *arg)
+{
+	(void)arg;
+	say("born; it will run a user g");
+	mrt_gogo(userg);
+	say("back on g0: the user g returned, it is dead; returning exits the M");
 }
 
 static void parker(void *arg)
@@ -97,6 +129,13 @@ static void check(int64_t r, const char *what)
 	}
 }
 
+/* A place for a debugger to stop: M2 runs a user g, M3 is parked. */
+__attribute__((noinline)) void life_of_m_checkpoint(void);
+__attribute__((noinline)) void life_of_m_checkpoint(void)
+{
+	__asm__ volatile("" ::: "memory");
+}
+
 int main(void)
 {
 	check(mrt_init(NULL), "mrt_init");
@@ -111,7 +150,9 @@ int main(void)
 	int64_t a = mrt_newm(worker, NULL, NULL);
 	check(a, "newm");
 	waitstep(1);
-	int64_t b = mrt_newm(worker, NULL, NULL);
+	check(mrt_malg(&userg, 64 << 10), "malg");
+	check(mrt_gostart(userg, ontheg, NULL), "gostart");
+	int64_t b = mrt_newm(withg, NULL, NULL);
 	check(b, "newm");
 	waitstep(2);
 	int64_t c = mrt_newm(parker, NULL, NULL);
@@ -123,8 +164,12 @@ int main(void)
 	do
 		mrt_mstats(&st);
 	while (st.idle != 1);
-	printf("\n3. M%lld is parked\n", (long long)c);
+	printf("\n3. M%lld runs a user g, M%lld is parked; mrt_dump shows every M:\n",
+	       (long long)b, (long long)c);
 	stats("one parked");
+	fflush(stdout);
+	mrt_dump(1);
+	life_of_m_checkpoint();
 
 	printf("\n4. startm hands the idle M new work and wakes it (no new thread)\n");
 	fflush(stdout);
@@ -134,7 +179,22 @@ int main(void)
 	fflush(stdout);
 	waitstep(4);
 
-	printf("\n5. all three have exited (or are exiting); join waits for each\n"
+	printf("\n5. M%lld's user g returns; the M is back on g0 and returns too\n",
+	       (long long)b);
+	fflush(stdout);
+	__atomic_store_n(&gofree, 1, __ATOMIC_RELEASE);
+	check(mrt_join(b), "join");
+	check(mrt_gfree(userg), "gfree");
+
+	printf("\n6. the thread limit: with it set to the live count, newm is refused\n");
+	mrt_mstats(&st);
+	int32_t old = mrt_setmaxthreads((int32_t)st.live);
+	int64_t r = mrt_newm(worker, NULL, NULL);
+	printf("  newm: %s\n  %s\n  and nothing was left behind\n", mrt_strerror((int)r),
+	       mrt_errmsg());
+	mrt_setmaxthreads(old);
+
+	printf("\n7. every M has exited (or is exiting); join waits for each\n"
 	       "   thread to be gone (the kernel clears freeWait) and reaps it:\n");
 	int64_t ids[3] = { a, b, c };
 	for (int i = 0; i < 3; i++) {

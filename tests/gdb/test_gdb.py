@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""test_gdb.py GDB LIFE_OF_M MRT_GDB_PY — tools/mrt-gdb.py on a live process
+and on a core file.
+
+gdb runs examples/life-of-m in batch mode and stops it at
+life_of_m_checkpoint(), where M2 runs a user g and M3 is parked. There it
+runs `info mrt`, `mrt bt` on each M and on an M that does not exist, and
+writes a core file with gcore; a second gdb then loads that core and runs
+the same commands. Both must agree with the table the example printed with
+mrt_dump just before the checkpoint: same Ms, tids, states, stacks and
+current gs. The parked M's backtrace must go through mrt's park
+(notesleep < mpark < mstart), the running M's through its user g's
+function.
+
+Exit 77 (skipped) only when the machine forbids ptrace.
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+ROW = re.compile(r"^\s+M(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s+\[(0x[0-9a-f]+), (0x[0-9a-f]+)\)\s+"
+                 r"\[(0x[0-9a-f]+), (0x[0-9a-f]+)\)\s+(\S+)\s+(\S+)\s*$")
+DUMP = re.compile(r"^\s+M(\d+)\s+tid (\d+)\s+(\S+)\s+g0 \[(0x[0-9a-f]+), (0x[0-9a-f]+)\) "
+                  r"gsignal \[(0x[0-9a-f]+), (0x[0-9a-f]+)\) curg (\S+)\s*$")
+
+failures = []
+
+
+def check(cond, what, out=None):
+    if not cond:
+        failures.append(what)
+        print("FAIL: " + what)
+        if out is not None:
+            print("----- output -----\n" + out + "\n------------------")
+
+
+def gdb(args, cwd):
+    r = subprocess.run(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=300)
+    return r.stdout
+
+
+def rows_of(out):
+    """info mrt's rows: id -> (tid, thread, state, g0 lo, hi, gsignal lo, hi, curg, fn)."""
+    rows = {}
+    for line in out.splitlines():
+        m = ROW.match(line)
+        if m:
+            rows[int(m.group(1))] = m.groups()[1:]
+    return rows
+
+
+def bt_of(out, mid):
+    """The lines `mrt bt <mid>` printed: from its header to the next header."""
+    lines = out.splitlines()
+    for i, l in enumerate(lines):
+        if re.match(r"^M%d tid \d+ \(gdb thread \d+\)" % mid, l):
+            j = i + 1
+            while j < len(lines) and lines[j].startswith("#"):
+                j += 1
+            return "\n".join(lines[i:j])
+    return ""
+
+
+COMMANDS = ["info mrt", "mrt bt 3", "mrt bt 2", "mrt bt 0", "mrt bt 99"]
+
+
+def check_session(out, dump, what):
+    rows = rows_of(out)
+    check(sorted(rows) == [0, 2, 3], "%s: info mrt lists M0, M2, M3" % what, out)
+    check(re.search(r"^3 Ms$", out, re.M) is not None, "%s: info mrt counts 3 Ms" % what, out)
+    for mid, want in dump.items():
+        got = rows.get(mid)
+        if got is None:
+            continue
+        tid, thread, state, g0lo, g0hi, gslo, gshi, curg, fn = got
+        dtid, dstate, dg0lo, dg0hi, dgslo, dgshi, dcurg = want
+        check(tid == dtid, "%s: M%d tid %s, mrt_dump says %s" % (what, mid, tid, dtid))
+        check(state == dstate, "%s: M%d state %s, mrt_dump says %s" % (what, mid, state, dstate))
+        check((g0lo, g0hi, gslo, gshi) == (dg0lo, dg0hi, dgslo, dgshi),
+              "%s: M%d stacks agree with mrt_dump" % (what, mid), out)
+        check(curg == dcurg, "%s: M%d curg %s, mrt_dump says %s" % (what, mid, curg, dcurg))
+        check(thread != "-", "%s: M%d matched to a gdb thread" % (what, mid), out)
+    if 3 in rows:
+        check(rows[3][2] == "idle" and rows[3][8] == "parker", "%s: M3 idle in parker" % what, out)
+    if 2 in rows:
+        check(rows[2][2] == "running" and re.match(r"g[1-9]\d*$", rows[2][7]) is not None
+              and rows[2][8] == "withg", "%s: M2 running a user g, started in withg" % what, out)
+
+    bt3 = bt_of(out, 3)
+    frames3 = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\w+)", bt3, re.M)
+    check("mpark" in frames3 and "mstart" in frames3 and "notesleep" in frames3,
+          "%s: mrt bt 3 shows the park (notesleep < mpark < mstart): %s" % (what, frames3), out)
+    check(frames3.index("notesleep") < frames3.index("mpark") < frames3.index("mstart")
+          if {"notesleep", "mpark", "mstart"} <= set(frames3) else False,
+          "%s: mrt bt 3 in calling order" % what)
+    bt2 = bt_of(out, 2)
+    frames2 = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\w+)", bt2, re.M)
+    check(len(frames2) > 0 and frames2[0] == "ontheg" and "gentry" in frames2,
+          "%s: mrt bt 2 shows the user g's frames (ontheg < gentry): %s" % (what, frames2), out)
+    frames0 = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\w+)", bt_of(out, 0), re.M)
+    check(frames0[:2] == ["life_of_m_checkpoint", "main"],
+          "%s: mrt bt 0 is the main thread at the checkpoint: %s" % (what, frames0), out)
+    check("mrt bt: no M99 on allm or freem" in out, "%s: mrt bt of an unknown M says so" % what,
+          out)
+
+
+def main():
+    gdbexe, exe, script = sys.argv[1:4]
+    exe = os.path.abspath(exe)
+    script = os.path.abspath(script)
+    with tempfile.TemporaryDirectory(prefix="mrt-gdb-") as tmp:
+        core = os.path.join(tmp, "life-of-m.core")
+        base = [gdbexe, "-nx", "-batch", "-ex", "set pagination off",
+                "-ex", "set debuginfod enabled off", "-ex", "source " + script]
+        live = base + ["-ex", "break life_of_m_checkpoint", "-ex", "run",
+                       "-ex", "info threads"]
+        for c in COMMANDS:
+            live += ["-ex", c]
+        live += ["-ex", "gcore " + core, "-ex", "kill", exe]
+        out = gdb(live, tmp)
+        if "ptrace: Operation not permitted" in out or "Could not trace the inferior" in out:
+            print("gdb cannot ptrace here: skipped\n" + out)
+            return 77
+        check("hit Breakpoint 1, life_of_m_checkpoint" in out, "gdb stopped at the checkpoint",
+              out)
+
+        dump = {}
+        for line in out.splitlines():
+            m = DUMP.match(line)
+            if m:
+                dump[int(m.group(1))] = m.groups()[1:]
+        check(sorted(dump) == [0, 2, 3], "the example's mrt_dump lists M0, M2, M3", out)
+        check_session(out, dump, "live")
+        model = re.search(r"mrt_dump: every M on allm, newest first \((\w+) model\)", out)
+        if model and model.group(1) == "clone":
+            # Thread names, as gdb shows them.
+            check('"mrt/M2"' in out and '"mrt/M3"' in out,
+                  "live: info threads shows mrt/M2 and mrt/M3", out)
+
+        check(os.path.exists(core), "gcore wrote a core file", out)
+        if os.path.exists(core):
+            post = base[:]
+            for c in COMMANDS:
+                post += ["-ex", c]
+            post += [exe, core]
+            cout = gdb(post, tmp)
+            check_session(cout, dump, "core")
+
+    if failures:
+        print("%d check(s) failed" % len(failures))
+        return 1
+    print("mrt-gdb.py: info mrt and mrt bt agree with mrt_dump, live and on a core file")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
