@@ -21,8 +21,16 @@
  *    variables of other libraries). In the *pthread* model (Darwin, or Linux
  *    built with -Dthreads=pthread) Ms are pthreads and may call anything.
  *    mrt_threadmodel() says which one a build uses.
- *  - "Async-signal-safe" below means the function may be called from a signal
- *    handler running on any thread.
+ *  - Each function's comment ends with a bracketed line saying who may call it
+ *    (any thread; an M, i.e. a thread mrt_newm made; the thread that will be
+ *    m0), in which thread models (both, unless one is named), and whether a
+ *    signal handler may: "async-signal-safe" means the function may be called
+ *    from a handler running on any thread, interrupting anything, mrt
+ *    included.
+ *  - Debugging: MRTDEBUG=mtrace=1 prints every M event on fd 2,
+ *    MRTDEBUG=schedtrace=<ms> a summary line every <ms> (see mrt_init);
+ *    mrt_dump prints a table of all Ms; each M names its thread "mrt/M<id>";
+ *    tools/mrt-gdb.py adds "info mrt" and "mrt bt <id>" to gdb.
  */
 #ifndef MRT_H
 #define MRT_H
@@ -82,17 +90,32 @@ struct mrt_config {
 /*
  * mrt_init adopts the calling thread as m0 and sets mrt up. The signal mask of
  * the calling thread becomes the "init mask" that every new M starts with.
- * cfg may be NULL for the defaults.
+ * cfg may be NULL for the defaults. m0 keeps its own stack (as g0) and its
+ * thread name; its signal stack, if it has one, becomes its gsignal.
+ *
+ * It reads the environment once, for MRTDEBUG: comma-separated settings
+ *   mtrace=1           print every M event to fd 2 (created, started,
+ *                      parked, woken, exiting, reaped, failed), one line
+ *                      each with the M's id, tid, time and stacks;
+ *   schedtrace=<ms>    start a monitor M that prints a summary of the M
+ *                      counts every <ms> milliseconds (1..3600000). It is an
+ *                      M like any other: it counts in mrt_mstats and the
+ *                      thread limit, and it never exits.
+ * Unknown or malformed settings are reported in one line on fd 2 and
+ * ignored; they never make mrt_init fail.
  *
  * Returns 0; -EINVAL for out-of-range config values (stacks below 16 KiB or
- * above 1 GiB, a negative limit or idle time); -EBUSY if mrt is already
- * initialised (the first configuration stays in force); -ENOMEM.
- * Call it once, from the thread that will be m0, before any other mrt call.
- * Not async-signal-safe.
+ * above 1 GiB, a negative limit or idle time, unknown flags, a thread_name
+ * longer than 15 bytes); -EBUSY if mrt is already initialised (the first
+ * configuration stays in force); -ENOMEM; -ENOSYS if mrt's thread-local
+ * variable is not in static TLS (a build without initial-exec TLS).
+ * Call it once, before any other mrt call but mrt_threadmodel.
+ * [the thread that will be m0; not async-signal-safe]
  */
 MRT_API int mrt_init(const struct mrt_config *cfg);
 
-/* "clone" or "pthread": the thread model this build of mrt uses. */
+/* "clone" or "pthread": the thread model this build of mrt uses. Never NULL;
+ * valid before mrt_init. [any thread; async-signal-safe] */
 MRT_API const char *mrt_threadmodel(void);
 
 /* ------------------------------------------------------------------------
@@ -110,15 +133,18 @@ MRT_API const char *mrt_threadmodel(void);
  *           kernel refused the thread after retries (RLIMIT_NPROC);
  *  -ENOMEM  no memory for the stacks.
  * On failure nothing is left behind: counts, allm, stacks and pools are as
- * they were. May be called from any thread, M or not. Not async-signal-safe.
+ * they were. In the clone model fn runs freestanding (see Conventions); in
+ * the pthread model it may call anything.
+ * [any thread, an M, a user g or neither; not async-signal-safe]
  */
 MRT_API int64_t mrt_newm(mrt_fn fn, void *arg, void *p);
 
 /*
  * mrt_startm hands fn(arg) and p to an idle M (one parked in mrt_stopm) and
  * wakes it; only when no M is idle does it create one with mrt_newm.
- * Returns the id of the M that will run fn, or mrt_newm's errors.
- * Any thread. Not async-signal-safe.
+ * The hand-over (fn, arg, p) happens before the wakeup, so the woken M sees
+ * it. Returns the id of the M that will run fn, or mrt_newm's errors.
+ * [any thread; not async-signal-safe]
  */
 MRT_API int64_t mrt_startm(mrt_fn fn, void *arg, void *p);
 
@@ -131,16 +157,17 @@ MRT_API int64_t mrt_startm(mrt_fn fn, void *arg, void *p);
  *
  * Does not return on success. Returns -EPERM if the caller is not an M
  * created by mrt (m0 cannot park: it has no exit point), -EINVAL on a
- * systemstack call.
+ * systemstack call. [an M other than m0; not async-signal-safe]
  */
 MRT_API int mrt_stopm(void);
 
 /*
  * mrt_mexit ends the calling M: it leaves allm, its count is released at once
- * (mrt_mcount), and its stacks are reclaimed by a later allocation, mrt_reap
- * or mrt_join once the thread is gone. Callable from g0 or from a user g.
+ * (mrt_mstats' live), and its stacks are reclaimed by a later allocation,
+ * mrt_reap or mrt_join once the thread is gone. Callable from g0 or from a
+ * user g, which is then dead (its owner may mrt_gfree it).
  * Does not return on success. Returns -EPERM on m0 and on threads that are
- * not Ms.
+ * not Ms. [an M other than m0; not async-signal-safe]
  */
 MRT_API int mrt_mexit(void);
 
@@ -151,20 +178,24 @@ MRT_API int mrt_mexit(void);
  * Returns 0 once the M is gone; the error with which the M failed to start,
  * if it did and this call reaped it; -ESRCH if no M with that id was ever
  * created; -EBUSY if another thread is joining it; -EDEADLK for the caller's
- * own M; -EINVAL for m0 or a negative id. Any thread. Not async-signal-safe.
+ * own M; -EINVAL for m0, a negative id or before mrt_init.
+ * [any thread; not async-signal-safe]
  */
 MRT_API int mrt_join(int64_t id);
 
 /*
  * mrt_reap frees the stacks and structures of every exited M whose thread is
- * gone (allocations do this too). Returns the number reaped.
+ * gone (allocations do this too), except Ms a joiner waits for. Returns the
+ * number reaped, or -EINVAL before mrt_init. [any thread; not
+ * async-signal-safe]
  */
 MRT_API int mrt_reap(void);
 
 /*
- * mrt_setmaxthreads sets the thread limit, as debug.SetMaxThreads does, and
- * returns the previous one (or -EINVAL for n <= 0). Lowering it below the
- * live count harms no M; it only refuses new ones.
+ * mrt_setmaxthreads sets the thread limit (m0 included), as
+ * debug.SetMaxThreads does, and returns the previous one (or -EINVAL for
+ * n <= 0). Lowering it below the live count harms no M; it only refuses new
+ * ones (mrt_newm's -EAGAIN). [any thread; not async-signal-safe]
  */
 MRT_API int32_t mrt_setmaxthreads(int32_t n);
 
@@ -172,11 +203,13 @@ MRT_API int32_t mrt_setmaxthreads(int32_t n);
  * The current M
  * ------------------------------------------------------------------------ */
 
-/* The calling thread's M id, or -1 if the thread is not an M. Async-signal-safe. */
+/* The calling thread's M id (m0 is 0), or -1 if the thread is not an M.
+ * [any thread; async-signal-safe] */
 MRT_API int64_t mrt_mid(void);
 
 /* The calling M's scheduler context p (NULL on non-Ms), and its setter
- * (-EPERM on non-Ms). Async-signal-safe. */
+ * (0, or -EPERM on non-Ms). mrt_newm and mrt_startm set it before the M's
+ * function runs; mrt_stopm clears it. [any thread; async-signal-safe] */
 MRT_API void *mrt_getp(void);
 MRT_API int mrt_setp(void *p);
 
@@ -184,11 +217,12 @@ MRT_API int mrt_setp(void *p);
  * cannot use __thread. */
 #define MRT_MLOCAL_SLOTS 8
 /* A pointer to slot i of the calling M, or NULL (not an M, i out of range).
- * Async-signal-safe. */
+ * Slots start at zero for a new M and keep their values across
+ * mrt_stopm/mrt_startm. [any thread; async-signal-safe] */
 MRT_API uintptr_t *mrt_mlocal(int i);
 
 /* A fast per-M pseudo-random number (Go's fastrand); on non-Ms, a shared
- * generator. Async-signal-safe. */
+ * generator. Not for cryptography. [any thread; async-signal-safe] */
 MRT_API uint32_t mrt_fastrand(void);
 
 /* ------------------------------------------------------------------------
@@ -218,11 +252,16 @@ struct mrt_minfo {
  * taking mrt's scheduler lock: Ms may be born and die during the walk. Every
  * M live for the whole walk is seen; an M is never seen after its structure is
  * recycled. Stops early and returns fn's value when fn returns non-zero;
- * returns 0 after the last M. Not async-signal-safe (fn may be anything).
+ * returns 0 after the last M; -EINVAL if fn is NULL. While the walk runs,
+ * exited Ms are not reaped (their structures wait for the next reap).
+ * [any thread; the walk itself is async-signal-safe, so the call is when fn
+ * is]
  */
 MRT_API int mrt_forallm(int (*fn)(const struct mrt_minfo *info, void *arg), void *arg);
 
-/* Counts, read together under the scheduler lock. */
+/* Counts, read together under the scheduler lock: 0 and *out, or -EINVAL for
+ * a NULL out. Before mrt_init the counts are 0. [any thread; not
+ * async-signal-safe] */
 struct mrt_mstats {
 	int64_t live;    /* mcount(): created - freed - failed (includes m0) */
 	int64_t idle;    /* parked in mrt_stopm */
@@ -265,8 +304,10 @@ enum mrt_gstatus {
 
 /*
  * mrt_malg allocates a g with a stack of `stacksize` bytes (rounded up to the
- * page size, 16 KiB minimum) and a guard page below it. Returns 0 and *gp, or
- * -EINVAL (NULL gp, size 0 or above 1 GiB, before mrt_init), -ENOMEM.
+ * page size, 16 KiB minimum) and a guard page below it; it is MRT_G_IDLE
+ * until mrt_gostart. Stacks come from mrt's cache when one of that size is
+ * there. Returns 0 and *gp, or -EINVAL (NULL gp, size 0 or above 1 GiB,
+ * before mrt_init), -ENOMEM. [any thread; not async-signal-safe]
  */
 MRT_API int mrt_malg(mrt_g **gp, size_t stacksize);
 
@@ -274,7 +315,9 @@ MRT_API int mrt_malg(mrt_g **gp, size_t stacksize);
  * mrt_gostart prepares g, which must be idle or dead, to run fn(arg) when it
  * is next switched to. When fn returns, g becomes MRT_G_DEAD and the M
  * switches to its g0 (like Go's goexit), resuming it where it last switched
- * away. Returns 0, or -EINVAL (NULL g or fn, g running or runnable).
+ * away. Returns 0, or -EINVAL (NULL g or fn, a g0 or gsignal, g running or
+ * runnable). [any thread, as long as nothing else touches g; not
+ * async-signal-safe]
  */
 MRT_API int mrt_gostart(mrt_g *g, mrt_fn fn, void *arg);
 
@@ -287,7 +330,7 @@ MRT_API int mrt_gostart(mrt_g *g, mrt_fn fn, void *arg);
  * suspended g (Go's gogo does not either).
  * Returns 0 when something switches back to the caller; -EINVAL if g is NULL,
  * dead or idle, or another M's g0; -EBUSY if g is running; -EPERM on non-Ms
- * and inside mrt_systemstack. Not async-signal-safe.
+ * and inside mrt_systemstack. [an M; not async-signal-safe]
  */
 MRT_API int mrt_gogo(mrt_g *g);
 
@@ -297,7 +340,7 @@ MRT_API int mrt_gogo(mrt_g *g);
  * example, in the scheduler loop's mrt_gogo). The suspended g is runnable as
  * soon as fn runs, so fn may hand it to other Ms. Go's mcall: the way a g
  * parks itself. Returns 0 when something switches back to g; -EPERM on g0 or
- * non-Ms; -EINVAL if fn is NULL.
+ * non-Ms; -EINVAL if fn is NULL. [an M, on a user g; not async-signal-safe]
  */
 MRT_API int mrt_mcall(void (*fn)(mrt_g *g, void *arg), void *arg);
 
@@ -305,21 +348,27 @@ MRT_API int mrt_mcall(void (*fn)(mrt_g *g, void *arg), void *arg);
  * mrt_systemstack runs fn(arg) on the M's g0 stack and returns to the caller's
  * stack; a direct call when already on g0. fn must not switch gs, park or exit
  * the M. Returns 0; -EPERM on non-Ms; -EINVAL if fn is NULL.
+ * [an M; not async-signal-safe]
  */
 MRT_API int mrt_systemstack(mrt_fn fn, void *arg);
 
 /* Frees g and its stack (to mrt's cache). g must not be running; a g0 or
- * gsignal cannot be freed. Returns 0, -EINVAL or -EBUSY. */
+ * gsignal cannot be freed. Returns 0; -EINVAL for NULL, a g0 or gsignal, or
+ * a g already freed; -EBUSY if g is running. The g must not be used again.
+ * [any thread; not async-signal-safe] */
 MRT_API int mrt_gfree(mrt_g *g);
 
-/* The calling M's g0, or NULL on non-Ms. */
+/* The calling M's g0, or NULL on non-Ms. [any thread; async-signal-safe] */
 MRT_API mrt_g *mrt_getg0(void);
 
-/* Facts about a g (NULL-safe: -EINVAL / 0). */
+/* Facts about a g: its stack bounds [lo, hi) (0, or -EINVAL for a NULL
+ * argument); its id (-EINVAL for NULL; g0 and gsignal are 0); its status
+ * (enum mrt_gstatus, or -EINVAL for NULL). [any thread; async-signal-safe] */
 MRT_API int mrt_gstack(const mrt_g *g, uintptr_t *lo, uintptr_t *hi);
 MRT_API int64_t mrt_gid(const mrt_g *g);
 MRT_API int mrt_gstatus(const mrt_g *g);
-/* One user word per g. */
+/* One user word per g (NULL-safe: NULL / no-op). A scheduler keeps its own g
+ * structure here. [any thread; async-signal-safe] */
 MRT_API void *mrt_guser(const mrt_g *g);
 MRT_API void mrt_gsetuser(mrt_g *g, void *v);
 
@@ -344,7 +393,8 @@ MRT_API extern __thread struct mrt_tls mrt_tls;
 MRT_API extern __thread struct mrt_tls mrt_tls __attribute__((tls_model("initial-exec")));
 #endif
 
-/* The current g (NULL on non-Ms) and M: a single load each. Async-signal-safe. */
+/* The current g (NULL on non-Ms) and M: a single load each.
+ * [any thread; async-signal-safe] */
 static inline mrt_g *mrt_getg(void) { return mrt_tls.g; }
 static inline mrt_m *mrt_getm(void) { return mrt_tls.m; }
 
@@ -354,8 +404,12 @@ static inline mrt_m *mrt_getm(void) { return mrt_tls.m; }
 
 /* Formatted output over raw write(2): %d %i %u %x %X %p %s %c %%, with the
  * length modifiers l, ll, z, j and t, a width and the 0 and - flags.
- * Return the bytes written (or that would have been, for snprintf) or -errno.
- * Async-signal-safe. */
+ * Return the bytes written (or that would have been, for snprintf) or a
+ * negative errno: -EBADF for fd < 0, write(2)'s error; the snprintf pair
+ * gives -EINVAL for a NULL fmt or a NULL buf with n > 0 (fmt must never be
+ * NULL for the other two). Each call is one write(2) of at most 511
+ * bytes (longer output is cut), so lines from different Ms never mix.
+ * [any thread; async-signal-safe] */
 MRT_API int mrt_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 MRT_API int mrt_dprintf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 MRT_API int mrt_snprintf(char *buf, size_t n, const char *fmt, ...)
@@ -363,22 +417,23 @@ MRT_API int mrt_snprintf(char *buf, size_t n, const char *fmt, ...)
 MRT_API int mrt_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap);
 
 /* The name of a (negative or positive) errno value, e.g. "EAGAIN (resource
- * temporarily unavailable)". Never NULL. Async-signal-safe. */
+ * temporarily unavailable)". Never NULL. [any thread; async-signal-safe] */
 MRT_API const char *mrt_strerror(int err);
 
 /* A message describing the calling thread's last mrt failure (for example the
  * thread limit that refused an M), or "" if none. Valid until the thread's
- * next mrt call. */
+ * next mrt call. [any thread; async-signal-safe] */
 MRT_API const char *mrt_errmsg(void);
 
-/* Monotonic time in nanoseconds. Async-signal-safe. */
+/* Monotonic time in nanoseconds. [any thread; async-signal-safe] */
 MRT_API int64_t mrt_nanotime(void);
 
-/* The calling thread's kernel thread id. Async-signal-safe. */
+/* The calling thread's kernel thread id. [any thread; async-signal-safe] */
 MRT_API int32_t mrt_gettid(void);
 
-/* Sends signal sig to M `id` only (tgkill on Linux). Returns 0, -ESRCH if no
- * such live M, -EINVAL. Async-signal-safe. */
+/* Sends signal sig to M `id` only (tgkill on Linux), m0 included. Returns 0,
+ * -ESRCH if no such live M, -EINVAL (sig outside 1..64, id < 0, before
+ * mrt_init). Looks the M up without locks. [any thread; async-signal-safe] */
 MRT_API int mrt_signalm(int64_t id, int sig);
 
 #ifdef __cplusplus
