@@ -34,10 +34,10 @@ $cc -o "$tmp/consumer-shared" "$here/consumer.c" $(pkg-config --cflags --libs mr
 readelf -d "$tmp/consumer-shared" | grep -q 'NEEDED.*libmrt\.so' \
     || { echo "consumer-shared does not use libmrt.so"; exit 1; }
 
-step "static: $cc consumer.c \$(pkg-config --cflags --static --libs mrt), libmrt.a"
+step "static: $cc consumer.c \$(pkg-config --cflags --static --libs mrt), -lmrt as -l:libmrt.a"
 # shellcheck disable=SC2046
-$cc -o "$tmp/consumer-static" "$here/consumer.c" $(pkg-config --cflags mrt) \
-    $(pkg-config --static --libs mrt | sed 's/-lmrt/-Wl,-Bstatic -lmrt -Wl,-Bdynamic/')
+$cc -o "$tmp/consumer-static" "$here/consumer.c" \
+    $(pkg-config --cflags --static --libs mrt | sed 's/-lmrt/-l:libmrt.a/')
 "$tmp/consumer-static" "$model"
 if readelf -d "$tmp/consumer-static" | grep -q 'NEEDED.*libmrt'; then
     echo "consumer-static still needs libmrt.so"; exit 1
