@@ -16,6 +16,7 @@ static const struct debugvar {
 	{ "mtrace", offsetof(struct debugvars, mtrace), DEBUG_MTRACE_MAX, "0 or 1" },
 	{ "schedtrace", offsetof(struct debugvars, schedtrace), DEBUG_SCHEDTRACE_MAX,
 	  "milliseconds, 0 to 3600000" },
+	{ "threadnames", offsetof(struct debugvars, threadnames), 1, "0 or 1" },
 };
 
 /* The report being built in bad. */

@@ -46,6 +46,7 @@ MRT_API int mrt_init(const struct mrt_config *c)
 		d.max_threads = 10000;
 	if (d.stack_cache == 0)
 		d.stack_cache = defaultstackcache;
+	bool names = d.thread_name != nil || (d.flags & MRT_F_THREAD_NAMES) != 0;
 	if (d.thread_name == nil)
 		d.thread_name = "mrt/M";
 	size_t namelen = 0;
@@ -53,7 +54,7 @@ MRT_API int mrt_init(const struct mrt_config *c)
 		namelen++;
 	if (d.g0_stack < minstack || d.g0_stack > maxstack || d.gsignal_stack < minstack ||
 	    d.gsignal_stack > maxstack || d.max_threads < 0 || d.idle_ns < 0 ||
-	    (d.flags & ~MRT_F_NO_THREAD_NAMES) != 0 || namelen >= sizeof cfg.threadname)
+	    (d.flags & ~MRT_F_THREAD_NAMES) != 0 || namelen >= sizeof cfg.threadname)
 		return -EINVAL;
 	if (xchg(&initing, 1) != 0)
 		return -EBUSY;
@@ -69,6 +70,7 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	debuginit();
 	__builtin_memcpy(cfg.threadname, d.thread_name, namelen);
 	cfg.threadname[namelen] = '\0';
+	cfg.threadnames = names || debug.threadnames != 0;
 	cfg.g0stack = round_up(d.g0_stack, pagesize);
 	cfg.gsignalstack = round_up(d.gsignal_stack, pagesize);
 	cfg.idle_ns = d.idle_ns;

@@ -225,6 +225,7 @@ struct mrtconfig {
 	int64_t idle_ns;
 	uint32_t stackcache;
 	uint32_t flags;
+	bool threadnames; /* name each M's thread cfg.threadname<id> */
 	os_sigset initsigmask;
 	/* Clone-model thread-local block (see tls.c). */
 	intptr_t tls_off;        /* &mrt_tls - thread pointer */

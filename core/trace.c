@@ -226,12 +226,12 @@ MRT_API int mrt_dump(int fd)
 /*
  * mthreadname writes the name mp's thread should carry — the configured
  * prefix and the M's id, "mrt/M12" by default — into buf (n bytes, cut to
- * fit) and returns its length, or 0 when naming is turned off
- * (MRT_F_NO_THREAD_NAMES). The platform's minit sets it.
+ * fit) and returns its length, or 0 when naming is off (the default; see
+ * MRT_F_THREAD_NAMES). The platform's minit sets it.
  */
 int mthreadname(m *mp, char *buf, size_t n)
 {
-	if ((cfg.flags & MRT_F_NO_THREAD_NAMES) != 0 || n == 0)
+	if (!cfg.threadnames || n == 0)
 		return 0;
 	int k = mrt_snprintf(buf, n, "%s%lld", cfg.threadname, (long long)mp->id);
 	return k < (int)n ? k : (int)n - 1;

@@ -73,19 +73,22 @@ struct mrt_config {
 	                         (exits); 0 = never (Go's behaviour, the default) */
 	uint32_t stack_cache; /* freed stacks kept for reuse; default 256 */
 	uint32_t flags;       /* MRT_F_* */
-	const char *thread_name; /* each new M names its thread this prefix
-	                         followed by its id, so that it shows in
-	                         /proc/<pid>/task/<tid>/comm, top -H and gdb;
-	                         default "mrt/M" ("mrt/M12"). At most 15 bytes;
-	                         Linux cuts the whole name to 15. Copied. */
+	const char *thread_name; /* when set, each new M names its thread this
+	                         prefix followed by its id, so that it shows in
+	                         /proc/<pid>/task/<tid>/comm, top -H and gdb.
+	                         At most 15 bytes; Linux cuts the whole name to
+	                         15. Copied. See MRT_F_THREAD_NAMES. */
 };
 
 /* Flags for mrt_config.flags. */
 #define MRT_F_NONE 0u
-/* Leave thread names alone (see thread_name). Naming costs each new M one
- * system call (prctl on Linux); the whole life of a clone-model M is five
+/* Name each M's thread "mrt/M<id>" (or thread_name's prefix, which turns
+ * naming on by itself; so does MRTDEBUG=threadnames=1, without rebuilding).
+ * Off by default, as in Go and glibc: naming costs each new M one system
+ * call (prctl on Linux), and the whole life of a clone-model M — clone,
+ * sigaltstack, rt_sigprocmask, exit, the joiner's futex wait — is five
  * without it. */
-#define MRT_F_NO_THREAD_NAMES 0x1u
+#define MRT_F_THREAD_NAMES 0x2u
 
 /*
  * mrt_init adopts the calling thread as m0 and sets mrt up. The signal mask of
@@ -100,7 +103,8 @@ struct mrt_config {
  *   schedtrace=<ms>    start a monitor M that prints a summary of the M
  *                      counts every <ms> milliseconds (1..3600000). It is an
  *                      M like any other: it counts in mrt_mstats and the
- *                      thread limit, and it never exits.
+ *                      thread limit, and it never exits;
+ *   threadnames=1      name every M's thread, as MRT_F_THREAD_NAMES does.
  * Unknown or malformed settings are reported in one line on fd 2 and
  * ignored; they never make mrt_init fail.
  *

@@ -42,6 +42,7 @@ static const struct parsecase parsecases[] = {
 	{ "schedtrace=99999999999999999999999", 1, 0, 0,
 	  "malformed \"schedtrace=99999999999999999999999\" (want milliseconds, 0 to 3600000)" },
 	{ "mtrace=2", 1, 0, 0, "malformed \"mtrace=2\" (want 0 or 1)" },
+	{ "threadnames=2", 1, 0, 0, "malformed \"threadnames=2\" (want 0 or 1)" },
 	{ "mtrace=", 1, 0, 0, "malformed \"mtrace=\" (want 0 or 1)" },
 	{ "mtrace", 1, 0, 0, "malformed \"mtrace\" (want 0 or 1)" },
 	{ "mtrace=-1", 1, 0, 0, "malformed \"mtrace=-1\" (want 0 or 1)" },
@@ -62,7 +63,7 @@ static void test_parse_settings(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof parsecases / sizeof parsecases[0]; i++) {
 		const struct parsecase *c = &parsecases[i];
-		struct debugvars dv = { 0, 0 };
+		struct debugvars dv = { 0 };
 		char bad[256];
 		memset(bad, 'Z', sizeof bad);
 		int n = parsedebugvars(c->in, strlen(c->in) + 1, &dv, bad, sizeof bad);
@@ -74,7 +75,7 @@ static void test_parse_settings(void **state)
 		}
 	}
 	/* NULLs are harmless. */
-	struct debugvars dv = { 0, 0 };
+	struct debugvars dv = { 0 };
 	assert_int_equal(parsedebugvars(NULL, 10, &dv, NULL, 0), 0);
 	assert_int_equal(parsedebugvars("foo", 3, &dv, NULL, 0), 1);
 	assert_int_equal(parsedebugvars("mtrace=1", 8, NULL, NULL, 0), 0);
@@ -96,7 +97,7 @@ static void test_parse_never_reads_past_n(void **state)
 		size_t k = strlen(ins[i]);
 		char *s = map + pg - k;
 		memcpy(s, ins[i], k); /* no NUL */
-		struct debugvars dv = { 0, 0 };
+		struct debugvars dv = { 0 };
 		char bad[64];
 		parsedebugvars(s, k, &dv, bad, sizeof bad);
 		if (i == 0)
@@ -105,7 +106,7 @@ static void test_parse_never_reads_past_n(void **state)
 			assert_int_equal(dv.schedtrace, 25);
 	}
 	/* A shorter n cuts the setting: "mtrace=1" seen as "mtrace=". */
-	struct debugvars dv = { 0, 0 };
+	struct debugvars dv = { 0 };
 	assert_int_equal(parsedebugvars("mtrace=1", 7, &dv, NULL, 0), 1);
 	assert_int_equal(dv.mtrace, 0);
 	/* The NUL ends the string before n does. */
@@ -127,7 +128,7 @@ static void test_parse_report_is_bounded(void **state)
 	for (size_t badn = 0; badn <= lenfull + 2; badn++) {
 		char buf[600];
 		memset(buf, 'Z', sizeof buf);
-		struct debugvars dv = { 0, 0 };
+		struct debugvars dv = { 0 };
 		assert_int_equal(parsedebugvars(in, strlen(in), &dv, buf, badn), 5);
 		if (badn == 0) {
 			assert_int_equal(buf[0], 'Z');
@@ -557,11 +558,12 @@ static void parked_comm(char *buf, size_t n, int64_t *idp)
 		*idp = id;
 }
 
-static void child_names_default(void)
+static void child_names_flag(void)
 {
 	char comm[32], main0[32], want[32];
 	read_comm(0, main0, sizeof main0);
-	CHILD_CHECK(mrt_init(NULL) == 0);
+	struct mrt_config c = { .flags = MRT_F_THREAD_NAMES };
+	CHILD_CHECK(mrt_init(&c) == 0);
 	int64_t id;
 	parked_comm(comm, sizeof comm, &id);
 	snprintf(want, sizeof want, "mrt/M%lld", (long long)id);
@@ -588,15 +590,25 @@ static void child_names_prefix(void)
 	CHILD_CHECK(strcmp(comm, "vm-worker-1") == 0);
 }
 
-static void child_names_off(void)
+static void child_names_off_by_default(void)
 {
 	char comm[32], main0[32];
-	struct mrt_config c = { .flags = MRT_F_NO_THREAD_NAMES };
 	read_comm(0, main0, sizeof main0);
-	CHILD_CHECK(mrt_init(&c) == 0);
+	CHILD_CHECK(mrt_init(NULL) == 0);
 	parked_comm(comm, sizeof comm, NULL);
 	/* Unnamed, a thread keeps the name of the thread that made it. */
 	CHILD_CHECK(strcmp(comm, main0) == 0);
+}
+
+static void child_names_mrtdebug(void)
+{
+	char comm[32], want[32];
+	setenv("MRTDEBUG", "threadnames=1", 1);
+	CHILD_CHECK(mrt_init(NULL) == 0);
+	int64_t id;
+	parked_comm(comm, sizeof comm, &id);
+	snprintf(want, sizeof want, "mrt/M%lld", (long long)id);
+	CHILD_CHECK(strcmp(comm, want) == 0);
 }
 
 static void child_names_toolong(void)
@@ -607,11 +619,11 @@ static void child_names_toolong(void)
 	CHILD_CHECK(mrt_init(&c) == 0);
 }
 
-static void test_each_m_names_its_thread(void **state)
+static void test_thread_names(void **state)
 {
 	(void)state;
-	void (*cases[])(void) = { child_names_default, child_names_prefix, child_names_off,
-		                  child_names_toolong };
+	void (*cases[])(void) = { child_names_flag, child_names_prefix, child_names_off_by_default,
+		                  child_names_mrtdebug, child_names_toolong };
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct child c;
 		run_child(cases[i], 30, &c);
@@ -631,7 +643,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_bad_settings_reported_once),
 		cmocka_unit_test(test_schedtrace_prints_summaries),
 		cmocka_unit_test(test_dump_lists_every_m),
-		cmocka_unit_test(test_each_m_names_its_thread),
+		cmocka_unit_test(test_thread_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -135,8 +135,8 @@ void osabort(void)
  *
  * The cost is one system call per M, on the M: prctl(PR_SET_NAME). A cold
  * clone-model M's whole life is otherwise five (clone, sigaltstack,
- * rt_sigprocmask, exit, and the joiner's futex wait), so names make it six.
- * MRT_F_NO_THREAD_NAMES turns naming off and gives the call back.
+ * rt_sigprocmask, exit, and the joiner's futex wait), so names make it six:
+ * that is why naming is opt-in (MRT_F_THREAD_NAMES).
  */
 void setthreadname(m *mp)
 {

@@ -115,7 +115,9 @@ def main():
         core = os.path.join(tmp, "life-of-m.core")
         base = [gdbexe, "-nx", "-batch", "-ex", "set pagination off",
                 "-ex", "set debuginfod enabled off", "-ex", "source " + script]
-        live = base + ["-ex", "break life_of_m_checkpoint", "-ex", "run",
+        # Thread names are opt-in; MRTDEBUG turns them on without a rebuild.
+        live = base + ["-ex", "set environment MRTDEBUG threadnames=1",
+                       "-ex", "break life_of_m_checkpoint", "-ex", "run",
                        "-ex", "info threads"]
         for c in COMMANDS:
             live += ["-ex", c]
