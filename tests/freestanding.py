@@ -16,6 +16,14 @@ ALLOWED = {
     "memcpy", "memset", "memmove", "memcmp",
     # Linker-provided.
     "_GLOBAL_OFFSET_TABLE_",
+    # The compiler's own runtime (libgcc, compiler-rt), not libc: arm64
+    # outline atomics, which pick LSE or LL/SC instructions by a flag the
+    # runtime sets at startup and touch no per-thread state.
+    "__aarch64_cas4_acq_rel", "__aarch64_cas8_acq_rel",
+    "__aarch64_swp4_acq_rel", "__aarch64_swp8_acq_rel",
+    "__aarch64_ldadd4_relax", "__aarch64_ldadd8_relax",
+    "__aarch64_ldadd4_rel", "__aarch64_ldadd8_rel",
+    "__aarch64_ldadd4_acq_rel", "__aarch64_ldadd8_acq_rel",
     # Read by mrt_init on m0 (MRTDEBUG), never on an M.
     "environ",
 }
