@@ -190,9 +190,11 @@ struct mrt_m {
 };
 typedef struct mrt_m m;
 
-static inline g *getg(void) { return mrt_tls.g; }
-static inline m *getm(void) { return mrt_tls.m; }
-static inline void setg(g *gp) { mrt_tls.g = gp; }
+/* Through mrt_tlsp_() (mrt.h): a g may resume on another M in the middle
+ * of a function, so the thread's block is found afresh at each access. */
+static inline g *getg(void) { return mrt_tlsp_()->g; }
+static inline m *getm(void) { return mrt_tlsp_()->m; }
+static inline void setg(g *gp) { mrt_tlsp_()->g = gp; }
 
 /* ---------------------------------------------------------------------------
  * The scheduler's global state (Go's schedt, reduced to Ms).

@@ -397,10 +397,50 @@ MRT_API extern __thread struct mrt_tls mrt_tls;
 MRT_API extern __thread struct mrt_tls mrt_tls __attribute__((tls_model("initial-exec")));
 #endif
 
-/* The current g (NULL on non-Ms) and M: a single load each.
+/*
+ * mrt_tlsp_() is the address of the calling thread's mrt_tls, worked out
+ * afresh from the thread pointer at each call (internal: use mrt_getg()).
+ *
+ * Why not simply &mrt_tls: a g can call mrt_gogo or mrt_mcall on one M and
+ * be resumed on another, in the middle of one C function. Compilers assume a
+ * function runs on one thread, so they may compute a TLS address once and
+ * keep it across calls: gcc 12 and clang 14 at -O2 keep the thread pointer
+ * (arm64: mrs tpidr_el0) or the address (riscv64: tp + offset) in a
+ * callee-saved register, and a read after the switch would then see the old
+ * M's block. So on these CPUs the thread pointer is read by a volatile asm
+ * every time; only the offset, a link-time constant (the initial-exec GOT
+ * slot), may be shared. A getg is then two instructions there (mrs + ldr;
+ * add + ld). On amd64 every access is %fs-relative, so the segment base is
+ * read by the load itself: getg stays a single load.
+ */
+#if defined(__aarch64__) && defined(__ELF__)
+static inline struct mrt_tls *mrt_tlsp_(void)
+{
+	unsigned long off, tp;
+	__asm__("adrp %0, :gottprel:mrt_tls\n\t"
+	        "ldr %0, [%0, #:gottprel_lo12:mrt_tls]"
+	        : "=r"(off));
+	__asm__ volatile("mrs %0, tpidr_el0" : "=r"(tp));
+	return (struct mrt_tls *)(tp + off);
+}
+#elif defined(__riscv) && __riscv_xlen == 64
+static inline struct mrt_tls *mrt_tlsp_(void)
+{
+	unsigned long off;
+	struct mrt_tls *p;
+	__asm__("la.tls.ie %0, mrt_tls" : "=r"(off));
+	__asm__ volatile("add %0, %1, tp" : "=r"(p) : "r"(off));
+	return p;
+}
+#else
+static inline struct mrt_tls *mrt_tlsp_(void) { return &mrt_tls; }
+#endif
+
+/* The current g (NULL on non-Ms) and M: one load each from the thread's
+ * block, valid after a switch that moved the g to another M (see above).
  * [any thread; async-signal-safe] */
-static inline mrt_g *mrt_getg(void) { return mrt_tls.g; }
-static inline mrt_m *mrt_getm(void) { return mrt_tls.m; }
+static inline mrt_g *mrt_getg(void) { return mrt_tlsp_()->g; }
+static inline mrt_m *mrt_getm(void) { return mrt_tlsp_()->m; }
 
 /* ------------------------------------------------------------------------
  * Utilities usable on any M (no libc)

@@ -1,7 +1,8 @@
 /*
  * test_g.c — gs: stacks and their bounds, switches that keep every
  * callee-saved register, mcall and systemstack on g0, a g's end, gs moving
- * between Ms, and the g API's answers to bad input.
+ * between Ms, getg on every M, backtraces that end where a thread or a
+ * context starts, and the g API's answers to bad input.
  */
 #define _GNU_SOURCE
 #include "testlib.h"
@@ -95,7 +96,7 @@ static void regs_b(void *arg)
 {
 	struct regpair *p = arg;
 	for (long i = 0;; i++)
-		p->bad |= regs_check(sw, p->a, 0xb000000000000000ull + (uint64_t)i * 13 + 1) << 16;
+		p->bad |= regs_check(sw, p->a, 0xb000000000000000ull + (uint64_t)i * 13 + 1) << 32;
 }
 
 static void run_regpair(void *arg)
@@ -117,8 +118,8 @@ static void regpair_setup(long iters)
 static void regpair_check(void)
 {
 	if (rp.bad != 0)
-		print_error("registers lost across a switch: mask %#llx (low 16 bits: g a, "
-		            "next 16: g b; bit 0 rbx/x19/s0 ...)\n",
+		print_error("registers lost across a switch: mask %#llx (low 32 bits: g a, "
+		            "high 32: g b; bits as tests/arch/<cpu>/regs.S lists them)\n",
 		            (unsigned long long)rp.bad);
 	assert_int_equal(rp.bad, 0);
 	assert_int_equal(rp.done, rp.iters);
@@ -230,13 +231,22 @@ static void test_mcall_and_systemstack_run_on_g0(void **state)
 
 /* ------------------------------------------------------------------------ */
 
-/* A g parked on one M (mcall) is resumed by another M and finishes there:
- * getg() follows the g, getm() the thread. */
+/*
+ * A g parked on one M (mcall) is resumed by another M and finishes there:
+ * getg() follows the g, getm() the thread. Read twice in the same function,
+ * before and after the switch: a compiler that kept the thread pointer (or
+ * the TLS address) in a register across mrt_mcall would read the first M's
+ * block after the move. The first M stays alive meanwhile, so the second
+ * gets a stack (and TLS block) of its own and a stale read cannot pass by
+ * finding the same block reused.
+ */
 struct mig {
 	mrt_g *gp;
 	int64_t m_before, m_after;
-	mrt_g *g_before, *g_after;
-	uint32_t parked;
+	mrt_g *g_before, *g_after, *cg_before, *cg_after;
+	mrt_m *mp_before, *mp_after, *cm_before, *cm_after;
+	mrt_m *m1, *m2;
+	uint32_t parked, release;
 };
 static struct mig mg;
 
@@ -251,20 +261,30 @@ static void mig_body(void *arg)
 	struct mig *p = arg;
 	p->m_before = mrt_mid();
 	p->g_before = mrt_getg();
+	p->mp_before = mrt_getm();
+	p->cg_before = getg();
+	p->cm_before = getm();
 	mrt_mcall(mig_park, &p->parked);
 	p->m_after = mrt_mid();
 	p->g_after = mrt_getg();
+	p->mp_after = mrt_getm();
+	p->cg_after = getg();
+	p->cm_after = getm();
 }
 
 static void mig_start(void *arg)
 {
 	(void)arg;
+	mg.m1 = mrt_getm();
 	mrt_gogo(mg.gp); /* returns after mig_park: the g stays suspended */
+	while (ev_get(&mg.release) == 0)
+		futexsleep(&mg.release, 0, -1);
 }
 
 static void mig_finish(void *arg)
 {
 	(void)arg;
+	mg.m2 = mrt_getm();
 	mrt_gogo(mg.gp);
 }
 
@@ -276,20 +296,199 @@ static void test_g_moves_between_ms(void **state)
 	assert_int_equal(mrt_gostart(mg.gp, mig_body, &mg), 0);
 	int64_t m1 = must_newm(mig_start, NULL);
 	ev_wait(&mg.parked, 1);
-	assert_int_equal(mrt_join(m1), 0); /* M1 is gone; the g lives on */
 	assert_int_equal(mrt_gstatus(mg.gp), MRT_G_RUNNABLE);
-	int64_t m2 = must_newm(mig_finish, NULL);
+	int64_t m2 = must_newm(mig_finish, NULL); /* while M1 still lives */
 	assert_int_equal(mrt_join(m2), 0);
+	ev_add(&mg.release, 1);
+	assert_int_equal(mrt_join(m1), 0);
 	assert_int_equal(mg.m_before, m1);
 	assert_int_equal(mg.m_after, m2);
+	assert_ptr_not_equal(mg.m1, mg.m2);
+	assert_ptr_equal(mg.mp_before, mg.m1);
+	assert_ptr_equal(mg.cm_before, mg.m1);
+	assert_ptr_equal(mg.mp_after, mg.m2);
+	assert_ptr_equal(mg.cm_after, mg.m2);
 	assert_ptr_equal(mg.g_before, mg.gp);
+	assert_ptr_equal(mg.cg_before, mg.gp);
 	assert_ptr_equal(mg.g_after, mg.gp);
+	assert_ptr_equal(mg.cg_after, mg.gp);
 	assert_int_equal(mrt_gstatus(mg.gp), MRT_G_DEAD);
 	/* A dead g can be started again. */
 	assert_int_equal(mrt_gostart(mg.gp, fn_exit, NULL), 0);
 	assert_int_equal(mrt_gogo(mg.gp), 0);
 	assert_int_equal(mrt_gstatus(mg.gp), MRT_G_DEAD);
 	assert_int_equal(mrt_gfree(mg.gp), 0);
+}
+
+/* ------------------------------------------------------------------------ */
+
+/*
+ * On every M, from its first instruction, getg() is the g0 that tlsmake put
+ * in its TLS block at clone time and getm() the M, through the thread
+ * pointer clone set. Several Ms are alive at once, so each reads its own
+ * block: distinct thread pointers, each inside its own g0 mapping.
+ */
+enum { nclonem = 6 };
+struct clonem {
+	mrt_g *g, *cg, *g0;
+	mrt_m *m, *cm;
+	void *tp, *wanttp;
+	int64_t id;
+	uintptr_t g0lo, g0hi;
+};
+static struct clonem cms[nclonem];
+static uint32_t cm_ready, cm_release;
+
+static void clonem_fn(void *arg)
+{
+	struct clonem *c = arg;
+	c->g = mrt_getg();
+	c->cg = getg();
+	c->m = mrt_getm();
+	c->cm = getm();
+	c->tp = arch_gettp();
+	c->wanttp = getm()->tp;
+	c->g0 = mrt_getg0();
+	c->id = mrt_mid();
+	mrt_gstack(c->g0, &c->g0lo, &c->g0hi);
+	ev_add(&cm_ready, 1);
+	while (ev_get(&cm_release) == 0)
+		futexsleep(&cm_release, 0, -1);
+}
+
+static void test_getg_is_the_g_set_at_clone_on_every_m(void **state)
+{
+	(void)state;
+	memset(cms, 0, sizeof cms);
+	cm_ready = cm_release = 0;
+	int64_t ids[nclonem];
+	for (int i = 0; i < nclonem; i++)
+		ids[i] = must_newm(clonem_fn, &cms[i]);
+	ev_wait(&cm_ready, nclonem);
+	for (int i = 0; i < nclonem; i++) {
+		struct clonem *c = &cms[i];
+		assert_int_equal(c->id, ids[i]);
+		assert_non_null(c->m);
+		assert_ptr_equal(c->cm, c->m);
+		assert_ptr_equal(c->g, c->g0);
+		assert_ptr_equal(c->cg, c->g0);
+		assert_ptr_equal(c->tp, c->wanttp);
+		/* The TLS block sits above g0's usable stack, in its mapping. */
+		assert_true((uintptr_t)c->tp >= c->g0hi);
+		assert_true((uintptr_t)c->tp < c->g0hi + cfg.tls_size);
+		for (int j = 0; j < i; j++) {
+			assert_ptr_not_equal(c->tp, cms[j].tp);
+			assert_ptr_not_equal(c->m, cms[j].m);
+		}
+	}
+	assert_ptr_not_equal(cms[0].tp, arch_gettp()); /* m0's is libc's */
+	ev_add(&cm_release, 1);
+	for (int i = 0; i < nclonem; i++)
+		assert_int_equal(mrt_join(ids[i]), 0);
+}
+
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Backtraces end cleanly where a thread or a context starts. A frame-pointer
+ * walk (the test build keeps frame pointers) from inside an M's function,
+ * from inside a user g, and from the M's exit path (the test hook in mexit0,
+ * whose frames go back through mstart to the clone trampoline) must stay on
+ * that g's stack, go strictly upwards, and end on a zero frame pointer:
+ * ctx_make's and the clone child's first frames set it so. A frame pointer
+ * left over from the creating thread would lead off the stack.
+ *
+ * Frame records: amd64 and arm64 point the frame pointer at {caller's fp,
+ * return address}; riscv64 points it just past {caller's fp, ra}.
+ */
+#if defined(__riscv)
+#define FP_REC_OFF 16 /* the record is at fp - 16 */
+#else
+#define FP_REC_OFF 0
+#endif
+
+struct fpwalk {
+	int frames;  /* records walked, or -1: the walk left the stack */
+	uintptr_t bad;
+};
+
+/* Walks from frame pointer fp, which must be that of a function that calls
+ * others (a leaf's riscv64 frame may hold s0 alone, at fp - 8). */
+static struct fpwalk fp_walk(uintptr_t fp, uintptr_t lo, uintptr_t hi)
+{
+	struct fpwalk w = { 0, 0 };
+	while (fp != 0) {
+		uintptr_t rec = fp - FP_REC_OFF;
+		if (rec < lo || rec + 16 > hi || rec % 8 != 0 || w.frames > 64) {
+			w.frames = -1;
+			w.bad = fp;
+			return w;
+		}
+		uintptr_t next = ((uintptr_t *)rec)[0];
+		if (next != 0 && next <= fp) {
+			w.frames = -1;
+			w.bad = next;
+			return w;
+		}
+		fp = next;
+		w.frames++;
+	}
+	return w;
+}
+
+static struct fpwalk walk_m, walk_g, walk_exit;
+static uint32_t exit_walks;
+
+static void walk_in_g(void *arg)
+{
+	(void)arg;
+	uintptr_t lo, hi;
+	mrt_gstack(mrt_getg(), &lo, &hi);
+	walk_g = fp_walk((uintptr_t)__builtin_frame_address(0), lo, hi);
+}
+
+static void walk_in_m(void *arg)
+{
+	(void)arg;
+	uintptr_t lo, hi;
+	mrt_gstack(mrt_getg0(), &lo, &hi);
+	walk_m = fp_walk((uintptr_t)__builtin_frame_address(0), lo, hi);
+	mrt_g *gp;
+	if (mrt_malg(&gp, 64 << 10) == 0) {
+		mrt_gostart(gp, walk_in_g, NULL);
+		mrt_gogo(gp);
+		mrt_gfree(gp);
+	}
+}
+
+static void walk_at_exit(m *mp)
+{
+	walk_exit = fp_walk((uintptr_t)__builtin_frame_address(0), mp->g0->stack.lo,
+	                    mp->g0->stack.hi);
+	ev_add(&exit_walks, 1);
+}
+
+static void test_backtrace_ends_at_thread_start(void **state)
+{
+	(void)state;
+	memset(&walk_m, 0xff, sizeof walk_m);
+	memset(&walk_g, 0xff, sizeof walk_g);
+	memset(&walk_exit, 0xff, sizeof walk_exit);
+	exit_walks = 0;
+	mrt_test_mexithook(walk_at_exit);
+	int64_t id = must_newm(walk_in_m, NULL);
+	assert_int_equal(mrt_join(id), 0);
+	mrt_test_mexithook(NULL);
+	assert_int_equal(exit_walks, 1);
+	if (walk_m.frames < 0 || walk_g.frames < 0 || walk_exit.frames < 0)
+		print_error("frame walk left the stack at %#lx (M function) %#lx (g) %#lx (exit)\n",
+		            (unsigned long)walk_m.bad, (unsigned long)walk_g.bad,
+		            (unsigned long)walk_exit.bad);
+	/* The walking function and at least mstart1 (M), gentry (g), mstart
+	 * (exit). */
+	assert_true(walk_m.frames >= 2);
+	assert_true(walk_g.frames >= 2);
+	assert_true(walk_exit.frames >= 2);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -420,6 +619,8 @@ int main(int argc, char **argv)
 		MRT_TEST(test_switch_preserves_callee_saved_registers),
 		MRT_TEST(test_mcall_and_systemstack_run_on_g0),
 		MRT_TEST(test_g_moves_between_ms),
+		MRT_TEST(test_getg_is_the_g_set_at_clone_on_every_m),
+		MRT_TEST(test_backtrace_ends_at_thread_start),
 		MRT_TEST(test_g_api_bad_input),
 		MRT_TEST(test_mcall_null_fn),
 		MRT_TEST(test_mexit_from_user_g),
