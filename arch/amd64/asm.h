@@ -1,6 +1,7 @@
 /*
- * asm.h (amd64) — symbol spelling for ELF and Mach-O, and CET landing pads.
- * The only place the amd64 assembly tells object formats apart.
+ * asm.h (amd64) — symbol spelling for ELF and Mach-O, CET landing pads and
+ * the GNU property note. The only place the amd64 assembly tells object
+ * formats apart.
  */
 #ifndef MRT_AMD64_ASM_H
 #define MRT_AMD64_ASM_H
@@ -18,11 +19,34 @@
 #endif
 
 /* With -fcf-protection=branch (IBT), every place reached by an indirect call
- * or jump must start with endbr64. */
+ * or jump must start with endbr64: every global function here (ctx_start and
+ * clone_child are reached by ret and jz, which IBT does not check). */
 #if defined(__CET__) && (__CET__ & 1)
 #define ENDBR endbr64
 #else
 #define ENDBR
+#endif
+
+/*
+ * The GNU property note of every object that includes this header, in IBT
+ * builds: the linker keeps IBT on for a binary only if every object says
+ * so. Only IBT is claimed. A shadow stack (SHSTK) needs a context switch
+ * that switches shadow stacks too; ctx_switch resumes with a plain ret onto
+ * another stack, which a shadow stack would reject, so these objects
+ * leave SHSTK off for any binary they are linked into.
+ */
+#if !defined(__APPLE__) && defined(__CET__) && (__CET__ & 1)
+	.pushsection .note.gnu.property, "a"
+	.p2align 3
+	.long	4		/* n_namesz: "GNU" */
+	.long	16		/* n_descsz */
+	.long	5		/* n_type: NT_GNU_PROPERTY_TYPE_0 */
+	.asciz	"GNU"
+	.long	0xc0000002	/* GNU_PROPERTY_X86_FEATURE_1_AND */
+	.long	4		/* pr_datasz */
+	.long	1		/* GNU_PROPERTY_X86_FEATURE_1_IBT */
+	.p2align 3
+	.popsection
 #endif
 
 #endif
