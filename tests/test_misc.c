@@ -70,6 +70,7 @@ struct mwords {
 	int setp;
 };
 static struct mwords mw[2];
+static uint32_t mw_arrived;
 
 static void words(void *arg)
 {
@@ -85,12 +86,18 @@ static void words(void *arg)
 		w->r[i] = mrt_fastrand();
 	w->setp = mrt_setp(&mw[1]);
 	w->p = w->setp == 0 && mrt_getp() == &mw[1] ? w->p : NULL;
+	/* Both Ms alive at once: one that ended first could be reaped and
+	 * its m reused for the other, slots and all. */
+	ev_add(&mw_arrived, 1);
+	for (uint32_t v; (v = ev_get(&mw_arrived)) < 2;)
+		futexsleep(&mw_arrived, v, -1);
 }
 
 static void test_per_m_words(void **state)
 {
 	(void)state;
 	memset(mw, 0, sizeof mw);
+	mw_arrived = 0;
 	int64_t a = mrt_newm(words, &mw[0], (void *)0x1111);
 	int64_t b = mrt_newm(words, &mw[1], (void *)0x2222);
 	assert_int_equal(mrt_join(a), 0);
