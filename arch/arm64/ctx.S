@@ -1,7 +1,7 @@
 /*
  * ctx.S (arm64) — context switches, Boost.Context style.
  *
- * A suspended context is a stack pointer. At it, ctx_switch has stored the
+ * A suspended context is a stack pointer. At it, the switch has stored the
  * AAPCS64 callee-saved state; resuming loads it, pops it and returns:
  *
  *   offset  size  contents                 (CTX_* in arch.h)
@@ -19,16 +19,20 @@
  * filled and released (add) only after it is read. Alignment: sp is 16-byte
  * aligned at every call, so a context is too (CTX_SIZE is a multiple of 16).
  *
- * Branches: every global entry opens with BTI_C (asm.h); contexts resume
- * with `ret`, which BTI does not check, so ctx_start is not a landing pad.
+ * Resuming returns (ret) to the saved x30, where amd64 jumps: arm64 has no
+ * indirect jump that BTI lets land on a return address (br would need a
+ * landing pad there, and C code has none after its calls), while ret is not
+ * checked. Branches: every global entry opens with BTI_C (asm.h); ctx_start,
+ * reached only by that ret, is not a landing pad.
  */
 #include "arch.h"
 #include "asm.h"
 
 	.text
 
-/* void ctx_switch(void **save, void *to)
- * x0 = where to store the current context, x1 = context to resume. */
+/* int ctx_switch(void **save, void *to)
+ * x0 = where to store the current context, x1 = context to resume. Returns
+ * 0 when the saved context is resumed. */
 FUNC(ctx_switch)
 	.cfi_startproc
 	BTI_C
@@ -56,8 +60,9 @@ FUNC(ctx_switch)
 	.cfi_endproc
 ENDFUNC(ctx_switch)
 
-/* Loads the frame at sp, pops it and returns into it. Shared tail of every
- * resume (reached by direct branches only). */
+/* Loads the frame at sp, pops it and returns into it with x0 = 0 (what
+ * ctx_switch returns). Shared tail of every resume (reached by direct
+ * branches only). */
 LOCALFUNC(ctx_restore)
 	ldp	d8, d9, [sp, #CTX_D8]
 	ldp	d10, d11, [sp, #CTX_D10]
@@ -70,6 +75,7 @@ LOCALFUNC(ctx_restore)
 	ldp	x27, x28, [sp, #CTX_X27]
 	ldp	x29, x30, [sp, #CTX_FP]
 	add	sp, sp, #CTX_SIZE
+	mov	x0, #0
 	ret
 ENDFUNC(ctx_restore)
 

@@ -1,20 +1,28 @@
 /*
  * ctx.S (riscv64) — context switches, Boost.Context style.
  *
- * A suspended context is a stack pointer. At it, ctx_switch has stored the
- * LP64D callee-saved state; resuming loads it, pops it and returns:
+ * A suspended context is a stack pointer. At it, the switch has stored the
+ * LP64D callee-saved state; resuming loads it and jumps to the saved pc:
  *
  *   offset  size  contents                 (CTX_* in arch.h)
  *   0x00    96    fs0 .. fs11
  *   0x60    88    s1 .. s11
  *   0xb8    8     (padding)
  *   0xc0    8     s0 (fp)                  fp - 16 of the frame's end
- *   0xc8    8     ra                       where the context resumes
+ *   0xc8    8     ra (pc)                  the return address of the call
+ *                                          that suspended the context
  *   0xd0          (the suspended function's frame)
  *
  * gp and tp belong to the thread (process-wide gp; tp is the M's TLS
  * pointer) and are never switched. fcsr is thread-global mode state and not
  * saved (as Boost.Context and Go).
+ *
+ * Resuming jumps to the pc through t2 (jr t2) rather than returning to it
+ * (ret), as amd64 does and for its reason: after a stack switch a return
+ * never matches the return-address stack, while a jump through a register
+ * that is not a link register (ra, t0) neither pops nor pushes it. (t2 is
+ * also the register Zicfilp exempts from landing-pad checks.) ra itself is
+ * caller-saved and is not restored.
  *
  * Stack-pointer rule: sp always points into a real stack, so a signal can
  * arrive at any instruction; the frame is reserved before it is filled and
@@ -26,8 +34,9 @@
 
 	.text
 
-/* void ctx_switch(void **save, void *to)
- * a0 = where to store the current context, a1 = context to resume. */
+/* int ctx_switch(void **save, void *to)
+ * a0 = where to store the current context, a1 = context to resume. Returns
+ * 0 when the saved context is resumed. */
 FUNC(ctx_switch)
 	.cfi_startproc
 	addi	sp, sp, -CTX_SIZE
@@ -69,8 +78,8 @@ FUNC(ctx_switch)
 	.cfi_endproc
 ENDFUNC(ctx_switch)
 
-/* Loads the frame at sp, pops it and returns into it. Shared tail of every
- * resume. */
+/* Loads the frame at sp, pops it and jumps to its pc with a0 = 0 (what
+ * ctx_switch returns). Shared tail of every resume. */
 LOCALFUNC(ctx_restore)
 	fld	fs0, CTX_FS0+0x00(sp)
 	fld	fs1, CTX_FS0+0x08(sp)
@@ -96,9 +105,10 @@ LOCALFUNC(ctx_restore)
 	ld	s10, CTX_S1+0x48(sp)
 	ld	s11, CTX_S1+0x50(sp)
 	ld	s0, CTX_S0(sp)
-	ld	ra, CTX_PC(sp)
+	ld	t2, CTX_PC(sp)
 	addi	sp, sp, CTX_SIZE
-	ret
+	li	a0, 0
+	jr	t2
 ENDFUNC(ctx_restore)
 
 /* void ctx_jump(void *to): resume to, saving nothing. */
@@ -187,7 +197,7 @@ ENDFUNC(ctx_call_on)
 
 /* void *ctx_make(void *stack_top, void (*entry)(void *), void *arg)
  * Builds, below stack_top, a frame that ctx_switch/ctx_jump can resume: it
- * "returns" into ctx_start with s1 = entry, s2 = arg, s0 = 0 and every other
+ * resumes at ctx_start with s1 = entry, s2 = arg, s0 = 0 and every other
  * saved register zero. The 16 bytes above it stay zero: an empty frame
  * record for frame-pointer walkers. Returns the context. */
 FUNC(ctx_make)
@@ -197,7 +207,7 @@ FUNC(ctx_make)
 	sd	zero, CTX_SIZE+8(a0)
 	addi	t1, a0, CTX_FS0
 	addi	t2, a0, CTX_SIZE
-1:	sd	zero, 0(t1)		/* fs0..fs11, s1..s11, padding, s0 */
+1:	sd	zero, 0(t1)		/* the whole frame */
 	addi	t1, t1, 8
 	bltu	t1, t2, 1b
 	sd	a1, CTX_S1+0x00(a0)	/* s1 = entry */
@@ -207,9 +217,9 @@ FUNC(ctx_make)
 	ret
 ENDFUNC(ctx_make)
 
-/* The first frame of a made context. Reached by ret (sp = frame + 0xd0,
- * 16-aligned, s0 = 0); the undefined return address ends every unwinder's
- * walk, the zero s0 every frame-pointer walk. */
+/* The first frame of a made context. Reached by the resume jump with sp =
+ * frame + 0xd0, 16-aligned, s0 = 0; the undefined return address ends every
+ * unwinder's walk, the zero s0 every frame-pointer walk. */
 LOCALFUNC(ctx_start)
 	.cfi_startproc
 	.cfi_undefined ra

@@ -28,7 +28,7 @@ int nopad(void); /* bti_start.S */
 
 /* Through volatile pointers: the compiler must branch with blr. */
 static void *(*volatile p_make)(void *, void (*)(void *), void *) = ctx_make;
-static void (*volatile p_switch)(void **, void *) = ctx_switch;
+static int (*volatile p_switch)(void **, void *) = ctx_switch;
 static void (*volatile p_switch_call)(void **, void *, void (*)(void *), void *) = ctx_switch_call;
 static void (*volatile p_call_on)(void *, void (*)(void *), void *) = ctx_call_on;
 static void (*volatile p_jump)(void *) = ctx_jump;
