@@ -19,8 +19,9 @@
 #endif
 
 /* With -fcf-protection=branch (IBT), every place reached by an indirect call
- * or jump must start with endbr64: every global function here (ctx_start and
- * clone_child are reached by ret and jz, which IBT does not check). */
+ * or jump must start with endbr64: every global function here. (clone_child
+ * is reached by jz; a resume lands on a return address through a notrack
+ * jump, which IBT does not check.) */
 #if defined(__CET__) && (__CET__ & 1)
 #define ENDBR endbr64
 #else
@@ -31,9 +32,10 @@
  * The GNU property note of every object that includes this header, in IBT
  * builds: the linker keeps IBT on for a binary only if every object says
  * so. Only IBT is claimed. A shadow stack (SHSTK) needs a context switch
- * that switches shadow stacks too; ctx_switch resumes with a plain ret onto
- * another stack, which a shadow stack would reject, so these objects
- * leave SHSTK off for any binary they are linked into.
+ * that switches shadow stacks too; ctx_switch moves to another stack and
+ * leaves the shadow stack behind, so the first return on the new stack
+ * would fault: these objects leave SHSTK off for any binary they are
+ * linked into.
  */
 #if !defined(__APPLE__) && defined(__CET__) && (__CET__ & 1)
 	.pushsection .note.gnu.property, "a"
