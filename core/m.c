@@ -96,6 +96,9 @@ int mcommoninit(m *mp)
  * mputfreem moves an exiting M from allm to freem and counts it as freed, in
  * one critical section: no reaper can see it off both lists, and mcount
  * drops as it leaves. freeWait is still WAIT, so nothing is freed yet.
+ * An M whose start failed (minit, see mstart) never ran its function: it is
+ * counted as a failed creation, like one whose clone failed, so that every
+ * creation failure leaves mcount, freed and failed in the same state.
  */
 void mputfreem(m *mp)
 {
@@ -106,19 +109,34 @@ void mputfreem(m *mp)
 	mp->freelink = sched.freem;
 	sched.freem = mp;
 	sched.nfreem++;
-	sched.nmfreed++;
+	if (mp->starterr != 0)
+		sched.nmfailed++;
+	else
+		sched.nmfreed++;
 	unlock(&sched.lock);
 }
 
-/* Frees what an exited (or never-started) M holds, as freeWait allows. */
+/*
+ * Frees what an exited M holds, as freeWait allows. An M whose start failed
+ * is a failed creation: like mfailed, it returns each stack where it came
+ * from (cache or OS), so that the failure leaves the cache as it was.
+ */
 static void mfreeres(m *mp, uint32_t freewait)
 {
 	g *gs = mp->gsignal;
-	stackfree(&gs->stackmem);
+	g *g0 = mp->g0;
+	bool undo = mp->starterr != 0;
+	if (undo)
+		stackundo(&gs->stackmem, gs->stackcached);
+	else
+		stackfree(&gs->stackmem);
 	gs->stack.lo = gs->stack.hi = 0;
-	if (freewait == freeMStack && mp->g0->ownstack) {
-		stackfree(&mp->g0->stackmem);
-		mp->g0->stack.lo = mp->g0->stack.hi = 0;
+	if (freewait == freeMStack && g0->ownstack) {
+		if (undo)
+			stackundo(&g0->stackmem, g0->stackcached);
+		else
+			stackfree(&g0->stackmem);
+		g0->stack.lo = g0->stack.hi = 0;
 	}
 	mfree(mp);
 }

@@ -185,8 +185,22 @@ void mstart(void *arg)
 	int err = minit(mp);
 	bool retired = false;
 	if (err != 0) {
-		/* The creator already returned success; the error reaches it
-		 * through mrt_join. The M exits without running its function. */
+		/*
+		 * A start failure is reported through mrt_join, not by newm.
+		 * newm has already returned this M's id: to learn of minit's
+		 * outcome it would have to sleep until the child reports it,
+		 * a futex wait and wake plus two context switches on every
+		 * creation, to catch an error that does not happen outside
+		 * fault injection. minit's only failing step is sigaltstack
+		 * on mrt's own mapping, whose size mrt_init has checked
+		 * (>= 16 KiB, above every kernel's minimum); its EPERM needs
+		 * the thread to be on the alternate stack, which a thread
+		 * that has run no handler cannot be. Go treats the same
+		 * failure as fatal; a library must not, so the M exits
+		 * without running its function, counts as a failed creation
+		 * (mputfreem), and mrt_join returns the error. The fault
+		 * sweep (tests/test_fault.c) holds this contract.
+		 */
 		mp->starterr = err;
 		MTRACE(MT_FAILED, mp, err);
 	} else {

@@ -263,6 +263,7 @@ int stackalloc(stack *s, size_t n);
 void stackfree(stack *s);
 void stackundo(stack *s, int fromcache);
 void stackcache_stats(uint32_t *count, size_t *bytes);
+int64_t stacks_mapped(void); /* stack mappings in use or cached */
 
 /* g.c */
 int malg(g **gpp, size_t stacksize, int kind);
@@ -387,8 +388,11 @@ int faultcheck(enum faultpoint fp); /* 0, or the -errno to fail with */
 extern bool testnocache;               /* stack cache bypassed */
 extern void (*testmexithook)(m *mp);   /* on the exiting M, after mputfreem */
 /* For the tests: make the nth call from now of fp fail with err (nth 0
- * disarms); calls of fp so far; bypass the stack cache; the exit hook. */
+ * disarms), or calls nth .. nth+count-1; whether an armed failure has not
+ * happened yet; calls of fp so far; bypass the stack cache; the exit hook. */
 void mrt_test_fault(int fp, int nth, int err);
+void mrt_test_faultn(int fp, int nth, int count, int err);
+bool mrt_test_faultpending(int fp);
 uint32_t mrt_test_faultcalls(int fp);
 void mrt_test_nocache(bool on);
 void mrt_test_mexithook(void (*fn)(m *mp));

@@ -6,33 +6,52 @@
 
 #ifdef MRT_TESTHOOKS
 
+/*
+ * Per fault point: let `skip` more calls pass, then fail the next `count`
+ * calls with err. Both halves live in one 64-bit word so that concurrent
+ * callers (a sweep runs alone, but the soak arms faults while Ms churn)
+ * consume it atomically.
+ */
 static struct {
-	int32_t countdown; /* fail when it reaches 0 from 1 */
+	uint64_t arm; /* skip << 32 | count */
 	int32_t err;
 	uint32_t calls;
 } faults[NFAULT];
-
 bool testnocache;
 void (*testmexithook)(m *mp);
 
 int faultcheck(enum faultpoint fp)
 {
 	__atomic_fetch_add(&faults[fp].calls, 1, __ATOMIC_RELAXED);
-	int32_t c = __atomic_load_n(&faults[fp].countdown, __ATOMIC_ACQUIRE);
-	while (c > 0) {
-		if (__atomic_compare_exchange_n(&faults[fp].countdown, &c, c - 1, false,
-		                                __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			return c == 1 ? faults[fp].err : 0;
+	uint64_t a = __atomic_load_n(&faults[fp].arm, __ATOMIC_ACQUIRE);
+	for (;;) {
+		uint32_t skip = (uint32_t)(a >> 32), count = (uint32_t)a;
+		if (count == 0)
+			return 0;
+		uint64_t next = skip > 0 ? a - (1ull << 32) : a - 1;
+		if (__atomic_compare_exchange_n(&faults[fp].arm, &a, next, false, __ATOMIC_ACQ_REL,
+		                                __ATOMIC_ACQUIRE))
+			return skip > 0 ? 0 : faults[fp].err;
 	}
-	return 0;
 }
 
-void mrt_test_fault(int fp, int nth, int err)
+void mrt_test_faultn(int fp, int nth, int count, int err)
 {
 	if (fp < 0 || fp >= NFAULT)
 		return;
 	faults[fp].err = err;
-	__atomic_store_n(&faults[fp].countdown, nth, __ATOMIC_RELEASE);
+	uint64_t a = nth > 0 && count > 0 ? (uint64_t)(nth - 1) << 32 | (uint32_t)count : 0;
+	__atomic_store_n(&faults[fp].arm, a, __ATOMIC_RELEASE);
+}
+
+void mrt_test_fault(int fp, int nth, int err)
+{
+	mrt_test_faultn(fp, nth, 1, err);
+}
+
+bool mrt_test_faultpending(int fp)
+{
+	return fp >= 0 && fp < NFAULT && (uint32_t)__atomic_load_n(&faults[fp].arm, __ATOMIC_ACQUIRE) != 0;
 }
 
 uint32_t mrt_test_faultcalls(int fp)

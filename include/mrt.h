@@ -137,8 +137,13 @@ MRT_API const char *mrt_threadmodel(void);
  *           kernel refused the thread after retries (RLIMIT_NPROC);
  *  -ENOMEM  no memory for the stacks.
  * On failure nothing is left behind: counts, allm, stacks and pools are as
- * they were. In the clone model fn runs freestanding (see Conventions); in
- * the pthread model it may call anything.
+ * they were. A new thread that cannot set itself up (install its signal
+ * stack: it cannot happen with the stack sizes mrt_init accepts, but it is
+ * checked) exits without running fn; newm has already returned its id, so
+ * that failure is reported by mrt_join(id), and it too is counted as a
+ * failed creation (mrt_mstats) with nothing left once reaped.
+ * In the clone model fn runs freestanding (see Conventions); in the pthread
+ * model it may call anything.
  * [any thread, an M, a user g or neither; not async-signal-safe]
  */
 MRT_API int64_t mrt_newm(mrt_fn fn, void *arg, void *p);
@@ -271,7 +276,8 @@ struct mrt_mstats {
 	int64_t idle;    /* parked in mrt_stopm */
 	int64_t created; /* ids handed out (mnext), m0 included */
 	int64_t freed;   /* Ms that exited */
-	int64_t failed;  /* creations that failed after taking an id */
+	int64_t failed;  /* creations that failed after taking an id (clone, a
+	                    stack, or the new thread's own setup) */
 	int64_t exiting; /* exited, not yet reaped */
 	int32_t limit;   /* thread limit */
 };

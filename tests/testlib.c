@@ -221,6 +221,8 @@ void snapshot(struct mrtstate *s)
 	mrt_mstats(&s->st);
 	stackcache_stats(&s->cache_count, &s->cache_bytes);
 	fixalloc_stats(&mpool, &s->mpool_inuse, &s->mpool_free);
+	fixalloc_stats(&gpool, &s->gpool_inuse, &s->gpool_free);
+	s->stacks_mapped = stacks_mapped();
 	mrt_forallm(collect_id, s);
 }
 
@@ -234,6 +236,9 @@ void assert_same_state(const struct mrtstate *a, const struct mrtstate *b)
 	assert_int_equal(a->cache_bytes, b->cache_bytes);
 	assert_int_equal(a->mpool_inuse, b->mpool_inuse);
 	assert_int_equal(a->mpool_free, b->mpool_free);
+	assert_int_equal(a->gpool_inuse, b->gpool_inuse);
+	assert_int_equal(a->gpool_free, b->gpool_free);
+	assert_int_equal(a->stacks_mapped, b->stacks_mapped);
 	assert_int_equal(a->nids, b->nids);
 	for (int i = 0; i < a->nids; i++)
 		assert_int_equal(a->ids[i], b->ids[i]);

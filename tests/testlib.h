@@ -68,6 +68,8 @@ struct mrtstate {
 	uint32_t cache_count;
 	size_t cache_bytes;
 	uint32_t mpool_inuse, mpool_free;
+	uint32_t gpool_inuse, gpool_free;
+	int64_t stacks_mapped;
 	int64_t ids[64];
 	int nids;
 };

@@ -1,0 +1,429 @@
+/*
+ * test_fault.c — the fault sweep. For each fault point on the creation path
+ * of one M (stack mmap, guard mprotect, gsignal, sigaltstack, clone, m pool
+ * growth) and each N up to the number of calls of that point one creation
+ * makes, the Nth call fails: the caller gets the right negative errno, and
+ * afterwards mcount, allm, the idle list, the stack cache, the m and g pools,
+ * the stack mappings, the process's mapping count and its thread count are
+ * exactly what they were. The sweep runs with the stacks coming from every
+ * mix of cache and fresh mappings, because undoing must return each stack to
+ * where it came from.
+ *
+ * A sigaltstack failure happens on the new thread after mrt_newm has returned
+ * its id (see mstart in core/proc.c for why that is the contract): the sweep
+ * checks that mrt_join returns the error and that, once joined, nothing is
+ * left either.
+ */
+#define _GNU_SOURCE
+#include "testlib.h"
+#include "fixalloc.h"
+
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const fpname[NFAULT] = {
+	[FAULT_STACK_MMAP] = "stack mmap",
+	[FAULT_STACK_GUARD] = "guard mprotect",
+	[FAULT_GSIGNAL] = "gsignal",
+	[FAULT_SIGALTSTACK] = "sigaltstack",
+	[FAULT_NEWOSPROC] = "clone",
+	[FAULT_MPOOL] = "pool growth",
+};
+
+/* What the failure must look like to the caller. */
+static int expected_err(int fp, int injected)
+{
+	switch (fp) {
+	case FAULT_STACK_MMAP:
+	case FAULT_STACK_GUARD:
+	case FAULT_MPOOL:
+		return -ENOMEM; /* the allocator's own answer, whatever failed below */
+	default:
+		return injected;
+	}
+}
+
+static uint32_t injected_total, survived_total;
+
+/* ------------------------------------------------------------------------
+ * Where the stacks come from: the modes of the sweep.
+ * ------------------------------------------------------------------------ */
+
+enum mode { COLD, WARM, G0FRESH, GSFRESH, POOLEMPTY, NMODES };
+static const char *const modename[NMODES] = { "cold", "warm", "g0 fresh", "gsignal fresh",
+                                              "pool empty" };
+
+static stack held[64];
+static int nheld;
+static void *heldobj[16384];
+static int nheldobj;
+
+/* Takes every cached stack of n bytes out of the cache, so the next
+ * allocation of that size maps a fresh one. */
+static void steal_cached(size_t n)
+{
+	for (;;) {
+		assert_true(nheld < (int)countof(held));
+		stack s;
+		int r = stackalloc(&s, n);
+		assert_true(r >= 0);
+		if (r == 0) { /* freshly mapped: the cache is empty */
+			stackundo(&s, 0);
+			return;
+		}
+		held[nheld++] = s;
+	}
+}
+
+/* Takes every free m from the pool and the rest of its current chunk, so the
+ * next allocation must grow the pool. */
+static void drain_pool(fixalloc *f)
+{
+	for (;;) {
+		lock(&f->lock);
+		bool more = f->list != nil || f->nchunk >= f->size;
+		unlock(&f->lock);
+		if (!more)
+			return;
+		assert_true(nheldobj < (int)countof(heldobj));
+		heldobj[nheldobj++] = fixalloc_alloc(f);
+	}
+}
+
+static void warm_cache(void)
+{
+	/* One full lifecycle leaves one stack of each size in the cache. */
+	assert_int_equal(mrt_join(must_newm(fn_exit, NULL)), 0);
+	mrt_reap();
+}
+
+static size_t g0size(void)
+{
+	return cfg.g0stack + cfg.tls_size;
+}
+
+static void prepare(enum mode md, fixalloc *pool)
+{
+	nheld = nheldobj = 0;
+	if (md == COLD) {
+		mrt_test_nocache(true);
+		return;
+	}
+	warm_cache();
+	if (md == G0FRESH)
+		steal_cached(g0size());
+	if (md == GSFRESH)
+		steal_cached(cfg.gsignalstack);
+	if (md == POOLEMPTY)
+		drain_pool(pool);
+}
+
+static void unprepare(fixalloc *pool)
+{
+	mrt_test_nocache(false);
+	for (int i = 0; i < nheld; i++)
+		stackfree(&held[i]);
+	for (int i = 0; i < nheldobj; i++)
+		fixalloc_free(pool, heldobj[i]);
+	nheld = nheldobj = 0;
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* The kernel removes a thread from /proc shortly after the CLONE_CHILD_CLEARTID
+ * store that mrt_join waits for: wait (bounded) for it to go. */
+static void wait_threads(int n)
+{
+	int64_t deadline = mrt_nanotime() + 60 * 1000000000LL;
+	while (count_threads() != n) {
+		if (mrt_nanotime() > deadline) {
+			print_error("thread count %d, expected %d\n", count_threads(), n);
+			fail();
+		}
+		sched_yield();
+	}
+}
+
+struct kstate {
+	struct mrtstate s;
+	int maps, threads;
+};
+
+static void kstate(struct kstate *k)
+{
+	snapshot(&k->s);
+	k->maps = count_maps();
+	k->threads = count_threads();
+}
+
+static uint32_t ran;
+static void fn_count(void *arg)
+{
+	(void)arg;
+	ev_add(&ran, 1);
+}
+
+/* Calls of each point one creation makes in this mode. */
+static void measure(enum mode md, uint32_t ncalls[NFAULT])
+{
+	uint32_t c0[NFAULT];
+	prepare(md, &mpool);
+	for (int fp = 0; fp < NFAULT; fp++)
+		c0[fp] = mrt_test_faultcalls(fp);
+	/* Counted once the M is gone: minit runs on the new thread, perhaps
+	 * after newm has returned. */
+	assert_int_equal(mrt_join(must_newm(fn_exit, NULL)), 0);
+	for (int fp = 0; fp < NFAULT; fp++)
+		ncalls[fp] = mrt_test_faultcalls(fp) - c0[fp];
+	unprepare(&mpool);
+	mrt_reap();
+}
+
+/*
+ * One failure: arm the nth call of fp, create, check the error and that the
+ * state is what it was. Returns after restoring the mode's preparations.
+ */
+static void fail_once(enum mode md, int fp, int n, int count, int err)
+{
+	struct kstate a, b;
+	prepare(md, &mpool);
+	kstate(&a);
+	uint32_t ran0 = ev_get(&ran);
+	mrt_test_faultn(fp, n, count, err);
+	int64_t r = mrt_newm(fn_count, NULL, NULL);
+	injected_total++;
+	if (fp == FAULT_SIGALTSTACK) {
+		/* The thread was born and could not set itself up: newm has
+		 * returned its id, join returns the error. */
+		if (r <= 0) {
+			print_error("%s #%d (%s): newm returned %lld, expected an id\n", fpname[fp], n,
+			            modename[md], (long long)r);
+			fail();
+		}
+		assert_int_equal(mrt_join(r), err);
+		wait_threads(a.threads);
+	} else if (r != expected_err(fp, err)) {
+		print_error("%s #%d (%s): newm returned %lld (%s), expected %d\n", fpname[fp], n,
+		            modename[md], (long long)r, mrt_strerror((int)r), expected_err(fp, err));
+		fail();
+	}
+	/* The armed failure happened: the creation reached the nth call. */
+	assert_false(mrt_test_faultpending(fp));
+	mrt_test_fault(fp, 0, 0);
+	assert_int_equal(ev_get(&ran), ran0); /* fn never ran */
+
+	kstate(&b);
+	assert_same_state(&a.s, &b.s);
+	/* Every failure after the id was taken counts as failed; a pool
+	 * failure comes before it and takes no id. */
+	int64_t took = fp == FAULT_MPOOL ? 0 : 1;
+	assert_int_equal(b.s.st.created, a.s.st.created + took);
+	assert_int_equal(b.s.st.failed, a.s.st.failed + took);
+	if (b.maps != a.maps || b.threads != a.threads) {
+		print_error("%s #%d (%s): mappings %d -> %d, threads %d -> %d\n", fpname[fp], n,
+		            modename[md], a.maps, b.maps, a.threads, b.threads);
+		fail();
+	}
+	unprepare(&mpool);
+	survived_total++;
+}
+
+static void sweep(enum mode md, const int *points, int npoints)
+{
+	uint32_t ncalls[NFAULT];
+	measure(md, ncalls);
+	for (int i = 0; i < npoints; i++) {
+		int fp = points[i];
+		for (uint32_t n = 1; n <= ncalls[fp]; n++) {
+			fail_once(md, fp, (int)n, 1, -ENOMEM);
+			if (fp == FAULT_NEWOSPROC || fp == FAULT_SIGALTSTACK)
+				fail_once(md, fp, (int)n, 1, -EPERM);
+		}
+		/* One past the last call is never reached: the count is exact
+		 * and the creation succeeds with the fault still armed. */
+		prepare(md, &mpool);
+		mrt_test_fault(fp, (int)ncalls[fp] + 1, -ENOMEM);
+		int64_t id = must_newm(fn_exit, NULL);
+		assert_int_equal(mrt_join(id), 0);
+		assert_true(mrt_test_faultpending(fp));
+		mrt_test_fault(fp, 0, 0);
+		unprepare(&mpool);
+		mrt_reap();
+	}
+}
+
+static int64_t parked;
+
+static void with_parked_m(void)
+{
+	/* allm holds more than m0, and the idle list is not empty: both must
+	 * come out of a failure untouched. */
+	parked = must_newm(fn_park, NULL);
+	wait_idle(1);
+}
+
+static void end_parked_m(void)
+{
+	assert_int_equal(mrt_startm(fn_exit, NULL, NULL), parked);
+	assert_int_equal(mrt_join(parked), 0);
+}
+
+/* Every point, every N, stacks mapped afresh: undo must unmap. */
+static void test_sweep_cold(void **state)
+{
+	(void)state;
+	with_parked_m();
+	uint32_t ncalls[NFAULT];
+	measure(COLD, ncalls);
+	/* The shape of one cold creation: two stacks, each a mapping and a
+	 * guard; one gsignal, one sigaltstack, one clone. */
+	assert_int_equal(ncalls[FAULT_STACK_MMAP], 2);
+	assert_int_equal(ncalls[FAULT_STACK_GUARD], 2);
+	assert_int_equal(ncalls[FAULT_GSIGNAL], 1);
+	assert_int_equal(ncalls[FAULT_SIGALTSTACK], 1);
+	assert_int_equal(ncalls[FAULT_NEWOSPROC], 1);
+	const int pts[] = { FAULT_STACK_MMAP, FAULT_STACK_GUARD, FAULT_GSIGNAL,
+		            FAULT_SIGALTSTACK, FAULT_NEWOSPROC };
+	sweep(COLD, pts, countof(pts));
+	end_parked_m();
+}
+
+/* Stacks from the cache: undo must put them back there, not unmap them. */
+static void test_sweep_warm(void **state)
+{
+	(void)state;
+	with_parked_m();
+	uint32_t ncalls[NFAULT];
+	measure(WARM, ncalls);
+	assert_int_equal(ncalls[FAULT_STACK_MMAP], 0); /* steady state maps nothing */
+	const int pts[] = { FAULT_GSIGNAL, FAULT_SIGALTSTACK, FAULT_NEWOSPROC };
+	sweep(WARM, pts, countof(pts));
+	end_parked_m();
+}
+
+/* One stack cached, the other mapped, both ways round. */
+static void test_sweep_mixed(void **state)
+{
+	(void)state;
+	with_parked_m();
+	const int pts[] = { FAULT_STACK_MMAP, FAULT_STACK_GUARD, FAULT_GSIGNAL,
+		            FAULT_SIGALTSTACK, FAULT_NEWOSPROC };
+	uint32_t ncalls[NFAULT];
+	measure(G0FRESH, ncalls);
+	assert_int_equal(ncalls[FAULT_STACK_MMAP], 1);
+	sweep(G0FRESH, pts, countof(pts));
+	measure(GSFRESH, ncalls);
+	assert_int_equal(ncalls[FAULT_STACK_MMAP], 1);
+	sweep(GSFRESH, pts, countof(pts));
+	end_parked_m();
+}
+
+/*
+ * The m pool must grow: its failure comes before an id is taken. (Only the
+ * growth itself is swept in this mode: a chunk the pool did get is kept for
+ * good — pools are type-stable and never shrink — so a later failure returns
+ * its m to the free list, not to an unmapped chunk.)
+ */
+static void test_sweep_pool_growth(void **state)
+{
+	(void)state;
+	uint32_t ncalls[NFAULT];
+	measure(POOLEMPTY, ncalls);
+	assert_int_equal(ncalls[FAULT_MPOOL], 1);
+	const int pts[] = { FAULT_MPOOL };
+	sweep(POOLEMPTY, pts, countof(pts));
+}
+
+/*
+ * The kernel's EAGAIN from clone is retried as Go retries it (20 tries): 19
+ * failures are absorbed; 20 give -EAGAIN with Go's message and its ulimit
+ * hint, and leave nothing behind.
+ */
+static void test_clone_eagain_retries(void **state)
+{
+	(void)state;
+	with_parked_m();
+	uint32_t c0 = mrt_test_faultcalls(FAULT_NEWOSPROC);
+	mrt_test_faultn(FAULT_NEWOSPROC, 1, 19, -EAGAIN);
+	int64_t id = must_newm(fn_exit, NULL);
+	assert_int_equal(mrt_test_faultcalls(FAULT_NEWOSPROC) - c0, 20);
+	assert_int_equal(mrt_join(id), 0);
+
+	fail_once(WARM, FAULT_NEWOSPROC, 1, 20, -EAGAIN);
+	/* live is m0 and the parked M; the one that failed is not counted. */
+	const char *msg = mrt_errmsg();
+	if (strstr(msg, "failed to create new OS thread (have 2 already; errno=11)") == NULL ||
+	    strstr(msg, "ulimit -u") == NULL) {
+		print_error("errmsg: \"%s\"\n", msg);
+		fail();
+	}
+	fail_once(WARM, FAULT_NEWOSPROC, 1, 1, -ENOMEM);
+	assert_null(strstr(mrt_errmsg(), "ulimit")); /* the hint is for EAGAIN only */
+	end_parked_m();
+}
+
+/* mrt_malg's path: stack mapping, guard and g pool growth. */
+static void malg_fail(int fp, bool nocache, bool drain)
+{
+	struct kstate a, b;
+	nheldobj = 0;
+	if (drain)
+		drain_pool(&gpool);
+	mrt_test_nocache(nocache);
+	kstate(&a);
+	mrt_test_fault(fp, 1, -ENOMEM);
+	mrt_g *gp = (mrt_g *)0x1; /* must stay untouched on failure */
+	assert_int_equal(mrt_malg(&gp, 64 << 10), -ENOMEM);
+	injected_total++;
+	assert_ptr_equal(gp, (mrt_g *)0x1);
+	assert_false(mrt_test_faultpending(fp));
+	kstate(&b);
+	assert_same_state(&a.s, &b.s);
+	assert_int_equal(a.maps, b.maps);
+	mrt_test_nocache(false);
+	for (int i = 0; i < nheldobj; i++)
+		fixalloc_free(&gpool, heldobj[i]);
+	nheldobj = 0;
+	survived_total++;
+}
+
+static void test_sweep_malg(void **state)
+{
+	(void)state;
+	mrt_g *gp;
+	assert_int_equal(mrt_malg(&gp, 64 << 10), 0); /* the g pool has a chunk */
+	assert_int_equal(mrt_gfree(gp), 0);
+	malg_fail(FAULT_STACK_MMAP, true, false);
+	malg_fail(FAULT_STACK_GUARD, true, false);
+	malg_fail(FAULT_MPOOL, false, true);
+}
+
+static void test_report(void **state)
+{
+	(void)state;
+	print_message("fault sweep: %u faults injected, %u survived with nothing lost\n",
+	              injected_total, survived_total);
+	assert_int_equal(injected_total, survived_total);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return mrt_init(NULL);
+}
+
+int main(int argc, char **argv)
+{
+	testlib_init(argc, argv);
+	const struct CMUnitTest tests[] = {
+		MRT_TEST(test_sweep_cold),
+		MRT_TEST(test_sweep_warm),
+		MRT_TEST(test_sweep_mixed),
+		MRT_TEST(test_sweep_pool_growth),
+		MRT_TEST(test_clone_eagain_retries),
+		MRT_TEST(test_sweep_malg),
+		MRT_TEST(test_report),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
