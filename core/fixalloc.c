@@ -37,17 +37,27 @@ void *fixalloc_alloc(fixalloc *f)
 	}
 	f->inuse++;
 	unlock(&f->lock);
-	/* Fresh chunks are zero; recycled objects are cleared by the caller,
-	 * which knows which fields a lock-free reader may still be looking at. */
+	/* Objects are not cleared here, fresh or recycled: the caller clears
+	 * them, knowing which fields a lock-free reader may still look at. */
 	return p;
 }
 
+/*
+ * The object handed out last from the current chunk goes back to the chunk,
+ * not to the free list: an allocation undone at once (a creation refused by
+ * the thread limit, say) leaves the pool exactly as it found it.
+ */
 void fixalloc_free(fixalloc *f, void *p)
 {
 	lock(&f->lock);
-	*(void **)p = f->list;
-	f->list = p;
-	f->nfree++;
+	if ((uintptr_t)p + f->size == f->chunk) {
+		f->chunk -= f->size;
+		f->nchunk += f->size;
+	} else {
+		*(void **)p = f->list;
+		f->list = p;
+		f->nfree++;
+	}
 	f->inuse--;
 	unlock(&f->lock);
 }

@@ -203,8 +203,10 @@ int allocm(m **mpp, mrt_fn fn, void *arg, void *p)
 		reapfreem(nil);
 
 	m *mp = mnew();
-	if (mp == nil)
+	if (mp == nil) {
+		seterrmsg("mrt: cannot allocate an M (errno=%d)", ENOMEM);
 		return -ENOMEM;
+	}
 	mp->mstartfn = fn;
 	mp->mstartarg = arg;
 	mp->nextp = p;

@@ -107,13 +107,18 @@ int stackalloc(stack *s, size_t n)
 		return 1;
 	int err = FAULT(FAULT_STACK_MMAP);
 	uint8_t *base = err ? nil : sysalloc(n + pagesize);
-	if (base == nil)
+	if (base == nil) {
+		seterrmsg("mrt: cannot map a %zu-byte stack (errno=%d)", n + pagesize, ENOMEM);
 		return -ENOMEM;
+	}
 	err = FAULT(FAULT_STACK_GUARD);
 	if (err == 0)
 		err = sysguard(base, pagesize);
 	if (err < 0) {
+		/* mprotect splits the mapping in two: ENOMEM at the process's
+		 * mapping limit (vm.max_map_count). */
 		sysfree(base, n + pagesize);
+		seterrmsg("mrt: cannot protect a stack's guard page (errno=%d)", -err);
 		return -ENOMEM;
 	}
 	s->lo = (uintptr_t)base + pagesize;
