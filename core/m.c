@@ -150,17 +150,43 @@ void mfree(m *mp)
 }
 
 /*
- * mfailed undoes allocm and mcommoninit for an M whose thread never started:
- * off allm, its id counted as failed (so mcount is what it was), stacks back
- * where they came from (cache or OS), the m back to the pool.
+ * walkersactive says whether a lock-free allm walker may be running.
+ * sched.lock held. The fence pairs with the one in mrt_forallm: either the
+ * walker's count is visible here, or the walker starts after every unlink
+ * made before this call and cannot reach those Ms.
  */
-void mfailed(m *mp, bool registered)
+static bool walkersactive(void)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(&sched.nwalkers, __ATOMIC_RELAXED) != 0;
+}
+
+/*
+ * mfailed undoes allocm and mcommoninit for an M whose thread never started
+ * (err is why): off allm, its id counted as failed (so mcount is what it
+ * was), stacks back where they came from (cache or OS), the m back to the
+ * pool. If a lock-free walker may be standing on the m (it was on allm),
+ * the m cannot go back to the pool yet: it goes to freem instead, as if its
+ * thread had started and failed (freeWait STACK, starterr set), and the
+ * next reap undoes it in the same way.
+ */
+void mfailed(m *mp, bool registered, int err)
 {
 	if (registered) {
 		lock(&sched.lock);
 		if (!allmunlink(mp))
 			fatal("mfailed: M%lld not on allm", (long long)mp->id);
 		sched.nmfailed++;
+		if (walkersactive()) {
+			mp->starterr = err;
+			__atomic_store_n(&mp->status, MRT_M_EXITING, __ATOMIC_RELEASE);
+			mp->freeWait = freeMStack; /* no thread ever used the stacks */
+			mp->freelink = sched.freem;
+			sched.freem = mp;
+			sched.nfreem++;
+			unlock(&sched.lock);
+			return;
+		}
 		unlock(&sched.lock);
 	}
 	stackundo(&mp->gsignal->stackmem, mp->gsignal->stackcached);
@@ -217,7 +243,7 @@ int allocm(m **mpp, mrt_fn fn, void *arg, void *p)
 
 	int err = mcommoninit(mp);
 	if (err != 0) {
-		mfailed(mp, false);
+		mfailed(mp, false, err);
 		return err;
 	}
 
@@ -228,7 +254,7 @@ int allocm(m **mpp, mrt_fn fn, void *arg, void *p)
 	} else {
 		int r = stackalloc(&g0->stackmem, cfg.g0stack + cfg.tls_size);
 		if (r < 0) {
-			mfailed(mp, true);
+			mfailed(mp, true, r);
 			return r;
 		}
 		g0->ownstack = true;
@@ -254,11 +280,7 @@ int reapfreem(m *only)
 	int n = 0;
 
 	lock(&sched.lock);
-	/* Pairs with the fence in mrt_forallm: either the walker's count is
-	 * visible here, or the walker starts after every unlink we are about
-	 * to reap and cannot reach those Ms. */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	bool walkers = __atomic_load_n(&sched.nwalkers, __ATOMIC_RELAXED) != 0;
+	bool walkers = walkersactive();
 	for (m **pp = &sched.freem; *pp != nil;) {
 		m *mp = *pp;
 		uint32_t fw = load_acquire(&mp->freeWait);

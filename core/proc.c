@@ -160,7 +160,7 @@ int64_t newm(mrt_fn fn, void *arg, void *p)
 	err = newm1(mp);
 	if (err != 0) {
 		MTRACE(MT_FAILED, mp, err);
-		mfailed(mp, true);
+		mfailed(mp, true, err);
 		return err;
 	}
 	return id;

@@ -253,7 +253,7 @@ int64_t startm(mrt_fn fn, void *arg, void *p);
 int reapfreem(m *only);
 int64_t mcount(void); /* sched.lock held */
 void mfree(m *mp);    /* back to the m pool */
-void mfailed(m *mp, bool registered); /* undo allocm for a thread never born */
+void mfailed(m *mp, bool registered, int err); /* undo allocm for a thread never born */
 void seterrmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* stack.c: stacks with guard pages and a bounded cache */

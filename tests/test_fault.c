@@ -18,6 +18,7 @@
 #include "testlib.h"
 #include "fixalloc.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -399,6 +400,76 @@ static void test_sweep_malg(void **state)
 	malg_fail(FAULT_MPOOL, false, true);
 }
 
+/*
+ * Failures while allm is walked lock-free: an M that failed after joining
+ * allm must not go back to the pool under a walker standing on it (the
+ * walker would read a recycled m, or lose the rest of the list). A walker
+ * dawdles on every M while creations fail over and over; it must always see
+ * the parked Ms and never an m with status 0.
+ */
+static int64_t keep[4];
+static uint32_t walkstop, walkbad, nwalks, nfailedseen;
+
+static int walkone(const struct mrt_minfo *mi, void *arg)
+{
+	int *found = arg;
+	if (mi->status < MRT_M_STARTING || mi->status > MRT_M_EXITING)
+		__atomic_fetch_add(&walkbad, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 4; i++)
+		*found += mi->id == keep[i];
+	if (mi->id > keep[3])
+		__atomic_fetch_add(&nfailedseen, 1, __ATOMIC_RELAXED);
+	arch_procyield(200);
+	return 0;
+}
+
+static void *walkloop(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&walkstop, __ATOMIC_ACQUIRE)) {
+		int found = 0;
+		mrt_forallm(walkone, &found);
+		if (found != 4)
+			__atomic_fetch_add(&walkbad, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&nwalks, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void test_failures_during_walks(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		keep[i] = must_newm(fn_park, NULL);
+	wait_idle(4);
+	walkstop = walkbad = nwalks = 0;
+	pthread_t w;
+	pthread_create(&w, NULL, walkloop, NULL);
+	/* Fail for as long as it takes the walker to make enough walks. */
+	uint32_t walks = quick ? 300 : 3000;
+	for (int i = 0; ev_get(&nwalks) < walks; i++) {
+		int fp = i % 2 ? FAULT_NEWOSPROC : FAULT_STACK_GUARD;
+		mrt_test_nocache(fp == FAULT_STACK_GUARD);
+		mrt_test_fault(fp, 1, -ENOMEM);
+		assert_int_equal(mrt_newm(fn_exit, NULL, NULL), -ENOMEM);
+		injected_total++;
+		survived_total++;
+	}
+	mrt_test_nocache(false);
+	__atomic_store_n(&walkstop, 1, __ATOMIC_RELEASE);
+	pthread_join(w, NULL);
+	print_message("walks %u, failed Ms met %u\n", nwalks, nfailedseen);
+	assert_true(nwalks > 0);
+	assert_int_equal(walkbad, 0);
+	/* Failed Ms a walker held up are reaped once it is done. */
+	mrt_reap();
+	struct mrt_mstats st;
+	mrt_mstats(&st);
+	assert_int_equal(st.exiting, 0);
+	assert_int_equal(st.live, 5);
+	stop_idle_ms();
+}
+
 static void test_report(void **state)
 {
 	(void)state;
@@ -423,6 +494,7 @@ int main(int argc, char **argv)
 		MRT_TEST(test_sweep_pool_growth),
 		MRT_TEST(test_clone_eagain_retries),
 		MRT_TEST(test_sweep_malg),
+		MRT_TEST(test_failures_during_walks),
 		MRT_TEST(test_report),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
