@@ -8,6 +8,7 @@
 #include "testlib.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -129,7 +130,7 @@ static void test_new_m_has_init_mask(void **state)
  * is an M with a valid g, and that it runs on that M's g0 or gsignal — which
  * a stack freed too early, or a thread pointer set too late, would break.
  */
-static uint32_t handled, bad, stop;
+static uint32_t handled, bad, stop, indeath;
 
 static void usr2(int sig)
 {
@@ -141,9 +142,24 @@ static void usr2(int sig)
 		__atomic_fetch_add(&bad, 1, __ATOMIC_RELAXED);
 		return;
 	}
-	bool ong0 = sp >= mp->g0->stack.lo && sp < mp->g0->stack.hi;
-	bool ongs = sp >= mp->gsignal->stack.lo && sp < mp->gsignal->stack.hi;
+	uintptr_t g0lo = mp->g0->stack.lo, g0hi = mp->g0->stack.hi;
+	uintptr_t gslo = mp->gsignal->stack.lo, gshi = mp->gsignal->stack.hi;
+	bool ong0 = sp >= g0lo && sp < g0hi;
+	bool ongs = sp >= gslo && sp < gshi;
 	if (!ong0 && !ongs)
+		__atomic_fetch_add(&bad, 1, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&mp->status, __ATOMIC_ACQUIRE) == MRT_M_EXITING)
+		__atomic_fetch_add(&indeath, 1, __ATOMIC_RELAXED);
+	/* Dawdle on the stack, then look again: a reaper that freed this M's
+	 * stacks meanwhile would have cleared their bounds (and, with the
+	 * cache bypassed, unmapped them under us). The m must not have gone
+	 * back to the pool either. */
+	volatile char buf[512];
+	for (int i = 0; i < (int)sizeof buf; i += 64)
+		buf[i] = (char)i;
+	arch_procyield(100);
+	if (mp->g0->stack.lo != g0lo || mp->g0->stack.hi != g0hi || mp->gsignal->stack.lo != gslo ||
+	    mp->gsignal->stack.hi != gshi || __atomic_load_n(&mp->status, __ATOMIC_ACQUIRE) == 0)
 		__atomic_fetch_add(&bad, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&handled, 1, __ATOMIC_RELAXED);
 }
@@ -158,6 +174,15 @@ static void kick_self_at_exit(void *arg)
 		arch_syscall3(SYS_tgkill, pid, mrt_gettid(), SIGUSR2);
 }
 
+/* After the M has left allm for freem (mexit0's test hook): the last
+ * moments of the thread, while a reaper is trying to free its stacks. */
+static void kick_self_dying(m *mp)
+{
+	long pid = arch_syscall0(SYS_getpid);
+	for (int i = 0; i < 3; i++)
+		arch_syscall3(SYS_tgkill, pid, mp->procid, SIGUSR2);
+}
+
 static void *reap_loop(void *arg)
 {
 	(void)arg;
@@ -166,15 +191,21 @@ static void *reap_loop(void *arg)
 	return NULL;
 }
 
-static void test_signals_at_birth_and_death(void **state)
+/*
+ * With the cache bypassed, a freed stack is unmapped at once: a handler still
+ * running on it would fault. The exit hook makes the signals land after the
+ * M has left allm, in the window where only freeWait keeps its stacks.
+ */
+static void signals_at_birth_and_death(bool nocache)
 {
-	(void)state;
 	struct sigaction sa, old;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = usr2;
 	sa.sa_flags = SA_ONSTACK;
 	sigaction(SIGUSR2, &sa, &old);
-	handled = bad = stop = 0;
+	handled = bad = stop = indeath = 0;
+	mrt_test_nocache(nocache);
+	mrt_test_mexithook(kick_self_dying);
 	pthread_t r;
 	pthread_create(&r, NULL, reap_loop, NULL);
 
@@ -189,9 +220,188 @@ static void test_signals_at_birth_and_death(void **state)
 	wait_only_m0();
 	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	pthread_join(r, NULL);
+	mrt_test_mexithook(NULL);
+	mrt_test_nocache(false);
 	sigaction(SIGUSR2, &old, NULL);
+	/* Each M signalled itself as it died: the kernel delivers a signal a
+	 * thread sends itself before the thread goes on. */
+	assert_true(indeath >= (uint32_t)n);
 	assert_true(handled > 0);
 	assert_int_equal(bad, 0);
+}
+
+static void test_signals_at_birth_and_death(void **state)
+{
+	(void)state;
+	signals_at_birth_and_death(false);
+}
+
+static void test_signals_at_death_never_on_unmapped_stack(void **state)
+{
+	(void)state;
+	signals_at_birth_and_death(true);
+}
+
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A SIGUSR1 storm during churn. Two threads create and join short-lived Ms;
+ * a storm thread signals the newest of them with mrt_signalm and, now and
+ * then, the whole process; meanwhile m0 aims signals at two long-running
+ * busy Ms, each tagged with the id of the M it is meant for
+ * (rt_tgsigqueueinfo to the tid mrt reports for that id), and waits for
+ * each to be handled. Every handler checks that it runs on its own M's
+ * gsignal (or g0, for an M that has not reached minit) with a valid g; a
+ * tagged one checks that the M it landed on is the one it was aimed at and
+ * that it runs on that M's gsignal. mrt_signalm is aimed at the busy Ms too,
+ * and must reach exactly them.
+ */
+static struct {
+	uint32_t handled, bad, other, stormsent;
+	uint32_t tagged[2], direct[2];
+} st;
+static int64_t busy_id[2];
+static uint32_t churnstop, busystop, busyup;
+static int64_t newest[16];
+
+static void storm_handler(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig, (void)uc;
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+	m *mp = getm();
+	if (mp == NULL) { /* a creator thread: not an M, nothing to check */
+		__atomic_fetch_add(&st.other, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	g *gp = getg();
+	bool ongs = sp >= mp->gsignal->stack.lo && sp < mp->gsignal->stack.hi;
+	bool ong0 = sp >= mp->g0->stack.lo && sp < mp->g0->stack.hi;
+	if (gp == NULL || gp->m != mp || (!ongs && !ong0))
+		__atomic_fetch_add(&st.bad, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 2; i++) {
+		if (mp->id != busy_id[i])
+			continue;
+		if (si->si_code == SI_QUEUE) {
+			if (si->si_value.sival_int != (int)mp->id || !ongs)
+				__atomic_fetch_add(&st.bad, 1, __ATOMIC_RELAXED);
+			ev_add(&st.tagged[i], 1);
+		} else if (si->si_code == SI_TKILL) {
+			if (!ongs)
+				__atomic_fetch_add(&st.bad, 1, __ATOMIC_RELAXED);
+			ev_add(&st.direct[i], 1);
+		}
+	}
+	if (si->si_code == SI_QUEUE && mp->id != busy_id[0] && mp->id != busy_id[1])
+		__atomic_fetch_add(&st.bad, 1, __ATOMIC_RELAXED); /* landed elsewhere */
+	__atomic_fetch_add(&st.handled, 1, __ATOMIC_RELAXED);
+}
+
+static void busy_m(void *arg)
+{
+	(void)arg;
+	ev_add(&busyup, 1);
+	while (!__atomic_load_n(&busystop, __ATOMIC_ACQUIRE))
+		arch_procyield(50);
+}
+
+static void short_m(void *arg)
+{
+	(void)arg;
+	arch_procyield(2000);
+}
+
+static void *churn(void *arg)
+{
+	(void)arg;
+	int64_t prev = 0;
+	for (uint32_t k = 0; !__atomic_load_n(&churnstop, __ATOMIC_ACQUIRE); k++) {
+		int64_t id = mrt_newm(short_m, NULL, NULL);
+		if (id <= 0) {
+			__atomic_fetch_add(&st.bad, 1000, __ATOMIC_RELAXED);
+			break;
+		}
+		__atomic_store_n(&newest[k % 16], id, __ATOMIC_RELAXED);
+		if (prev > 0)
+			mrt_join(prev);
+		prev = id;
+	}
+	if (prev > 0)
+		mrt_join(prev);
+	return NULL;
+}
+
+static void *storm(void *arg)
+{
+	(void)arg;
+	for (uint32_t k = 0; !__atomic_load_n(&churnstop, __ATOMIC_ACQUIRE); k++) {
+		int64_t id = __atomic_load_n(&newest[k % 16], __ATOMIC_RELAXED);
+		if (id > 0 && mrt_signalm(id, SIGUSR1) == 0)
+			__atomic_fetch_add(&st.stormsent, 1, __ATOMIC_RELAXED);
+		if (k % 256 == 0)
+			kill(getpid(), SIGUSR1); /* any thread of the process */
+		if (k % 16 == 0)
+			sched_yield();
+	}
+	return NULL;
+}
+
+static void test_sigusr1_storm_during_churn(void **state)
+{
+	(void)state;
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = storm_handler;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	sigaction(SIGUSR1, &sa, &old);
+	memset(&st, 0, sizeof st);
+	memset(newest, 0, sizeof newest);
+	churnstop = busystop = busyup = 0;
+	for (int i = 0; i < 2; i++)
+		busy_id[i] = must_newm(busy_m, NULL);
+	ev_wait(&busyup, 2);
+
+	pthread_t c[2], s;
+	for (int i = 0; i < 2; i++)
+		pthread_create(&c[i], NULL, churn, NULL);
+	pthread_create(&s, NULL, storm, NULL);
+
+	int rounds = quick ? 200 : 1000;
+	pid_t pid = getpid();
+	for (int r = 0; r < rounds; r++) {
+		for (int i = 0; i < 2; i++) {
+			int32_t tid = tid_of(busy_id[i]);
+			assert_true(tid > 0);
+			siginfo_t si;
+			memset(&si, 0, sizeof si);
+			si.si_signo = SIGUSR1;
+			si.si_code = SI_QUEUE;
+			si.si_pid = pid;
+			si.si_uid = getuid();
+			si.si_value.sival_int = (int)busy_id[i];
+			uint32_t t0 = ev_get(&st.tagged[i]), d0 = ev_get(&st.direct[i]);
+			assert_int_equal(syscall(SYS_rt_tgsigqueueinfo, pid, tid, SIGUSR1, &si), 0);
+			ev_wait(&st.tagged[i], t0 + 1);
+			assert_int_equal(mrt_signalm(busy_id[i], SIGUSR1), 0);
+			ev_wait(&st.direct[i], d0 + 1);
+		}
+	}
+	__atomic_store_n(&churnstop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 2; i++)
+		pthread_join(c[i], NULL);
+	pthread_join(s, NULL);
+	__atomic_store_n(&busystop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(mrt_join(busy_id[i]), 0);
+	sigaction(SIGUSR1, &old, NULL);
+	print_message("storm: %u handled (%u on threads that are not Ms), %u sent by the storm, "
+	              "%d tagged and %d direct to busy Ms\n", st.handled, st.other, st.stormsent,
+	              2 * rounds, 2 * rounds);
+	assert_int_equal(st.bad, 0);
+	/* Standard signals coalesce, but each was handled before the next. */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(st.tagged[i], (uint32_t)rounds);
+		assert_int_equal(st.direct[i], (uint32_t)rounds);
+	}
 }
 
 static int setup(void **state)
@@ -211,6 +421,8 @@ int main(int argc, char **argv)
 		MRT_TEST(test_signalm_runs_on_that_ms_gsignal),
 		MRT_TEST(test_new_m_has_init_mask),
 		MRT_TEST(test_signals_at_birth_and_death),
+		MRT_TEST(test_signals_at_death_never_on_unmapped_stack),
+		MRT_TEST(test_sigusr1_storm_during_churn),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
