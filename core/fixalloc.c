@@ -9,7 +9,14 @@
 #include "runtime.h"
 #include "fixalloc.h"
 
-enum { fixchunk = 64 << 10 };
+enum {
+	fixchunk = 64 << 10,
+	/* Each chunk starts with a link to the chunk mapped before it, so that
+	 * a lock-free reader (the stack overflow check, in a signal handler)
+	 * can visit every object ever handed out. 16 bytes keep objects
+	 * 16-byte aligned. */
+	chunkhdr = 16,
+};
 
 void *fixalloc_alloc(fixalloc *f)
 {
@@ -27,13 +34,18 @@ void *fixalloc_alloc(fixalloc *f)
 				unlock(&f->lock);
 				return nil;
 			}
-			f->chunk = (uintptr_t)c;
-			f->nchunk = fixchunk;
+			*(void **)c = f->chunks;
+			/* Publish the chunk after its link: a reader that sees it
+			 * also sees the rest of the list. */
+			store_release(&f->chunks, c);
+			f->chunk = (uintptr_t)c + chunkhdr;
+			f->nchunk = fixchunk - chunkhdr;
 			f->nchunks++;
 		}
 		p = (void *)f->chunk;
 		f->chunk += f->size;
 		f->nchunk -= f->size;
+		f->lastbump = p;
 	}
 	f->inuse++;
 	unlock(&f->lock);
@@ -43,16 +55,19 @@ void *fixalloc_alloc(fixalloc *f)
 }
 
 /*
- * The object handed out last from the current chunk goes back to the chunk,
- * not to the free list: an allocation undone at once (a creation refused by
- * the thread limit, say) leaves the pool exactly as it found it.
+ * The object carved last from the current chunk goes back to the chunk, not
+ * to the free list: an allocation undone at once (a creation refused by the
+ * thread limit, say) leaves the pool exactly as it found it. (Only that one:
+ * an object from the free list that happens to lie just below the unused
+ * part must go back to the list it came from.)
  */
 void fixalloc_free(fixalloc *f, void *p)
 {
 	lock(&f->lock);
-	if ((uintptr_t)p + f->size == f->chunk) {
+	if (p == f->lastbump && (uintptr_t)p + f->size == f->chunk) {
 		f->chunk -= f->size;
 		f->nchunk += f->size;
+		f->lastbump = nil;
 	} else {
 		*(void **)p = f->list;
 		f->list = p;
@@ -68,4 +83,25 @@ void fixalloc_stats(fixalloc *f, uint32_t *inuse, uint32_t *nfree)
 	*inuse = f->inuse;
 	*nfree = f->nfree;
 	unlock(&f->lock);
+}
+
+/*
+ * fixalloc_scan calls fn(obj, arg) for every object slot of every chunk of f,
+ * handed out or not, until fn returns non-nil, and returns that. Takes no
+ * lock and makes no call but fn: safe in a signal handler that interrupted
+ * any code, f->lock holders included. Chunks are never unmapped and the list
+ * only grows, so every slot read is mapped memory of f's type; fn must
+ * expect slots that are free, half-initialised or being freed.
+ */
+void *fixalloc_scan(fixalloc *f, void *(*fn)(void *obj, void *arg), void *arg)
+{
+	for (void *c = load_acquire(&f->chunks); c != nil; c = *(void *const *)c) {
+		uintptr_t p = (uintptr_t)c + chunkhdr, end = (uintptr_t)c + fixchunk;
+		for (; p + f->size <= end; p += f->size) {
+			void *r = fn((void *)p, arg);
+			if (r != nil)
+				return r;
+		}
+	}
+	return nil;
 }

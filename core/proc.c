@@ -54,7 +54,8 @@ MRT_API int mrt_init(const struct mrt_config *c)
 		namelen++;
 	if (d.g0_stack < minstack || d.g0_stack > maxstack || d.gsignal_stack < minstack ||
 	    d.gsignal_stack > maxstack || d.max_threads < 0 || d.idle_ns < 0 ||
-	    (d.flags & ~MRT_F_THREAD_NAMES) != 0 || namelen >= sizeof cfg.threadname)
+	    (d.flags & ~(MRT_F_THREAD_NAMES | MRT_F_STACKOVERFLOW)) != 0 ||
+	    namelen >= sizeof cfg.threadname)
 		return -EINVAL;
 	if (xchg(&initing, 1) != 0)
 		return -EBUSY;
@@ -62,6 +63,10 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	int err = osinit();
 	if (err == 0)
 		err = tlsinit();
+	/* The fault handler first: it needs nothing of m0 to run, and it is
+	 * the one step undone (sigsegvundo) if a later one fails. */
+	if (err == 0 && (d.flags & MRT_F_STACKOVERFLOW))
+		err = sigsegvinit();
 	if (err != 0) {
 		store_release(&initing, 0);
 		return err;
@@ -100,6 +105,7 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	if (err == 0)
 		err = minit(mp);
 	if (err != 0) {
+		sigsegvundo();
 		stackfree(&mp->gsignal->stackmem);
 		mrt_tls.m = nil;
 		setg(nil);

@@ -291,6 +291,10 @@ void debuginit(void);  /* parse MRTDEBUG (mrt_init, on m0) */
 void debugstart(void); /* start the schedtrace monitor M, if asked for */
 int mthreadname(m *mp, char *buf, size_t n);
 
+/* overflow.c: returns unless addr is in the guard page of an mrt stack;
+ * then reports the overflow and aborts. Async-signal-safe, lock-free. */
+void checkoverflow(uintptr_t addr);
+
 /* print.c */
 int vsnprint(char *buf, size_t n, const char *fmt, va_list ap);
 int printfd(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -334,6 +338,11 @@ void ctx_call_on(void *stack_top, void (*fn)(void *), void *arg);
 void *ctx_make(void *stack_top, void (*entry)(void *), void *arg);
 NORETURN void ctx_entry_returned(void); /* in core: fatal */
 
+/* The signal-return trampoline a handler returns into (sa_restorer), where
+ * the kernel needs one from user space: arch.h defines ARCH_SIGRETURN then.
+ * It makes the platform's OS_NR_SIGRETURN call on the signal frame. */
+void arch_sigreturn(void);
+
 /* In arch.h (inline): arch_gettp(), arch_cputicks(), arch_procyield(n),
  * arch_syscall0..6, arch_tcb_init(tp, tp0), ARCH_TCB_LO/HI, ARCH_PAGE. */
 
@@ -366,6 +375,11 @@ int oswrite(int fd, const void *p, size_t n); /* bytes or -errno */
 void sigprocmask_all(os_sigset *old);         /* block all, return old */
 void sigprocmask_set(const os_sigset *set);
 void osabort(void) NORETURN;
+/* MRT_F_STACKOVERFLOW: install the fault handler that calls checkoverflow
+ * and chains to the previous action (0 or -errno), and put the previous
+ * action back. At mrt_init, on m0. */
+int sigsegvinit(void);
+void sigsegvundo(void);
 const char *osgetenv(const char *name);
 
 /* ---------------------------------------------------------------------------

@@ -82,6 +82,26 @@ struct mrt_config {
 
 /* Flags for mrt_config.flags. */
 #define MRT_F_NONE 0u
+/*
+ * MRT_F_STACKOVERFLOW: install a SIGSEGV handler (run on the faulting M's
+ * gsignal stack) that recognises a fault in the guard page below any g0,
+ * gsignal or user g stack mrt allocated, or below m0's stack, and dies with
+ *     mrt: fatal: stack overflow on M<id> (g<id>, stack [lo, hi))
+ * (g0 and gsignal are named so) and SIGABRT, instead of a bare SIGSEGV.
+ * Every other fault goes to the SIGSEGV action that was in place when
+ * mrt_init ran, as the kernel would have used it: a handler is called the
+ * way it was installed (SA_SIGINFO or not, its mask, SA_NODEFER,
+ * SA_RESETHAND); SIG_DFL kills the process with SIGSEGV; SIG_IGN ignores a
+ * sent SIGSEGV, while a real fault still kills (the kernel never lets a
+ * fault be ignored). So install your own SIGSEGV handler before mrt_init;
+ * one installed after replaces mrt's (it may chain to the action
+ * sigaction() returned, which is mrt's). Limits: a frame larger than a page
+ * can jump over the guard page (build with -fstack-clash-protection); an
+ * overflow of the signal stack itself, or of a thread that is not an M and
+ * has no signal stack, cannot be reported (the kernel has nowhere to run the
+ * handler) and stays a plain SIGSEGV. Linux only.
+ */
+#define MRT_F_STACKOVERFLOW 0x1u
 /* Name each M's thread "mrt/M<id>" (or thread_name's prefix, which turns
  * naming on by itself; so does MRTDEBUG=threadnames=1, without rebuilding).
  * Off by default, as in Go and glibc: naming costs each new M one system

@@ -43,6 +43,9 @@
 #define ARCH_TP_ALIGN 64
 /* Bytes below the stack pointer a leaf function may use (SysV red zone). */
 #define ARCH_REDZONE 128
+/* The kernel gives amd64 signal handlers no way back on its own: the arch
+ * supplies the signal-return trampoline (sigreturn.S). */
+#define ARCH_SIGRETURN 1
 
 struct ctxframe {
 	uint32_t mxcsr;

@@ -4,6 +4,14 @@
 #ifndef MRT_OS_H
 #define MRT_OS_H
 
+#include <asm/unistd.h>
+
+/* The system call that returns from a signal handler: the arch's
+ * signal-return trampoline (arch_sigreturn) makes it. Assembly reads this
+ * header too, so only macros come before the C part. */
+#define OS_NR_SIGRETURN __NR_rt_sigreturn
+
+#ifndef __ASSEMBLER__
 #include <stdint.h>
 
 /* The kernel's signal set: 64 signals on every Linux CPU mrt supports. */
@@ -25,4 +33,5 @@ typedef struct os_mstate {
 } os_mstate;
 #endif
 
+#endif /* __ASSEMBLER__ */
 #endif
