@@ -69,6 +69,7 @@ int mcommoninit(m *mp)
 		return err;
 	}
 	mp->id = sched.mnext++;
+	sched.ncreating++; /* until it is on allm: what a fork child discounts */
 	unlock(&sched.lock);
 
 	mp->fastrand[0] = 1597334677u * (uint32_t)mp->id;
@@ -78,6 +79,7 @@ int mcommoninit(m *mp)
 
 	err = mpreinit(mp);
 	lock(&sched.lock);
+	sched.ncreating--;
 	if (err != 0) {
 		sched.nmfailed++;
 		unlock(&sched.lock);

@@ -65,6 +65,8 @@ MRT_API int mrt_init(const struct mrt_config *c)
 		err = tlsinit();
 	/* The fault handler first: it needs nothing of m0 to run, and it is
 	 * the one step undone (sigsegvundo) if a later one fails. */
+	if (err == 0)
+		err = forkinit();
 	if (err == 0 && (d.flags & MRT_F_STACKOVERFLOW))
 		err = sigsegvinit();
 	if (err != 0) {
@@ -128,7 +130,11 @@ static int newm1(m *mp)
 	for (int tries = 0;; tries++) {
 		err = FAULT(FAULT_NEWOSPROC);
 		if (err == 0)
+			err = execrlock(); /* no exec while a thread is being born */
+		if (err == 0) {
 			err = newosproc(mp);
+			execrunlock();
+		}
 		if (err != -EAGAIN || tries + 1 >= newosproc_tries)
 			break;
 		osusleep((tries + 1) * 1000);

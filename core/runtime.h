@@ -205,6 +205,7 @@ struct schedt {
 	int64_t mnext;   /* number of Ms created (also the next id) */
 	int64_t nmfreed; /* Ms that exited */
 	int64_t nmfailed; /* Ms whose creation failed after taking an id */
+	int32_t ncreating; /* ids taken by mcommoninit, M not yet on allm */
 	int32_t maxmcount;
 	m *midle;        /* parked Ms, via schedlink */
 	int32_t nmidle;
@@ -264,6 +265,14 @@ void stackfree(stack *s);
 void stackundo(stack *s, int fromcache);
 void stackcache_stats(uint32_t *count, size_t *bytes);
 int64_t stacks_mapped(void); /* stack mappings in use or cached */
+void stackcache_forklock(void);
+void stackcache_forkunlock(void);
+void stackcache_forkreset(void);
+
+/* fork.c: the exec lock (shared around newosproc) and the fork handlers */
+int execrlock(void);
+void execrunlock(void);
+int forkinit(void);
 
 /* g.c */
 int malg(g **gpp, size_t stacksize, int kind);
@@ -380,6 +389,8 @@ void osabort(void) NORETURN;
  * action back. At mrt_init, on m0. */
 int sigsegvinit(void);
 void sigsegvundo(void);
+/* Registers fork handlers (libc's pthread_atfork: at mrt_init, on m0). */
+int osatfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 const char *osgetenv(const char *name);
 
 /* ---------------------------------------------------------------------------

@@ -167,3 +167,20 @@ int64_t stacks_mapped(void)
 {
 	return __atomic_load_n(&nmapped, __ATOMIC_RELAXED);
 }
+
+/* Around fork (fork.c): the cache lock is held across it, then released in
+ * the parent and reset in the child, whose only thread held it. */
+void stackcache_forklock(void)
+{
+	lock(&cache.lock);
+}
+
+void stackcache_forkunlock(void)
+{
+	unlock(&cache.lock);
+}
+
+void stackcache_forkreset(void)
+{
+	cache.lock.key = 0;
+}

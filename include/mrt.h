@@ -155,7 +155,8 @@ MRT_API const char *mrt_threadmodel(void);
  *  -EINVAL  fn is NULL, or mrt_init has not run;
  *  -EAGAIN  the thread limit is reached (mrt_errmsg() names it), or the
  *           kernel refused the thread after retries (RLIMIT_NPROC);
- *  -ENOMEM  no memory for the stacks.
+ *  -ENOMEM  no memory for the stacks;
+ *  -EDEADLK the calling thread holds mrt_execlock.
  * On failure nothing is left behind: counts, allm, stacks and pools are as
  * they were. A new thread that cannot set itself up (install its signal
  * stack: it cannot happen with the stack sizes mrt_init accepts, but it is
@@ -227,6 +228,46 @@ MRT_API int mrt_reap(void);
  * ones (mrt_newm's -EAGAIN). [any thread; not async-signal-safe]
  */
 MRT_API int32_t mrt_setmaxthreads(int32_t n);
+
+/* ------------------------------------------------------------------------
+ * fork and exec
+ * ------------------------------------------------------------------------ */
+
+/*
+ * fork. mrt_init registers fork handlers (pthread_atfork): mrt's locks are
+ * held across fork(), and in the child, whose only thread is the one that
+ * called fork, every other M is recorded as exited (counted as freed, its
+ * stacks reaped by the next allocation or mrt_reap), the idle list is empty,
+ * and waits of other threads (mrt_join, mrt_forallm) are forgotten. The
+ * child may then use all of mrt: create, park, wake and join Ms, run gs,
+ * signal Ms, fork again. Call fork from m0 (the child's thread is then m0,
+ * with its new tid) or from a thread that is not an M (the child then has no
+ * M, mrt_mid() is -1, and may create Ms); a clone-model M cannot call fork
+ * (it is libc). gs that were running on other Ms at the fork never resume;
+ * a suspended g may be resumed in the child. Do not fork from inside an
+ * mrt_forallm callback, nor from a signal handler that may have interrupted
+ * mrt (the handlers take mrt's locks).
+ *
+ * exec. A thread being created while another thread calls execve makes
+ * Linux treat the exec as unsafe: a set-user-ID, set-group-ID or
+ * file-capability program would start without its privileges (Go issue
+ * 19546). mrt_execlock waits until no M is being created and holds off new
+ * ones (mrt_newm and mrt_startm on other threads wait; on the holding
+ * thread they return -EDEADLK) until mrt_execunlock. Call it right before
+ * execve:
+ *
+ *     mrt_execlock();
+ *     execve(path, argv, envp);
+ *     mrt_execunlock();    // only reached if execve failed
+ *
+ * mrt_execlock returns 0, or -EDEADLK if the calling thread holds it
+ * already. mrt_execunlock returns 0, or -EPERM if the calling thread does
+ * not hold it. Any thread (a clone-model M too); usable before mrt_init.
+ * Not async-signal-safe. Holding the lock shared costs each creation an
+ * atomic add and subtract, no system call.
+ */
+MRT_API int mrt_execlock(void);
+MRT_API int mrt_execunlock(void);
 
 /* ------------------------------------------------------------------------
  * The current M

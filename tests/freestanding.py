@@ -19,6 +19,9 @@ ALLOWED = {
     "_GLOBAL_OFFSET_TABLE_",
     # Read by mrt_init on m0 (MRTDEBUG), never on an M.
     "environ",
+    # Called once by mrt_init on m0 to register the fork handlers, which
+    # run only on the thread that calls fork (platform/linux/fork_linux.c).
+    "pthread_atfork",
 }
 # The compiler's own runtime (libgcc, compiler-rt), not libc: arm64 outline
 # atomics (gcc's default there), which pick LSE or LL/SC instructions by a

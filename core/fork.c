@@ -1,0 +1,210 @@
+/*
+ * fork.c — mrt across fork(2) and execve(2).
+ *
+ * fork. The child of a multi-threaded process has one thread: the one that
+ * called fork. Every other M is gone without having run its exit path, and
+ * any of them may have held one of mrt's locks at the instant of the fork.
+ * mrt registers fork handlers at mrt_init (pthread_atfork, the platform's
+ * osatfork), in the manner of Go's syscall.forkExec around its runtime locks:
+ *  - before the fork (forkprepare, on the forking thread): take every lock
+ *    of mrt — sched.lock, the m and g pools, the stack cache — so the
+ *    snapshot the child gets is between critical sections, never in one;
+ *  - in the parent afterwards: release them;
+ *  - in the child afterwards (forkchild): reset them (their holder is the
+ *    forking thread, now the only one, so releasing would also do, but a
+ *    reset cannot wake sleepers that no longer exist), and make the state
+ *    say what is true: every M but the forking thread's is dead. Those Ms
+ *    leave allm and the idle list for freem, counted as freed, with freeWait
+ *    set as their threads' exit would have (freeMStack; freeMRef in the
+ *    pthread model, whose g0 stacks libc reclaims in the child), so the next
+ *    reap returns their stacks to the cache. Joiners and lock-free walkers
+ *    were other threads: their marks are cleared. m0's tid is the child's.
+ * The forking thread is m0 or a thread that is not an M (a clone-model M
+ * cannot call fork: it is libc); in the second case m0's thread is gone too,
+ * and the child's only thread is not an M. Either way the child may use all
+ * of mrt: create, park, wake and join Ms, run gs, signal Ms, fork again.
+ * What is lost is what ran on the other threads: gs that were running on
+ * other Ms at the fork stay "running" forever (a suspended g is intact and
+ * may be resumed). Do not fork from inside an mrt_forallm callback or from a
+ * signal handler that may have interrupted mrt (the handlers take mrt's
+ * locks); glibc's _Fork skips the handlers and leaves mrt unusable in the
+ * child, like any library with locks.
+ *
+ * exec. execve from a multi-threaded process replaces it only after the
+ * kernel has killed the other threads, so no thread of mrt's survives into
+ * the new image. But a thread that is inside clone(2) at that moment shares
+ * the process's fs_struct without being in the thread group yet, and Linux
+ * then treats the exec as unsafe (LSM_UNSAFE_SHARE): a set-user-ID,
+ * set-group-ID or file-capability program starts without its privileges
+ * (Go issue 19546). Go serialises exec and clone with execLock; mrt offers
+ * the same: newm1 holds the exec lock shared around newosproc, and
+ * mrt_execlock takes it exclusively, waiting for clones in flight and
+ * holding off new ones. A program calls mrt_execlock() right before
+ * execve() and mrt_execunlock() if execve fails. Holding it shared costs an
+ * atomic add and subtract per creation, no system call.
+ */
+#include "runtime.h"
+#include "fixalloc.h"
+
+/* ------------------------------------------------------------------------
+ * The exec lock: readers are M creations, the writer is an exec.
+ * ------------------------------------------------------------------------ */
+
+enum { execwriter = 1u << 31 };
+
+static struct {
+	uint32_t word;  /* execwriter | readers */
+	mutex wmu;      /* one writer at a time */
+	int32_t writer; /* its tid while it holds or waits */
+} execlk;
+
+/* Shared, around newosproc. -EDEADLK if the calling thread holds the lock
+ * exclusively (it would wait for itself). */
+int execrlock(void)
+{
+	for (;;) {
+		uint32_t v = load_relaxed(&execlk.word);
+		if (likely(!(v & execwriter))) {
+			if (cas(&execlk.word, &v, v + 1))
+				return 0;
+			continue;
+		}
+		if (load_relaxed(&execlk.writer) == osgettid())
+			return -EDEADLK;
+		futexsleep(&execlk.word, v, -1);
+	}
+}
+
+void execrunlock(void)
+{
+	uint32_t v = xadd(&execlk.word, (uint32_t)-1) - 1;
+	if (v == execwriter) /* the last reader out, a writer waits */
+		futexwakeup(&execlk.word, 1);
+}
+
+MRT_API int mrt_execlock(void)
+{
+	int32_t self = osgettid();
+	if (load_relaxed(&execlk.writer) == self)
+		return -EDEADLK;
+	lock(&execlk.wmu);
+	store_relaxed(&execlk.writer, self);
+	uint32_t v = __atomic_or_fetch(&execlk.word, execwriter, __ATOMIC_ACQ_REL);
+	while (v != execwriter) {
+		futexsleep(&execlk.word, v, -1);
+		v = load_acquire(&execlk.word);
+	}
+	return 0;
+}
+
+MRT_API int mrt_execunlock(void)
+{
+	if (load_relaxed(&execlk.writer) != osgettid())
+		return -EPERM;
+	store_relaxed(&execlk.writer, 0);
+	__atomic_and_fetch(&execlk.word, ~(uint32_t)execwriter, __ATOMIC_RELEASE);
+	futexwakeup(&execlk.word, INT32_MAX);
+	unlock(&execlk.wmu);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * fork
+ * ------------------------------------------------------------------------ */
+
+static void forkprepare(void)
+{
+	if (!load_acquire(&cfg.inited))
+		return;
+	/* No path of mrt holds one of these while it takes another, so any
+	 * order is free of deadlock; this one is fixed. */
+	lock(&sched.lock);
+	lock(&mpool.lock);
+	lock(&gpool.lock);
+	stackcache_forklock();
+}
+
+static void forkparent(void)
+{
+	if (!load_acquire(&cfg.inited))
+		return;
+	stackcache_forkunlock();
+	unlock(&gpool.lock);
+	unlock(&mpool.lock);
+	unlock(&sched.lock);
+}
+
+/* A dead M to freem, counted as freed. sched.lock held (reset). */
+static void forkdead(m *mp)
+{
+	__atomic_store_n(&mp->status, MRT_M_EXITING, __ATOMIC_RELAXED);
+	mp->freeWait = OS_G0_FROM_OS ? freeMRef : freeMStack;
+	mp->joining = 0;
+	if (mp == &m0)
+		return; /* static: never on freem or in the pool */
+	mp->freelink = sched.freem;
+	sched.freem = mp;
+	sched.nfreem++;
+}
+
+static void forkchild(void)
+{
+	if (!load_acquire(&cfg.inited))
+		return;
+	/* Only this thread exists: the locks it took in forkprepare are its
+	 * own; every other holder, sleeper, walker and joiner is gone. */
+	sched.lock.key = 0;
+	mpool.lock.key = 0;
+	gpool.lock.key = 0;
+	stackcache_forkreset();
+	sched.nwalkers = 0;
+	int32_t self = osgettid();
+	if (execlk.writer != self) {
+		/* The exec lock's writer was another thread. */
+		execlk.writer = 0;
+		execlk.wmu.key = 0;
+		execlk.word = 0;
+	} else {
+		execlk.word = execwriter; /* ours still; readers were others */
+	}
+
+	m *me = getm();
+	if (me != nil)
+		me->procid = self;
+	/* Every M on allm but ours is dead, parked ones included. */
+	m **pp = &allm;
+	while (*pp != nil) {
+		m *mp = *pp;
+		if (mp == me) {
+			pp = &mp->alllink;
+			continue;
+		}
+		*pp = mp->alllink;
+		sched.nmfreed++;
+		forkdead(mp);
+	}
+	sched.midle = nil;
+	sched.nmidle = 0;
+	/* Ids taken by creations the fork cut off before their M reached
+	 * allm: failed creations, so that mcount is exact. */
+	sched.nmfailed += sched.ncreating;
+	sched.ncreating = 0;
+	/* Ms that had exited but whose threads were still on their way out. */
+	for (m *mp = sched.freem; mp != nil; mp = mp->freelink) {
+		if (mp->freeWait == freeMWait)
+			mp->freeWait = OS_G0_FROM_OS ? freeMRef : freeMStack;
+		mp->joining = 0;
+	}
+}
+
+/* At mrt_init, on m0: once per process (handlers cannot be removed). */
+int forkinit(void)
+{
+	static uint32_t done;
+	if (load_acquire(&done))
+		return 0;
+	int err = osatfork(forkprepare, forkparent, forkchild);
+	if (err == 0)
+		store_release(&done, 1);
+	return err;
+}
