@@ -80,7 +80,7 @@ static void gentry(void *arg)
 
 MRT_API int mrt_malg(mrt_g **gpp, size_t stacksize)
 {
-	if (!load_acquire(&cfg.inited) || gpp == nil || stacksize == 0 || stacksize > maxstack)
+	if (!load_acquire(&cfg.inited) || badptr(gpp, g *) || stacksize == 0 || stacksize > maxstack)
 		return -EINVAL;
 	if (stacksize < minstack)
 		stacksize = minstack;
@@ -89,7 +89,7 @@ MRT_API int mrt_malg(mrt_g **gpp, size_t stacksize)
 
 MRT_API int mrt_gostart(mrt_g *gp, mrt_fn fn, void *arg)
 {
-	if (gp == nil || fn == nil || gp->kind != G_USER)
+	if (badptr(gp, g) || fn == nil || gp->kind != G_USER)
 		return -EINVAL;
 	uint32_t st = __atomic_load_n(&gp->status, __ATOMIC_ACQUIRE);
 	if (st != _Gidle && st != _Gdead)
@@ -119,7 +119,7 @@ static __attribute__((noinline)) int gogoerr(m *mp, g *to)
 {
 	if (mp == nil || mp->onsystemstack)
 		return -EPERM;
-	if (to == nil || to->kind == G_SIGNAL || (to->kind == G_G0 && to->m != mp))
+	if (badptr(to, g) || to->kind == G_SIGNAL || (to->kind == G_G0 && to->m != mp))
 		return -EINVAL;
 	if (to == getg())
 		return 0; /* already there */
@@ -136,7 +136,7 @@ MRT_API int mrt_gogo(mrt_g *to)
 	 * g that is idle, dead, running (the caller itself included) or a
 	 * gsignal has no saved context, so ctx == nil sends every such case
 	 * to gogoerr. */
-	void *c = likely(mp != nil && to != nil) ? load_acquire(&to->ctx) : nil;
+	void *c = likely(mp != nil && !badptr(to, g)) ? load_acquire(&to->ctx) : nil;
 	if (unlikely(c == nil || mp->onsystemstack || (to->kind == G_G0 && to->m != mp)))
 		return gogoerr(mp, to);
 	/* Take the saved context: from here the g is ours and running. This is
@@ -223,7 +223,7 @@ MRT_API int mrt_systemstack(mrt_fn fn, void *arg)
 
 MRT_API int mrt_gfree(mrt_g *gp)
 {
-	if (gp == nil || gp->kind != G_USER)
+	if (badptr(gp, g) || gp->kind != G_USER)
 		return -EINVAL;
 	int st = gstatus(gp);
 	if (st == 0)
@@ -242,7 +242,7 @@ MRT_API mrt_g *mrt_getg0(void)
 
 MRT_API int mrt_gstack(const mrt_g *gp, uintptr_t *lo, uintptr_t *hi)
 {
-	if (gp == nil || lo == nil || hi == nil)
+	if (badptr(gp, g) || badptr(lo, uintptr_t) || badptr(hi, uintptr_t))
 		return -EINVAL;
 	*lo = gp->stack.lo;
 	*hi = gp->stack.hi;
@@ -251,21 +251,21 @@ MRT_API int mrt_gstack(const mrt_g *gp, uintptr_t *lo, uintptr_t *hi)
 
 MRT_API int64_t mrt_gid(const mrt_g *gp)
 {
-	return gp != nil ? gp->goid : -EINVAL;
+	return !badptr(gp, g) ? gp->goid : -EINVAL;
 }
 
 MRT_API int mrt_gstatus(const mrt_g *gp)
 {
-	return gp != nil ? gstatus(gp) : -EINVAL;
+	return !badptr(gp, g) ? gstatus(gp) : -EINVAL;
 }
 
 MRT_API void *mrt_guser(const mrt_g *gp)
 {
-	return gp != nil ? gp->user : nil;
+	return !badptr(gp, g) ? gp->user : nil;
 }
 
 MRT_API void mrt_gsetuser(mrt_g *gp, void *v)
 {
-	if (gp != nil)
+	if (!badptr(gp, g))
 		gp->user = v;
 }

@@ -380,7 +380,7 @@ MRT_API int32_t mrt_setmaxthreads(int32_t n)
 
 MRT_API int mrt_mstats(struct mrt_mstats *out)
 {
-	if (out == nil)
+	if (badptr(out, struct mrt_mstats))
 		return -EINVAL;
 	lock(&sched.lock);
 	out->live = mcount();

@@ -184,6 +184,8 @@ int printfd(int fd, const char *fmt, ...)
 
 MRT_API int mrt_printf(const char *fmt, ...)
 {
+	if (fmt == nil)
+		return -EINVAL;
 	va_list ap;
 	va_start(ap, fmt);
 	int r = vprintfd(1, fmt, ap);
@@ -193,6 +195,8 @@ MRT_API int mrt_printf(const char *fmt, ...)
 
 MRT_API int mrt_dprintf(int fd, const char *fmt, ...)
 {
+	if (fmt == nil)
+		return -EINVAL;
 	if (fd < 0)
 		return -EBADF;
 	va_list ap;
@@ -254,6 +258,8 @@ MRT_API const char *mrt_errmsg(void)
 
 MRT_API const char *mrt_strerror(int err)
 {
+	if (err == INT32_MIN)
+		return "unknown error"; /* -err would overflow */
 	if (err < 0)
 		err = -err;
 	switch (err) {

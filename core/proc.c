@@ -36,6 +36,8 @@ enum {
 MRT_API int mrt_init(const struct mrt_config *c)
 {
 	struct mrt_config d = { 0 };
+	if (c != nil && badptr(c, struct mrt_config))
+		return -EINVAL;
 	if (c != nil)
 		d = *c;
 	if (d.g0_stack == 0)

@@ -37,6 +37,10 @@
 #define round_up(x, a) (((x) + (a) - 1) & ~((uintptr_t)(a) - 1))
 #define round_down(x, a) ((x) & ~((uintptr_t)(a) - 1))
 #define countof(a) (sizeof(a) / sizeof((a)[0]))
+/* A pointer the API was given that cannot point to a T: NULL, or not
+ * aligned as a T is (what mrt hands out always is). Such arguments get
+ * -EINVAL; mrt cannot tell a well-aligned wrong pointer from a right one. */
+#define badptr(p, T) ((p) == nil || ((uintptr_t)(p) & (_Alignof(T) - 1)) != 0)
 
 /* Error numbers: <errno.h> is used for its constants only. The errno
  * variable itself is libc per-thread state and is never touched. */

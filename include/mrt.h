@@ -12,8 +12,13 @@
  * Conventions
  *  - Functions that can fail return 0 (or a non-negative value) on success and
  *    a negative errno value on failure; mrt_strerror() names it. Bad arguments
- *    give -EINVAL, never a crash. Only a broken internal invariant is fatal:
- *    mrt prints "mrt: fatal: <why> (M<id>)" to fd 2 and aborts.
+ *    give -EINVAL, never a crash: NULL, zero, negative, out-of-range and huge
+ *    values, and pointers that are NULL or not aligned for what they point to
+ *    (getters that cannot fail return NULL or nothing). A well-aligned
+ *    pointer that mrt did not hand out (or that was freed and reused) cannot
+ *    be told from a good one: passing it is undefined, as with free(). Only a
+ *    broken internal invariant is fatal: mrt prints "mrt: fatal: <why>
+ *    (M<id>)" to fd 2 and aborts. tests/test_badinput.c holds this.
  *  - Thread models. In the *clone* model (Linux default) Ms are raw clone(2)
  *    threads and the code that runs on them is freestanding: it may call mrt,
  *    compiler builtins and memcpy/memset, but no libc function that touches
@@ -514,12 +519,13 @@ static inline mrt_m *mrt_getm(void) { return mrt_tlsp_()->m; }
  * ------------------------------------------------------------------------ */
 
 /* Formatted output over raw write(2): %d %i %u %x %X %p %s %c %%, with the
- * length modifiers l, ll, z, j and t, a width and the 0 and - flags.
+ * length modifiers l, ll, z, j and t, a width and the 0 and - flags; an
+ * unknown verb is printed as written, a NULL %s as "(null)".
  * Return the bytes written (or that would have been, for snprintf) or a
- * negative errno: -EBADF for fd < 0, write(2)'s error; the snprintf pair
- * gives -EINVAL for a NULL fmt or a NULL buf with n > 0 (fmt must never be
- * NULL for the other two). Each call is one write(2) of at most 511
- * bytes (longer output is cut), so lines from different Ms never mix.
+ * negative errno: -EINVAL for a NULL fmt (and, for the snprintf pair, a NULL
+ * buf with n > 0), -EBADF for fd < 0, write(2)'s error. Each call is one
+ * write(2) of at most 511 bytes (longer output is cut), so lines from
+ * different Ms never mix.
  * [any thread; async-signal-safe] */
 MRT_API int mrt_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 MRT_API int mrt_dprintf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

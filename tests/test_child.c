@@ -244,6 +244,27 @@ static void test_calls_before_init_and_double_init(void **state)
 	assert_child_ok(&c);
 }
 
+/* mrt_init with odd but valid sizes rounds them up to pages. */
+static void child_odd_config(void)
+{
+	struct mrt_config c = { .g0_stack = (64 << 10) + 1, .gsignal_stack = (32 << 10) + 3,
+		                .max_threads = 3, .stack_cache = UINT32_MAX };
+	CHILD_CHECK(mrt_init(&c) == 0);
+	CHILD_CHECK(cfg.g0stack == (64 << 10) + pagesize);
+	CHILD_CHECK(cfg.gsignalstack == (32 << 10) + pagesize);
+	int64_t a = mrt_newm(fn_park, NULL, NULL), b = mrt_newm(fn_park, NULL, NULL);
+	CHILD_CHECK(a > 0 && b > 0);
+	CHILD_CHECK(mrt_newm(fn_exit, NULL, NULL) == -EAGAIN); /* 3 with m0 */
+}
+
+static void test_odd_config_is_rounded(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_odd_config, 30, &c);
+	assert_child_ok(&c);
+}
+
 int main(int argc, char **argv)
 {
 	testlib_init(argc, argv);
@@ -254,6 +275,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_context_entry_return_is_fatal),
 		cmocka_unit_test(test_idle_m_retires),
 		cmocka_unit_test(test_calls_before_init_and_double_init),
+		cmocka_unit_test(test_odd_config_is_rounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

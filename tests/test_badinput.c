@@ -1,0 +1,269 @@
+/*
+ * test_badinput.c — every public function called with what a careless or
+ * hostile caller passes: NULL, zero, negative, misaligned and huge values,
+ * objects in the wrong state, calls from the wrong thread. Each gets -EINVAL
+ * (or the result its documentation gives), never a crash, and leaves mrt's
+ * state as it was. (Calls before mrt_init, and odd configurations, are
+ * test_child's: they need a process that has not run mrt_init.)
+ */
+#define _GNU_SOURCE
+#include "testlib.h"
+
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static void noop(void *arg)
+{
+	(void)arg;
+}
+
+static void noopg(mrt_g *gp, void *arg)
+{
+	(void)gp, (void)arg;
+}
+
+static int noopwalk(const struct mrt_minfo *mi, void *arg)
+{
+	(void)mi, (void)arg;
+	return 0;
+}
+
+/* Storage for misaligned pointers: one byte into an aligned buffer. */
+static union {
+	char c[512];
+	uint64_t align;
+} junk;
+#define MISALIGNED(T) ((T)(void *)(junk.c + 1))
+
+static void test_init_and_limits(void **state)
+{
+	(void)state;
+	struct mrtstate a, b;
+	snapshot(&a);
+	/* Refused before the "already initialised" check: bad is bad. */
+	struct mrt_config bad[] = {
+		{ .g0_stack = 1 },
+		{ .g0_stack = SIZE_MAX },
+		{ .gsignal_stack = (size_t)1 << 31 },
+		{ .gsignal_stack = SIZE_MAX },
+		{ .max_threads = -1 },
+		{ .max_threads = INT32_MIN },
+		{ .idle_ns = -1 },
+		{ .idle_ns = INT64_MIN },
+		{ .flags = ~0u },
+		{ .flags = MRT_F_STACKOVERFLOW << 1 },
+	};
+	for (size_t i = 0; i < countof(bad); i++)
+		assert_int_equal(mrt_init(&bad[i]), -EINVAL);
+	assert_int_equal(mrt_init(MISALIGNED(const struct mrt_config *)), -EINVAL);
+	assert_int_equal(mrt_init(NULL), -EBUSY);
+
+	assert_int_equal(mrt_setmaxthreads(0), -EINVAL);
+	assert_int_equal(mrt_setmaxthreads(-1), -EINVAL);
+	assert_int_equal(mrt_setmaxthreads(INT32_MIN), -EINVAL);
+	assert_int_equal(mrt_setmaxthreads(INT32_MAX), 10000); /* huge is a valid limit */
+	assert_int_equal(mrt_setmaxthreads(10000), INT32_MAX);
+	snapshot(&b);
+	assert_same_state(&a, &b);
+}
+
+static void test_m_calls(void **state)
+{
+	(void)state;
+	struct mrtstate a, b;
+	snapshot(&a);
+	assert_int_equal(mrt_newm(NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(mrt_startm(NULL, (void *)-1, (void *)-1), -EINVAL);
+	/* On m0: no exit point to park at or return to. */
+	assert_int_equal(mrt_stopm(), -EPERM);
+	assert_int_equal(mrt_mexit(), -EPERM);
+	assert_int_equal(mrt_join(-1), -EINVAL);
+	assert_int_equal(mrt_join(INT64_MIN), -EINVAL);
+	assert_int_equal(mrt_join(0), -EINVAL); /* m0 */
+	assert_int_equal(mrt_join(INT64_MAX), -ESRCH);
+	assert_int_equal(mrt_join(a.st.created), -ESRCH); /* the next id: not yet */
+	assert_int_equal(mrt_reap(), 0);
+	assert_int_equal(mrt_forallm(NULL, NULL), -EINVAL);
+	assert_int_equal(mrt_forallm(noopwalk, (void *)-1), 0);
+	assert_int_equal(mrt_mstats(NULL), -EINVAL);
+	assert_int_equal(mrt_mstats(MISALIGNED(struct mrt_mstats *)), -EINVAL);
+	assert_null(mrt_mlocal(-1));
+	assert_null(mrt_mlocal(INT_MIN));
+	assert_null(mrt_mlocal(INT_MAX));
+	assert_null(mrt_mlocal(MRT_MLOCAL_SLOTS));
+	assert_non_null(mrt_mlocal(0));
+	assert_int_equal(mrt_setp((void *)-1), 0);
+	assert_ptr_equal(mrt_getp(), (void *)-1);
+	assert_int_equal(mrt_setp(NULL), 0);
+	assert_int_equal(mrt_signalm(-1, SIGUSR1), -EINVAL);
+	assert_int_equal(mrt_signalm(INT64_MIN, SIGUSR1), -EINVAL);
+	assert_int_equal(mrt_signalm(INT64_MAX, SIGUSR1), -ESRCH);
+	assert_int_equal(mrt_signalm(0, 0), -EINVAL);
+	assert_int_equal(mrt_signalm(0, -1), -EINVAL);
+	assert_int_equal(mrt_signalm(0, 65), -EINVAL);
+	assert_int_equal(mrt_signalm(0, INT_MAX), -EINVAL);
+	assert_int_equal(mrt_signalm(0, INT_MIN), -EINVAL);
+	assert_int_equal(mrt_execunlock(), -EPERM);
+	snapshot(&b);
+	assert_same_state(&a, &b);
+}
+
+static void test_g_calls(void **state)
+{
+	(void)state;
+	struct mrtstate a, b;
+	snapshot(&a);
+	mrt_g *gp = (mrt_g *)0x1;
+	assert_int_equal(mrt_malg(NULL, 64 << 10), -EINVAL);
+	assert_int_equal(mrt_malg(MISALIGNED(mrt_g **), 64 << 10), -EINVAL);
+	assert_int_equal(mrt_malg(&gp, 0), -EINVAL);
+	assert_int_equal(mrt_malg(&gp, SIZE_MAX), -EINVAL);
+	assert_int_equal(mrt_malg(&gp, ((size_t)1 << 30) + 1), -EINVAL);
+	assert_int_equal(mrt_malg(&gp, (size_t)-4096), -EINVAL);
+	assert_ptr_equal(gp, (mrt_g *)0x1); /* untouched on failure */
+
+	const mrt_g *mis = MISALIGNED(const mrt_g *);
+	uintptr_t lo = 1, hi = 1;
+	assert_int_equal(mrt_gostart(NULL, noop, NULL), -EINVAL);
+	assert_int_equal(mrt_gostart((mrt_g *)mis, noop, NULL), -EINVAL);
+	assert_int_equal(mrt_gogo(NULL), -EINVAL);
+	assert_int_equal(mrt_gogo((mrt_g *)mis), -EINVAL);
+	assert_int_equal(mrt_gfree(NULL), -EINVAL);
+	assert_int_equal(mrt_gfree((mrt_g *)mis), -EINVAL);
+	assert_int_equal(mrt_gstack(NULL, &lo, &hi), -EINVAL);
+	assert_int_equal(mrt_gstack(mis, &lo, &hi), -EINVAL);
+	assert_int_equal(mrt_gid(NULL), -EINVAL);
+	assert_int_equal(mrt_gid(mis), -EINVAL);
+	assert_int_equal(mrt_gstatus(NULL), -EINVAL);
+	assert_int_equal(mrt_gstatus(mis), -EINVAL);
+	assert_null(mrt_guser(NULL));
+	assert_null(mrt_guser(mis));
+	mrt_gsetuser(NULL, (void *)1);
+	mrt_gsetuser((mrt_g *)mis, (void *)1);
+	assert_true(lo == 1 && hi == 1);
+	assert_int_equal(mrt_mcall(noopg, NULL), -EPERM); /* on g0 */
+	assert_int_equal(mrt_mcall(NULL, NULL), -EPERM);
+	assert_int_equal(mrt_systemstack(NULL, NULL), -EINVAL);
+
+	/* A g0 and a gsignal are not user gs. */
+	mrt_g *g0 = mrt_getg0();
+	assert_int_equal(mrt_gostart(g0, noop, NULL), -EINVAL);
+	assert_int_equal(mrt_gfree(g0), -EINVAL);
+	assert_int_equal(mrt_gogo(g0), 0); /* already on it */
+
+	/* States: idle, runnable, dead, freed. */
+	snapshot(&b);
+	assert_int_equal(mrt_malg(&gp, 1), 0); /* tiny: rounded up to the minimum */
+	assert_int_equal(mrt_gstack(gp, &lo, &hi), 0);
+	assert_int_equal(hi - lo, 16 << 10);
+	assert_int_equal(mrt_gstack(gp, MISALIGNED(uintptr_t *), &hi), -EINVAL);
+	assert_int_equal(mrt_gstack(gp, &lo, NULL), -EINVAL);
+	assert_int_equal(mrt_gogo(gp), -EINVAL); /* idle: nothing to run */
+	assert_int_equal(mrt_gostart(gp, NULL, NULL), -EINVAL);
+	assert_int_equal(mrt_gostart(gp, noop, NULL), 0);
+	assert_int_equal(mrt_gostart(gp, noop, NULL), -EINVAL); /* runnable already */
+	assert_int_equal(mrt_gogo(gp), 0);                      /* runs, dies */
+	assert_int_equal(mrt_gstatus(gp), MRT_G_DEAD);
+	assert_int_equal(mrt_gogo(gp), -EINVAL); /* dead */
+	assert_int_equal(mrt_gfree(gp), 0);
+	assert_int_equal(mrt_gfree(gp), -EINVAL); /* twice */
+	assert_int_equal(mrt_gstatus(gp), 0);
+	assert_int_equal(mrt_gostart(gp, noop, NULL), -EINVAL); /* freed */
+	assert_int_equal(mrt_gogo(gp), -EINVAL);
+
+	/* An odd size is rounded up to pages. */
+	assert_int_equal(mrt_malg(&gp, (16 << 10) + 1), 0);
+	assert_int_equal(mrt_gstack(gp, &lo, &hi), 0);
+	assert_int_equal(hi - lo, (16 << 10) + pagesize);
+	assert_int_equal(mrt_gfree(gp), 0);
+	(void)a;
+}
+
+static void test_output_calls(void **state)
+{
+	(void)state;
+	char buf[16];
+	const char *volatile nofmt = NULL; /* hidden from -Wformat */
+	assert_int_equal(mrt_printf(nofmt), -EINVAL);
+	assert_int_equal(mrt_dprintf(2, nofmt), -EINVAL);
+	assert_int_equal(mrt_dprintf(-1, "x"), -EBADF);
+	assert_int_equal(mrt_dprintf(INT_MIN, "x"), -EBADF);
+	assert_int_equal(mrt_dprintf(INT_MAX, "x"), -EBADF); /* the kernel's answer */
+	assert_int_equal(mrt_snprintf(buf, sizeof buf, nofmt), -EINVAL);
+	assert_int_equal(mrt_snprintf(NULL, 1, "x"), -EINVAL);
+	assert_int_equal(mrt_snprintf(NULL, 0, "%d", 123), 3);
+	buf[0] = 'z';
+	assert_int_equal(mrt_snprintf(buf, 0, "abc"), 3);
+	assert_int_equal(buf[0], 'z'); /* nothing written */
+	/* Unknown and truncated verbs are printed as written. */
+	const char *volatile oddfmt = "%q%"; /* hidden from -Wformat */
+	assert_int_equal(mrt_snprintf(buf, sizeof buf, oddfmt), 2);
+	assert_string_equal(buf, "%q");
+	assert_non_null(mrt_strerror(INT_MIN));
+	assert_non_null(mrt_strerror(INT_MAX));
+	assert_string_equal(mrt_strerror(INT_MIN), "unknown error");
+	assert_non_null(mrt_errmsg());
+	assert_non_null(mrt_threadmodel());
+}
+
+/* The same from an M (freestanding code: mrt's API only). */
+static int mres[24];
+static void bad_on_m(void *arg)
+{
+	(void)arg;
+	int k = 0;
+	mrt_g *gp;
+	mres[k++] = mrt_join(mrt_mid()) == -EDEADLK;
+	mres[k++] = mrt_newm(NULL, NULL, NULL) == -EINVAL;
+	mres[k++] = mrt_malg(NULL, 1) == -EINVAL;
+	mres[k++] = mrt_malg(&gp, 0) == -EINVAL;
+	mres[k++] = mrt_gogo(NULL) == -EINVAL;
+	mres[k++] = mrt_gogo(MISALIGNED(mrt_g *)) == -EINVAL;
+	mres[k++] = mrt_mcall(noopg, NULL) == -EPERM;
+	mres[k++] = mrt_systemstack(NULL, NULL) == -EINVAL;
+	mres[k++] = mrt_mlocal(-5) == NULL;
+	mres[k++] = mrt_signalm(mrt_mid(), 0) == -EINVAL;
+	mres[k++] = mrt_mstats(NULL) == -EINVAL;
+	mres[k++] = mrt_forallm(NULL, NULL) == -EINVAL;
+	mres[k++] = mrt_execunlock() == -EPERM;
+	mres[k++] = mrt_gfree(mrt_getg0()) == -EINVAL;
+	/* Another M's g0 cannot be switched to. */
+	mres[k++] = mrt_gogo(&m0.g0_) == -EINVAL;
+	mres[k++] = mrt_dprintf(-3, "x") == -EBADF;
+	mres[k++] = 1; /* reached the end */
+}
+
+static void test_calls_on_an_m(void **state)
+{
+	(void)state;
+	memset(mres, 0, sizeof mres);
+	assert_int_equal(mrt_join(must_newm(bad_on_m, NULL)), 0);
+	for (int i = 0; i < 17; i++) {
+		if (!mres[i]) {
+			print_error("check %d on the M failed\n", i);
+			fail();
+		}
+	}
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return mrt_init(NULL);
+}
+
+int main(int argc, char **argv)
+{
+	testlib_init(argc, argv);
+	const struct CMUnitTest tests[] = {
+		MRT_TEST(test_init_and_limits),
+		MRT_TEST(test_m_calls),
+		MRT_TEST(test_g_calls),
+		MRT_TEST(test_output_calls),
+		MRT_TEST(test_calls_on_an_m),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
