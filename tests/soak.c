@@ -68,7 +68,9 @@ static void check_stack(void)
 	g *gp = getg();
 	if (mp == nil)
 		return;
-	if (gp == nil || gp->m == nil) {
+	/* g0 and gsignal belong to their M; a user g records no M (any M
+	 * may resume it). */
+	if (gp == nil || (gp->kind != G_USER && gp->m != mp)) {
 		count(&sigs.bad);
 		return;
 	}

@@ -276,7 +276,7 @@ static void storm_handler(int sig, siginfo_t *si, void *uc)
 	g *gp = getg();
 	bool ongs = sp >= mp->gsignal->stack.lo && sp < mp->gsignal->stack.hi;
 	bool ong0 = sp >= mp->g0->stack.lo && sp < mp->g0->stack.hi;
-	if (gp == NULL || gp->m != mp || (!ongs && !ong0))
+	if (gp == NULL || (gp->kind != G_USER && gp->m != mp) || (!ongs && !ong0))
 		__atomic_fetch_add(&st.bad, 1, __ATOMIC_RELAXED);
 	for (int i = 0; i < 2; i++) {
 		if (mp->id != busy_id[i])
