@@ -54,7 +54,8 @@ static void test_init_and_limits(void **state)
 		{ .idle_ns = -1 },
 		{ .idle_ns = INT64_MIN },
 		{ .flags = ~0u },
-		{ .flags = MRT_F_STACKOVERFLOW << 1 },
+		{ .flags = 0x80000000u },
+		{ .thread_name = "a prefix far too long for a thread name" },
 	};
 	for (size_t i = 0; i < countof(bad); i++)
 		assert_int_equal(mrt_init(&bad[i]), -EINVAL);
