@@ -55,6 +55,8 @@ static size_t utoa(char *end, uint64_t v, unsigned base, bool upper)
 	return (size_t)(end - p);
 }
 
+enum { maxwidth = 4096 };
+
 int vsnprint(char *buf, size_t n, const char *fmt, va_list ap)
 {
 	struct out o = { buf, n, 0 };
@@ -76,9 +78,15 @@ int vsnprint(char *buf, size_t n, const char *fmt, va_list ap)
 			else
 				break;
 		}
+		/* Widths saturate at maxwidth: a format is input too, and a
+		 * width of 99999999999 must neither overflow nor spin for
+		 * seconds padding (found by tests/fuzz/fuzz_format). */
 		int width = 0;
-		while (*f >= '0' && *f <= '9')
-			width = width * 10 + (*f++ - '0');
+		for (; *f >= '0' && *f <= '9'; f++)
+			if (width <= maxwidth)
+				width = width * 10 + (*f - '0');
+		if (width > maxwidth)
+			width = maxwidth;
 		int lng = 0; /* 0 int, 1 long-sized (l, ll, z, j, t) */
 		while (*f == 'l' || *f == 'z' || *f == 'j' || *f == 't' || *f == 'h') {
 			if (*f != 'h')

@@ -519,8 +519,9 @@ static inline mrt_m *mrt_getm(void) { return mrt_tlsp_()->m; }
  * ------------------------------------------------------------------------ */
 
 /* Formatted output over raw write(2): %d %i %u %x %X %p %s %c %%, with the
- * length modifiers l, ll, z, j and t, a width and the 0 and - flags; an
- * unknown verb is printed as written, a NULL %s as "(null)".
+ * length modifiers l, ll, z, j and t, a width (at most 4096: larger ones
+ * count as 4096) and the 0 and - flags; an unknown verb is printed as
+ * written, a NULL %s as "(null)".
  * Return the bytes written (or that would have been, for snprintf) or a
  * negative errno: -EINVAL for a NULL fmt (and, for the snprintf pair, a NULL
  * buf with n > 0), -EBADF for fd < 0, write(2)'s error. Each call is one

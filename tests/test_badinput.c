@@ -206,6 +206,10 @@ static void test_output_calls(void **state)
 	const char *volatile oddfmt = "%q%"; /* hidden from -Wformat */
 	assert_int_equal(mrt_snprintf(buf, sizeof buf, oddfmt), 2);
 	assert_string_equal(buf, "%q");
+	/* A huge width neither overflows nor pads for seconds: it saturates. */
+	const char *volatile wide = "%99999999999999d", *volatile wider = "%-2147483648s|";
+	assert_int_equal(mrt_snprintf(NULL, 0, wide, 1), 4096);
+	assert_int_equal(mrt_snprintf(buf, sizeof buf, wider, "x"), 4097);
 	assert_non_null(mrt_strerror(INT_MIN));
 	assert_non_null(mrt_strerror(INT_MAX));
 	assert_string_equal(mrt_strerror(INT_MIN), "unknown error");
