@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -149,7 +150,7 @@ static void child_nproc(void)
 	snapshot(&b);
 	child_same_state(&a, &b);
 	CHILD_CHECK(b.st.failed == a.st.failed + 1);
-	CHILD_CHECK(count_threads() == 3);
+	CHILD_CHECK(settle_threads(3 + hostthreads));
 	/* Still over the limit, an idle M takes work: no thread is made. */
 	int64_t reused = mrt_startm(fn_exit, NULL, NULL);
 	CHILD_CHECK(reused > 0 && mrt_join(reused) == 0);
@@ -205,7 +206,17 @@ static void child_as(void)
 	/* Room for less than one stack. */
 	struct rlimit lim = { (rlim_t)vmsize() + 16 * 1024, old.rlim_max };
 	CHILD_CHECK(setrlimit(RLIMIT_AS, &lim) == 0);
-	int maps = count_maps(), threads = count_threads();
+	/* QEMU user mode keeps the limit to itself (it cannot let the guest
+	 * limit the emulator's own address space): then there is nothing to
+	 * test, and the case says so. */
+	void *probe = mmap(NULL, 1 << 20, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (probe != MAP_FAILED) {
+		munmap(probe, 1 << 20);
+		mrt_dprintf(2, "RLIMIT_AS is not enforced here (QEMU user mode?)\n");
+		child_exit(SKIP);
+	}
+	int maps = count_maps(), threads = 3 + hostthreads;
+	CHILD_CHECK(settle_threads(threads));
 	for (int i = 0; i < 3; i++) {
 		int64_t r = mrt_newm(fn_exit, NULL, NULL);
 		if (r != -ENOMEM) {
@@ -218,7 +229,7 @@ static void child_as(void)
 	CHILD_CHECK(mrt_malg(&gp, 64 << 10) == -ENOMEM && gp == NULL);
 	snapshot(&b);
 	child_same_state(&a, &b);
-	CHILD_CHECK(count_maps() == maps && count_threads() == threads);
+	CHILD_CHECK(count_maps() == maps && settle_threads(threads));
 
 	/* The Ms that exist need no new memory to work, park and exit. */
 	survivors_unharmed(2);
@@ -232,6 +243,8 @@ static void test_as_limit_gives_enomem(void **state)
 	(void)state;
 	struct child c;
 	run_child(child_as, 60, &c);
+	if (WIFEXITED(c.status) && WEXITSTATUS(c.status) == SKIP)
+		skip(); /* c.out says why */
 	assert_child_ok(&c);
 }
 

@@ -16,9 +16,11 @@
 #include <unistd.h>
 
 bool quick;
+int hostthreads;
 
 void testlib_init(int argc, char **argv)
 {
+	hostthreads = count_threads() - 1;
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--quick") == 0)
 			quick = true;
@@ -161,6 +163,24 @@ int count_threads(void)
 		n += e->d_name[0] != '.';
 	closedir(d);
 	return n;
+}
+
+int expected_threads(int others)
+{
+	struct mrt_mstats st;
+	mrt_mstats(&st);
+	return (int)st.live + hostthreads + others;
+}
+
+bool settle_threads(int n)
+{
+	int64_t deadline = mrt_nanotime() + 60 * 1000000000LL;
+	while (count_threads() != n) {
+		if (mrt_nanotime() > deadline)
+			return false;
+		sched_yield();
+	}
+	return true;
 }
 
 bool thread_exists(int32_t tid)

@@ -57,6 +57,17 @@ void sig_default(int sig);
 /* The kernel's view. */
 int count_maps(void);                /* lines of /proc/self/maps */
 int count_threads(void);             /* entries of /proc/self/task */
+/* Threads that neither the test nor mrt made: QEMU user mode's own (0
+ * natively). Measured by testlib_init, before any test runs. */
+extern int hostthreads;
+/* What count_threads() must settle at: every live M (m0 included), the
+ * host's threads, and `others` threads of the test's that are not Ms. */
+int expected_threads(int others);
+/* Waits (at most 60 s) until the process has exactly n threads and says
+ * whether it got there: a thread that has exited stays in /proc for a
+ * moment after the CLONE_CHILD_CLEARTID store that mrt_join waits for, and
+ * under QEMU for longer. Main thread or child only (not M-safe). */
+bool settle_threads(int n);
 bool thread_exists(int32_t tid);
 uint64_t thread_sigblk(int32_t tid); /* SigBlk of /proc/self/task/tid/status */
 char thread_state(int32_t tid);      /* R, S, D, ... */
