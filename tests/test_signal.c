@@ -224,8 +224,11 @@ static void signals_at_birth_and_death(bool nocache)
 	mrt_test_nocache(false);
 	sigaction(SIGUSR2, &old, NULL);
 	/* Each M signalled itself as it died: the kernel delivers a signal a
-	 * thread sends itself before the thread goes on. */
-	assert_true(indeath >= (uint32_t)n);
+	 * thread sends itself before the thread goes on. (The pthread model
+	 * blocks signals in unminit, before the M leaves allm: there they stay
+	 * pending and die with the thread.) */
+	if (strcmp(mrt_threadmodel(), "clone") == 0)
+		assert_true(indeath >= (uint32_t)n);
 	assert_true(handled > 0);
 	assert_int_equal(bad, 0);
 }
