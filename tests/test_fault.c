@@ -47,6 +47,13 @@ static int expected_err(int fp, int injected)
 
 static uint32_t injected_total, survived_total, injected_walking;
 
+/* Whether g0 stacks are mrt's (clone model) or the pthreads' (asked at run
+ * time: the tests are built without the library's model flag). */
+static bool clonemodel(void)
+{
+	return strcmp(mrt_threadmodel(), "clone") == 0;
+}
+
 /* ------------------------------------------------------------------------
  * Where the stacks come from: the modes of the sweep.
  * ------------------------------------------------------------------------ */
@@ -271,7 +278,7 @@ static void test_sweep_cold(void **state)
 	/* The shape of one cold creation: two stacks (one in the pthread
 	 * model, whose g0 is the pthread's), each a mapping and a guard; one
 	 * gsignal, one sigaltstack, one clone or pthread_create. */
-	uint32_t stacks = OS_G0_FROM_OS ? 1 : 2;
+	uint32_t stacks = clonemodel() ? 2 : 1;
 	assert_int_equal(ncalls[FAULT_STACK_MMAP], stacks);
 	assert_int_equal(ncalls[FAULT_STACK_GUARD], stacks);
 	assert_int_equal(ncalls[FAULT_GSIGNAL], 1);
@@ -304,7 +311,7 @@ static void test_sweep_mixed(void **state)
 	const int pts[] = { FAULT_STACK_MMAP, FAULT_STACK_GUARD, FAULT_GSIGNAL,
 		            FAULT_SIGALTSTACK, FAULT_NEWOSPROC };
 	uint32_t ncalls[NFAULT];
-	if (!OS_G0_FROM_OS) { /* mrt's own g0 stacks: the clone model */
+	if (clonemodel()) { /* g0 stacks are mrt's own */
 		measure(G0FRESH, ncalls);
 		assert_int_equal(ncalls[FAULT_STACK_MMAP], 1);
 		sweep(G0FRESH, pts, countof(pts));
