@@ -109,7 +109,7 @@ void mputfreem(m *mp)
 		fatal("mexit: M%lld not on allm", (long long)mp->id);
 	__atomic_store_n(&mp->status, MRT_M_EXITING, __ATOMIC_RELEASE);
 	mp->freelink = sched.freem;
-	sched.freem = mp;
+	store_relaxed(&sched.freem, mp); /* allocm peeks at it unlocked */
 	sched.nfreem++;
 	if (mp->starterr != 0)
 		sched.nmfailed++;
@@ -155,12 +155,14 @@ void mfree(m *mp)
  * walkersactive says whether a lock-free allm walker may be running.
  * sched.lock held. The fence pairs with the one in mrt_forallm: either the
  * walker's count is visible here, or the walker starts after every unlink
- * made before this call and cannot reach those Ms.
+ * made before this call and cannot reach those Ms. Acquire: a walker that
+ * has finished (its release decrement) has finished reading too, before
+ * the caller frees what it read.
  */
 static bool walkersactive(void)
 {
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return __atomic_load_n(&sched.nwalkers, __ATOMIC_RELAXED) != 0;
+	return __atomic_load_n(&sched.nwalkers, __ATOMIC_ACQUIRE) != 0;
 }
 
 /*
@@ -184,7 +186,7 @@ void mfailed(m *mp, bool registered, int err)
 			__atomic_store_n(&mp->status, MRT_M_EXITING, __ATOMIC_RELEASE);
 			mp->freeWait = freeMStack; /* no thread ever used the stacks */
 			mp->freelink = sched.freem;
-			sched.freem = mp;
+			store_relaxed(&sched.freem, mp); /* allocm peeks at it unlocked */
 			sched.nfreem++;
 			unlock(&sched.lock);
 			return;
@@ -291,7 +293,7 @@ int reapfreem(m *only)
 			pp = &mp->freelink;
 			continue;
 		}
-		*pp = mp->freelink;
+		store_relaxed(pp, mp->freelink); /* pp may be &sched.freem */
 		sched.nfreem--;
 		mp->freelink = done;
 		done = mp;
@@ -414,10 +416,13 @@ MRT_API int mrt_forallm(int (*fn)(const struct mrt_minfo *info, void *arg), void
 		info.id = __atomic_load_n(&mp->id, __ATOMIC_RELAXED);
 		info.tid = __atomic_load_n(&mp->procid, __ATOMIC_RELAXED);
 		info.status = __atomic_load_n(&mp->status, __ATOMIC_ACQUIRE);
-		info.g0_lo = mp->g0->stack.lo;
-		info.g0_hi = mp->g0->stack.hi;
-		info.gsignal_lo = mp->gsignal->stack.lo;
-		info.gsignal_hi = mp->gsignal->stack.hi;
+		/* Where the thread library makes g0 (and a sanitizer the
+		 * signal stack), the new M records the bounds itself, while
+		 * walkers may look. */
+		info.g0_lo = load_relaxed(&mp->g0->stack.lo);
+		info.g0_hi = load_relaxed(&mp->g0->stack.hi);
+		info.gsignal_lo = load_relaxed(&mp->gsignal->stack.lo);
+		info.gsignal_hi = load_relaxed(&mp->gsignal->stack.hi);
 		g *cg = __atomic_load_n(&mp->curg, __ATOMIC_RELAXED);
 		info.curg = cg;
 		info.curg_id = cg != nil ? __atomic_load_n(&cg->goid, __ATOMIC_RELAXED) : -1;
