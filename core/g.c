@@ -12,6 +12,7 @@
  */
 #include "runtime.h"
 #include "fixalloc.h"
+#include "san.h"
 
 fixalloc gpool = FIXALLOC_INIT(g);
 static int64_t goidgen;
@@ -45,6 +46,7 @@ int malg(g **gpp, size_t stacksize, int kind)
 
 void gfree(g *gp)
 {
+	san_freefiber(gp);
 	stackfree(&gp->stackmem);
 	gp->stack.lo = gp->stack.hi = 0;
 	__atomic_store_n(&gp->status, 0, __ATOMIC_RELEASE);
@@ -60,6 +62,7 @@ void gfree(g *gp)
 static void gentry(void *arg)
 {
 	g *gp = arg;
+	san_enter(gp);
 	mrt_fn fn = gp->fn;
 	void *fnarg = gp->arg;
 	gp->fn = nil;
@@ -75,6 +78,7 @@ static void gentry(void *arg)
 	__atomic_store_n(&gp->status, _Gdead, __ATOMIC_RELEASE);
 	__atomic_store_n(&mp->curg, g0, __ATOMIC_RELAXED);
 	setg(g0);
+	san_leave(gp, true, g0);
 	ctx_jump(c);
 }
 
@@ -96,6 +100,7 @@ MRT_API int mrt_gostart(mrt_g *gp, mrt_fn fn, void *arg)
 		return -EINVAL;
 	gp->fn = fn;
 	gp->arg = arg;
+	san_newfiber(gp);
 	void *c = ctx_make((void *)gp->stack.hi, gentry, gp);
 	__atomic_store_n(&gp->status, _Grunnable, __ATOMIC_RELAXED);
 	store_release(&gp->ctx, c);
@@ -146,12 +151,22 @@ MRT_API int mrt_gogo(mrt_g *to)
 	 * that is running is refused; two Ms racing to resume the same
 	 * suspended g are the caller's bug, not arbitrated here. */
 	store_relaxed(&to->ctx, nil);
+	san_acquire(&to->ctx); /* published by the assembly of its last switch */
 	g *self = getg();
 	__atomic_store_n(&mp->curg, to, __ATOMIC_RELAXED);
 	setg(to);
+	san_release(&self->ctx);
+	san_leave(self, false, to);
 	/* Resumed, perhaps on another M, by a switch that did our
-	 * bookkeeping. A tail call: nothing of ours runs after it. */
+	 * bookkeeping. A tail call: nothing of ours runs after it — except
+	 * under ASan, which must hear of the resume (san.h). */
+#if MRT_ASAN
+	int r = ctx_switch(&self->ctx, c);
+	san_enter(self);
+	return r;
+#else
 	return ctx_switch(&self->ctx, c);
+#endif
 }
 
 /* mcall0 runs on g0 on top of its suspended context. The request travels in
@@ -160,12 +175,16 @@ MRT_API int mrt_gogo(mrt_g *to)
 static void mcall0(void *arg)
 {
 	m *mp = arg;
+	/* ASan: g0 runs from here, and when fn returns it "switches" to its
+	 * own suspended context (same stack), whose resume point finishes. */
+	san_enter(mp->g0);
 	void (*fn)(mrt_g *, void *) = mp->mcallfn;
 	void *fnarg = mp->mcallarg;
 	g *gp = mp->mcallg;
 	mp->mcallfn = nil;
 	mp->mcallg = nil;
 	fn(gp, fnarg);
+	san_leave(mp->g0, false, mp->g0);
 }
 
 MRT_API int mrt_mcall(void (*fn)(mrt_g *g, void *arg), void *arg)
@@ -188,9 +207,31 @@ MRT_API int mrt_mcall(void (*fn)(mrt_g *g, void *arg), void *arg)
 	mp->mcallg = gp;
 	__atomic_store_n(&mp->curg, g0, __ATOMIC_RELAXED);
 	setg(g0);
+	san_release(&gp->ctx);
+	san_leave(gp, false, g0);
 	ctx_switch_call(&gp->ctx, c, mcall0, mp);
+	san_enter(gp);
 	return 0;
 }
+
+#if MRT_ASAN
+/* ASan only: systemstack's fn runs on g0's stack, so ASan is told about
+ * the stack going there and back, as for any switch. (TSan needs nothing:
+ * to it systemstack is a call that returns.) */
+struct sysreq {
+	mrt_fn fn;
+	void *arg;
+	g *g0, *gp;
+};
+
+static void systemstack0(void *arg)
+{
+	struct sysreq *r = arg;
+	san_enter(r->g0);
+	r->fn(r->arg);
+	san_leave(r->g0, false, r->gp);
+}
+#endif
 
 /*
  * systemstack runs fn on g0 just below g0's suspended context: the frames
@@ -215,7 +256,14 @@ MRT_API int mrt_systemstack(mrt_fn fn, void *arg)
 		fatal("systemstack: g0 is not suspended");
 	mp->onsystemstack = 1;
 	setg(mp->g0);
+#if MRT_ASAN
+	struct sysreq r = { fn, arg, mp->g0, gp };
+	san_leave(gp, false, mp->g0);
+	ctx_call_on((void *)round_down((uintptr_t)c, 16), systemstack0, &r);
+	san_enter(gp);
+#else
 	ctx_call_on((void *)round_down((uintptr_t)c, 16), fn, arg);
+#endif
 	setg(gp);
 	mp->onsystemstack = 0;
 	return 0;

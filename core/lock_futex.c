@@ -5,8 +5,12 @@
  *
  * mutex.key: 0 unlocked, 1 locked, 2 locked and a thread may be sleeping.
  * note.key:  0 clear, 1 woken; exactly one notewakeup per noteclear.
+ *
+ * ThreadSanitizer sees the atomics but not what they mean: each acquisition
+ * and wakeup is annotated as the acquire or release it is (san.h).
  */
 #include "runtime.h"
+#include "san.h"
 
 enum {
 	mutex_unlocked = 0,
@@ -26,7 +30,7 @@ void lock(mutex *l)
 	/* Speculative grab for the uncontended case. */
 	uint32_t v = xchg(&l->key, mutex_locked);
 	if (v == mutex_unlocked)
-		return;
+		goto locked;
 
 	/*
 	 * wait is the state to leave the lock in once we own it: if we ever
@@ -40,7 +44,7 @@ void lock(mutex *l)
 			while (load_relaxed(&l->key) == mutex_unlocked) {
 				uint32_t old = mutex_unlocked;
 				if (cas(&l->key, &old, wait))
-					return;
+					goto locked;
 			}
 			arch_procyield(active_spin_cnt);
 		}
@@ -48,21 +52,24 @@ void lock(mutex *l)
 			while (load_relaxed(&l->key) == mutex_unlocked) {
 				uint32_t old = mutex_unlocked;
 				if (cas(&l->key, &old, wait))
-					return;
+					goto locked;
 			}
 			osyield();
 		}
 		/* Sleep: announce it with "sleeping" first, so unlock wakes us. */
 		v = xchg(&l->key, mutex_sleeping);
 		if (v == mutex_unlocked)
-			return;
+			goto locked;
 		wait = mutex_sleeping;
 		futexsleep(&l->key, mutex_sleeping, -1);
 	}
+locked:
+	san_acquire(l);
 }
 
 void unlock(mutex *l)
 {
+	san_release(l);
 	uint32_t v = xchg(&l->key, mutex_unlocked);
 	if (v == mutex_unlocked)
 		throw("unlock of unlocked lock");
@@ -80,6 +87,7 @@ void notewakeup(note *n)
 	/* The exchange is a release: whatever the waker wrote before (the
 	 * work handed to a parked M) is visible to the sleeper after it
 	 * sees key != 0. */
+	san_release(n);
 	uint32_t old = xchg(&n->key, 1);
 	if (old != 0)
 		fatal("notewakeup - double wakeup (%u)", old);
@@ -90,6 +98,7 @@ void notesleep(note *n)
 {
 	while (load_acquire(&n->key) == 0)
 		futexsleep(&n->key, 0, -1);
+	san_acquire(n);
 }
 
 bool notetsleep(note *n, int64_t ns)
@@ -101,13 +110,15 @@ bool notetsleep(note *n, int64_t ns)
 	int64_t deadline = nanotime() + ns;
 	for (;;) {
 		if (load_acquire(&n->key) != 0)
-			return true;
+			break;
 		futexsleep(&n->key, 0, ns);
 		if (load_acquire(&n->key) != 0)
-			return true;
+			break;
 		int64_t now = nanotime();
 		if (now >= deadline)
 			return false;
 		ns = deadline - now;
 	}
+	san_acquire(n);
+	return true;
 }

@@ -13,6 +13,7 @@
  * nothing above them is left to return into them.
  */
 #include "runtime.h"
+#include "san.h"
 
 struct mrtconfig cfg;
 m m0;
@@ -63,7 +64,8 @@ MRT_API int mrt_init(const struct mrt_config *c)
 		return -EBUSY;
 
 	int err = osinit();
-	if (err == 0)
+	/* The clone-model TLS block exists only where mrt makes g0. */
+	if (err == 0 && !OS_G0_FROM_OS)
 		err = tlsinit();
 	/* The fault handler first: it needs nothing of m0 to run, and it is
 	 * the one step undone (sigsegvundo) if a later one fails. */
@@ -98,6 +100,7 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	mp->gsignal->status = _Grunning;
 	m0stack(&mp->g0->stack);
 	mp->curg = mp->g0;
+	mp->g0->sanfiber = san_curfiber();
 	mp->id = 0;
 	mp->procid = osgettid();
 	mp->fastrand[0] = 1597334677u;
@@ -222,10 +225,13 @@ void mstart(void *arg)
 		/* The M's function runs below mstart's frame; see "The exit
 		 * point" above. The arch's red zone is left alone too. */
 		mp->g0top = round_down(arch_getsp() - exitframe - ARCH_REDZONE, 16);
+		mp->exitsanfiber = san_curfiber();
 		for (;;) {
 			mp->mexitreason = MEXIT_NONE;
+			san_exitpoint_leave(mp);
 			ctx_switch(&mp->exitctx, ctx_make((void *)mp->g0top, mstart1, mp));
 			/* Back at the exit point, on g0 at the top. */
+			san_exitpoint_enter(mp);
 			if (mp->mexitreason != MEXIT_PARK)
 				break;
 			if (!mpark(mp)) {
@@ -244,6 +250,7 @@ void mstart(void *arg)
 static void mstart1(void *arg)
 {
 	m *mp = arg;
+	san_enter(mp->g0);
 	mp->p = mp->nextp;
 	mp->nextp = nil;
 	__atomic_store_n(&mp->status, MRT_M_RUNNING, __ATOMIC_RELEASE);
@@ -271,6 +278,7 @@ static NORETURN void mtoexitpoint(uint32_t reason)
 	mp->mexitreason = reason;
 	void *c = mp->exitctx;
 	mp->exitctx = nil;
+	san_exitpoint_return(mp);
 	ctx_jump(c);
 }
 

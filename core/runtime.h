@@ -58,15 +58,24 @@
 	                            __ATOMIC_ACQUIRE)
 
 /* ---------------------------------------------------------------------------
- * Locks and notes (lock_futex.c): Go's runtime mutex and one-shot event.
+ * Locks and notes: Go's runtime mutex and one-shot event. lock_futex.c on
+ * platforms with a futex (the key is the 32-bit futex word); lock_sema.c on
+ * platforms without one (OS_LOCK_SEMA: the key holds a waiter pointer).
  * ------------------------------------------------------------------------- */
 
+#if OS_LOCK_SEMA
+typedef uintptr_t lockword;
+#else
+typedef uint32_t lockword;
+#endif
+
 typedef struct mutex {
-	uint32_t key; /* 0 unlocked, 1 locked, 2 locked with sleepers */
+	lockword key; /* futex: 0 unlocked, 1 locked, 2 locked with sleepers;
+	                 sema: locked bit | list of waiters */
 } mutex;
 
 typedef struct note {
-	uint32_t key; /* 0 clear, 1 woken */
+	lockword key; /* futex: 0 clear, 1 woken; sema: 0, the waiter, or woken */
 } note;
 
 void lock(mutex *l);
@@ -86,6 +95,7 @@ bool notetsleep(note *n, int64_t ns);
  * The mapping that holds it starts one guard page below lo. */
 typedef struct stack {
 	uintptr_t lo, hi;
+	uint32_t vgid; /* Valgrind's id for it (san.h), 0 if none */
 } stack;
 
 enum {
@@ -123,6 +133,9 @@ struct mrt_g {
 	void *arg;
 	void *user;       /* mrt_guser */
 	struct mrt_g *freelink; /* g pool */
+	/* Sanitizer state of the g's context (san.h); unused otherwise. */
+	void *sanfake;    /* ASan: its fake stack while it is switched out */
+	void *sanfiber;   /* TSan: its fiber */
 };
 typedef struct mrt_g g;
 
@@ -176,6 +189,8 @@ struct mrt_m {
 	/* The exit point: mstart's context, saved when it first switched to the
 	 * M's function. mexit and stopm return to it (mexitreason says why). */
 	void *exitctx;
+	void *exitsanfake;  /* sanitizer state of the exit point's context */
+	void *exitsanfiber;
 	uint32_t mexitreason;
 	uintptr_t g0top; /* where the M's function starts, below mstart's frame */
 
@@ -372,8 +387,25 @@ void osexit(m *mp);           /* the M's last step, after mexit0; the thread end
 void osjoin(m *mp);           /* wait until mp->freeWait != freeMWait */
 void m0stack(stack *s);       /* bounds of m0's (the initial thread's) stack */
 
+#if OS_LOCK_SEMA
+/*
+ * Semaphores for lock_sema.c (Go's semacreate/semasleep/semawakeup). Every
+ * thread that may sleep in lock() or a note has one: an M its own, any other
+ * thread (m0 before mrt_init, a foreign thread calling mrt_newm) one the
+ * platform keeps per thread. Waiters are linked through nextwait, so a
+ * waiter's address must leave bit 0 free (lock_sema's "locked" bit).
+ */
+typedef struct semawaiter {
+	struct semawaiter *nextwait;
+	os_sema sema;
+} semawaiter;
+semawaiter *semaself(void);                 /* the calling thread's */
+bool semasleep(semawaiter *w, int64_t ns);  /* false: timed out (ns < 0: forever) */
+void semawakeup(semawaiter *w);
+#else
 void futexsleep(uint32_t *addr, uint32_t val, int64_t ns);
 void futexwakeup(uint32_t *addr, uint32_t cnt);
+#endif
 
 void *sysalloc(size_t n);           /* anonymous RW memory, nil on failure */
 int sysfree(void *p, size_t n);

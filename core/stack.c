@@ -11,6 +11,7 @@
  * stacks through their own lowest word; it needs no memory of its own.
  */
 #include "runtime.h"
+#include "san.h"
 
 enum { nbuckets = 8 };
 
@@ -103,8 +104,10 @@ static bool cacheput(stack *s)
 int stackalloc(stack *s, size_t n)
 {
 	n = round_up(n, pagesize);
-	if (cacheget(s, n))
+	if (cacheget(s, n)) {
+		s->vgid = san_stackregister(s->lo, s->hi);
 		return 1;
+	}
 	int err = FAULT(FAULT_STACK_MMAP);
 	uint8_t *base = err ? nil : sysalloc(n + pagesize);
 	if (base == nil) {
@@ -124,6 +127,7 @@ int stackalloc(stack *s, size_t n)
 	s->lo = (uintptr_t)base + pagesize;
 	s->hi = s->lo + n;
 	__atomic_fetch_add(&nmapped, 1, __ATOMIC_RELAXED);
+	s->vgid = san_stackregister(s->lo, s->hi);
 	return 0;
 }
 
@@ -138,6 +142,12 @@ void stackfree(stack *s)
 {
 	if (s->lo == 0)
 		return;
+	san_stackderegister(s->vgid);
+	s->vgid = 0;
+	/* Frames abandoned on it (a g freed while suspended) leave ASan's
+	 * redzones poisoned; the cache's link write into its lowest word and
+	 * its next owner must not trip over them. */
+	san_unpoison(s->lo, s->hi);
 	if (!cacheput(s))
 		stackrelease(s);
 	s->lo = s->hi = 0;
@@ -148,10 +158,13 @@ void stackundo(stack *s, int fromcache)
 {
 	if (s->lo == 0)
 		return;
-	if (fromcache == 1)
+	if (fromcache == 1) {
 		stackfree(s);
-	else
+	} else {
+		san_stackderegister(s->vgid);
+		s->vgid = 0;
 		stackrelease(s);
+	}
 	s->lo = s->hi = 0;
 }
 

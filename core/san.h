@@ -1,0 +1,238 @@
+/*
+ * san.h — telling AddressSanitizer, ThreadSanitizer and Valgrind what mrt
+ * does behind their backs: switching stacks, and synchronising through raw
+ * futexes and hand-written context switches they cannot see.
+ *
+ * Everything here compiles to nothing in a normal build. The sanitizers are
+ * detected from the compiler (-fsanitize=address / thread); Valgrind's
+ * client requests are compiled in only when the build asks for them
+ * (-Dvalgrind, which defines MRT_VALGRIND) and valgrind/valgrind.h exists.
+ *
+ * The switch protocol (the same for every stack switch in g.c and proc.c):
+ *
+ *   on the side that leaves:   san_leave(from, dying, to)   just before the
+ *                              ctx_* call; dying when the context being left
+ *                              is abandoned for good (a g that ended or was
+ *                              killed, the M's function at mexit/stopm)
+ *   on the side that resumes:  san_enter(g)                 the first thing
+ *                              after the ctx_* call returns or the entry
+ *                              function starts
+ *
+ * ASan: __sanitizer_start_switch_fiber tells it the bounds of the stack
+ * about to run (else it takes the new stack pointer for a wild one, and
+ * __asan_handle_no_return, which the compiler inserts before every noreturn
+ * call such as ctx_jump, "ignores" its request and warns of false positives
+ * to follow) and saves the leaving context's fake stack (use-after-return
+ * frames) in from->sanfake, or destroys it when the context dies;
+ * __sanitizer_finish_switch_fiber restores the resumed context's.
+ *
+ * TSan: each context has a fiber, its own call stack and vector clock.
+ * __tsan_switch_to_fiber must run on the leaving side, before the switch. A
+ * user g's fiber is made by mrt_gostart and freed by mrt_gfree; g0's
+ * function context (mstart1 and below) gets a fresh fiber each time mstart
+ * starts a function, because the frames of a function ended by mexit or
+ * stopm are abandoned, never returned from; the exit point (mstart itself)
+ * runs on the thread's own fiber, which the thread ends on.
+ *
+ * Valgrind: every stack mrt allocates is registered (stackalloc) and
+ * deregistered (stackfree), so Valgrind knows a jump between two of them is
+ * a stack switch, not a huge frame.
+ */
+#ifndef MRT_SAN_H
+#define MRT_SAN_H
+
+#include "runtime.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MRT_ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define MRT_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(MRT_ASAN)
+#define MRT_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(MRT_TSAN)
+#define MRT_TSAN 1
+#endif
+
+#if MRT_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if MRT_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+#if defined(MRT_VALGRIND) && defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define MRT_VG 1
+#endif
+#endif
+
+/* Always inlined: under TSan a helper that switches fibers must not be a
+ * function of its own, or its entry would be recorded on the old fiber's
+ * shadow call stack and its exit on the new one's. */
+#define SAN_INLINE inline __attribute__((always_inline))
+
+/* The leaving side of a switch from `from` to `to` (see above). */
+static SAN_INLINE void san_leave(g *from, bool dying, g *to)
+{
+#if MRT_ASAN
+	__sanitizer_start_switch_fiber(dying ? nil : &from->sanfake, (const void *)to->stack.lo,
+	                               to->stack.hi - to->stack.lo);
+#endif
+#if MRT_TSAN
+	if (to->sanfiber != nil && to->sanfiber != __tsan_get_current_fiber())
+		__tsan_switch_to_fiber(to->sanfiber, 0);
+#endif
+	(void)from, (void)dying, (void)to;
+}
+
+/* The resuming side: gp's context runs again (or for the first time). */
+static SAN_INLINE void san_enter(g *gp)
+{
+#if MRT_ASAN
+	__sanitizer_finish_switch_fiber(gp->sanfake, nil, nil);
+	gp->sanfake = nil;
+#endif
+	(void)gp;
+}
+
+/* TSan: a fresh fiber for a g's new function (mrt_gostart, mstart); the old
+ * one, whose frames were abandoned or all returned, goes. Never the fiber
+ * running now. */
+static SAN_INLINE void san_newfiber(g *gp)
+{
+#if MRT_TSAN
+	if (gp->sanfiber != nil)
+		__tsan_destroy_fiber(gp->sanfiber);
+	gp->sanfiber = __tsan_create_fiber(0);
+#endif
+	(void)gp;
+}
+
+static SAN_INLINE void san_freefiber(g *gp)
+{
+#if MRT_TSAN
+	if (gp->sanfiber != nil)
+		__tsan_destroy_fiber(gp->sanfiber);
+	gp->sanfiber = nil;
+#endif
+	(void)gp;
+}
+
+/* The fiber the calling thread runs on now: m0's g0, an M's exit point. */
+static SAN_INLINE void *san_curfiber(void)
+{
+#if MRT_TSAN
+	return __tsan_get_current_fiber();
+#else
+	return nil;
+#endif
+}
+
+/* ASan: stack memory whose frames were abandoned (a jump to an exit point)
+ * or that changes hands (the stack cache) keeps the poisoned redzones of
+ * frames that no longer exist; clear them. */
+static SAN_INLINE void san_unpoison(uintptr_t lo, uintptr_t hi)
+{
+#if MRT_ASAN
+	if (hi > lo)
+		__asan_unpoison_memory_region((void *)lo, hi - lo);
+#endif
+	(void)lo, (void)hi;
+}
+
+/*
+ * The exit point (proc.c) is a context of its own on g0: mstart's frame at
+ * the top, with the M's function below it in a context that mexit and
+ * stopm abandon. Its sanitizer state lives in the m (exitsanfake,
+ * exitsanfiber: the thread's own fiber).
+ */
+
+/* mstart leaves the exit point for a new run of the M's function. */
+static SAN_INLINE void san_exitpoint_leave(m *mp)
+{
+	g *g0 = mp->g0;
+	san_newfiber(g0);
+	g0->sanfake = nil;
+#if MRT_ASAN
+	__sanitizer_start_switch_fiber(&mp->exitsanfake, (const void *)g0->stack.lo,
+	                               g0->stack.hi - g0->stack.lo);
+#endif
+#if MRT_TSAN
+	__tsan_switch_to_fiber(g0->sanfiber, 0);
+#endif
+}
+
+/* mexit/stopm: the context running now (a user g, or the M's function on
+ * g0) is abandoned for the exit point: its fake stack goes with it. */
+static SAN_INLINE void san_exitpoint_return(m *mp)
+{
+#if MRT_ASAN
+	__sanitizer_start_switch_fiber(nil, (const void *)mp->g0->stack.lo,
+	                               mp->g0->stack.hi - mp->g0->stack.lo);
+#endif
+#if MRT_TSAN
+	__tsan_switch_to_fiber(mp->exitsanfiber, 0);
+#endif
+	(void)mp;
+}
+
+/* Back at the exit point: the frames below it are gone, and so is the
+ * function context's fiber. */
+static SAN_INLINE void san_exitpoint_enter(m *mp)
+{
+#if MRT_ASAN
+	__sanitizer_finish_switch_fiber(mp->exitsanfake, nil, nil);
+	mp->exitsanfake = nil;
+	san_unpoison(mp->g0->stack.lo, mp->g0top);
+#endif
+	san_freefiber(mp->g0);
+}
+
+/* TSan: synchronisation it cannot see, on an address that names it. mrt's
+ * locks and notes sleep in raw futexes, and a g's saved context is
+ * published by assembly: release before handing over, acquire after
+ * taking over, so TSan orders what mrt orders and reports only real races. */
+static SAN_INLINE void san_release(const void *addr)
+{
+#if MRT_TSAN
+	__tsan_release((void *)addr);
+#endif
+	(void)addr;
+}
+
+static SAN_INLINE void san_acquire(const void *addr)
+{
+#if MRT_TSAN
+	__tsan_acquire((void *)addr);
+#endif
+	(void)addr;
+}
+
+/* Valgrind: a stack's id plus one (Valgrind's ids start at 0), 0 when not
+ * registered. */
+static SAN_INLINE uint32_t san_stackregister(uintptr_t lo, uintptr_t hi)
+{
+#if MRT_VG
+	return (uint32_t)VALGRIND_STACK_REGISTER(lo, hi) + 1;
+#else
+	(void)lo, (void)hi;
+	return 0;
+#endif
+}
+
+static SAN_INLINE void san_stackderegister(uint32_t id)
+{
+#if MRT_VG
+	if (id != 0)
+		VALGRIND_STACK_DEREGISTER(id - 1);
+#endif
+	(void)id;
+}
+
+#endif /* MRT_SAN_H */
