@@ -17,12 +17,15 @@
 /* The kernel's signal set: 64 signals on every Linux CPU mrt supports. */
 typedef uint64_t os_sigset;
 
+/* Locks and notes sleep on futexes (core/lock_futex.c). */
+#define OS_LOCK_SEMA 0
+
 #if defined(MRT_THREADS_PTHREAD)
 #define OS_THREAD_MODEL "pthread"
 /* pthread_create makes g0's stack; minit records its bounds. */
 #define OS_G0_FROM_OS 1
 typedef struct os_mstate {
-	unsigned long thread; /* pthread_t */
+	unsigned long thread; /* pthread_t, for the record (debuggers) */
 } os_mstate;
 #else
 #define OS_THREAD_MODEL "clone"
