@@ -614,6 +614,102 @@ static void test_mexit_from_user_g(void **state)
 	assert_int_equal(mrt_gfree(exitg), 0);
 }
 
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The locals of a suspended g survive other gs running, ending and being
+ * started again on the same M, and g0's own work in between. Under
+ * AddressSanitizer this is the test of the fiber annotations (core/san.h):
+ * address-taken locals live on ASan's "fake stack" (use-after-return
+ * checking), a g's end is a noreturn jump after which ASan frees the fake
+ * frames that lie below the running stack, and without a fake stack per g it
+ * would free the suspended g's frame too. g0's work then cycles through
+ * every fake frame of that size, reusing the slot and poisoning it on
+ * return, so the suspended g's next read is reported as a
+ * stack-use-after-return. In any build the values must survive.
+ */
+struct keep {
+	mrt_g *a, *b;
+	volatile uint64_t *seen; /* a's local, published for the check */
+	uint64_t sum;
+	int rounds, bad;
+};
+static struct keep kp;
+
+__attribute__((noinline)) static void publish(volatile uint64_t *p)
+{
+	kp.seen = p;
+}
+
+/* The same frame size as keeper's: the same class of fake frames. */
+__attribute__((noinline)) static uint64_t g0_work(int n)
+{
+	volatile uint64_t buf[32];
+	for (int i = 0; i < 32; i++)
+		buf[i] = (uint64_t)(n * 32 + i);
+	uint64_t s = 0;
+	for (int i = 0; i < 32; i++)
+		s += buf[i];
+	return s;
+}
+
+static void keeper(void *arg)
+{
+	struct keep *k = arg;
+	volatile uint64_t mine[32];
+	for (int i = 0; i < 32; i++)
+		mine[i] = 0xa110c000u + (uint64_t)i;
+	for (int r = 0; r < k->rounds; r++) {
+		publish(mine);
+		mrt_gogo(mrt_getg0()); /* suspended while b runs and ends */
+		for (int i = 0; i < 32; i++)
+			if (mine[i] != 0xa110c000u + (uint64_t)i)
+				k->bad++;
+	}
+}
+
+static void ender(void *arg)
+{
+	struct keep *k = arg;
+	volatile uint64_t tmp[16];
+	for (int i = 0; i < 16; i++)
+		tmp[i] = (uint64_t)i;
+	k->sum += tmp[3];
+	/* returning ends the g: a noreturn jump back to g0 */
+}
+
+static void keep_run(void *arg)
+{
+	(void)arg;
+	struct keep *k = &kp;
+	assert_int_equal(mrt_gostart(k->a, keeper, k), 0);
+	for (int r = 0; r < k->rounds; r++) {
+		mrt_gogo(k->a); /* a publishes a local and comes back */
+		mrt_gostart(k->b, ender, k);
+		mrt_gogo(k->b); /* b runs and ends */
+		/* More calls than a 1 MiB fake stack has frames of this size. */
+		for (int i = 0; i < 5000; i++)
+			k->sum += g0_work(r + i);
+	}
+	mrt_gogo(k->a); /* a checks one last time and ends */
+}
+
+static void test_suspended_g_locals_survive_other_gs(void **state)
+{
+	(void)state;
+	memset(&kp, 0, sizeof kp);
+	kp.rounds = 10;
+	assert_int_equal(mrt_malg(&kp.a, 64 << 10), 0);
+	assert_int_equal(mrt_malg(&kp.b, 64 << 10), 0);
+	keep_run(NULL); /* on m0 */
+	assert_int_equal(kp.bad, 0);
+	assert_int_equal(mrt_gstatus(kp.a), MRT_G_DEAD);
+	assert_int_equal(mrt_join(must_newm(keep_run, NULL)), 0); /* on an M */
+	assert_int_equal(kp.bad, 0);
+	assert_int_equal(mrt_gfree(kp.a), 0);
+	assert_int_equal(mrt_gfree(kp.b), 0);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -633,6 +729,7 @@ int main(int argc, char **argv)
 		MRT_TEST(test_g_api_bad_input),
 		MRT_TEST(test_mcall_null_fn),
 		MRT_TEST(test_mexit_from_user_g),
+		MRT_TEST(test_suspended_g_locals_survive_other_gs),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -89,7 +89,11 @@ static void test_mcount_back_to_baseline(void **state)
 /* ------------------------------------------------------------------------ */
 
 /* Steady churn maps nothing new: stacks come from the cache, m structs from
- * the pool. */
+ * the pool. In the pthread model g0 stacks are libc's, which keeps its own
+ * cache of them (glibc: up to 40 MiB) and grows it whenever a new thread
+ * starts before an old one has finished libc's exit — which mrt_join does
+ * not wait for — so the mapping count is not mrt's to keep there; mrt's own
+ * stack cache (gsignal stacks) and m pool still are. */
 static void test_no_new_mappings_after_warmup(void **state)
 {
 	(void)state;
@@ -102,7 +106,12 @@ static void test_no_new_mappings_after_warmup(void **state)
 	for (int i = 0; i < churn; i++)
 		assert_int_equal(mrt_join(must_newm(fn_exit, NULL)), 0);
 	snapshot(&s1);
-	assert_int_equal(count_maps(), before);
+	if (pthread_model())
+		print_message("pthread model: process mapping count not checked (g0 stacks "
+		              "are libc's and its stack cache grows with thread overlap); "
+		              "mrt's stack cache and m pool are\n");
+	else
+		assert_int_equal(count_maps(), before);
 	assert_int_equal(s1.cache_count, s0.cache_count);
 	assert_int_equal(s1.mpool_inuse, s0.mpool_inuse);
 }
@@ -180,8 +189,11 @@ static void test_clone_failure_undoes_everything(void **state)
 	assert_int_equal(mrt_join(must_newm(fn_exit, NULL)), 0);
 	int64_t parked = must_newm(fn_park, NULL); /* allm is not just m0 */
 	wait_idle(1);
-	int maps = count_maps(), threads = expected_threads(0);
+	/* Settled first: in the pthread model a joined M's thread may still
+	 * be running libc's exit, which unmaps what it will. */
+	int threads = expected_threads(0);
 	assert_true(settle_threads(threads));
+	int maps = count_maps();
 
 	struct mrtstate s0, s1;
 	snapshot(&s0);
@@ -205,6 +217,7 @@ static void test_clone_failure_undoes_everything(void **state)
 	/* A fresh mapping undone goes back to the OS, not into the cache. */
 	mrt_reap();
 	snapshot(&s0);
+	assert_true(settle_threads(expected_threads(0))); /* see above */
 	maps = count_maps();
 	mrt_test_fault(FAULT_NEWOSPROC, 1, -ENOMEM);
 	mrt_test_nocache(true);
@@ -434,13 +447,7 @@ static void test_parked_m_uses_no_cpu(void **state)
 	assert_int_equal(thread_state(tid), 'S');
 	assert_true(t1 - t0 < 2000000); /* well under 1% of the window */
 	stop_idle_ms();
-	/* Joined: the thread is gone. mrt_join returns at the kernel's
-	 * CLONE_CHILD_CLEARTID store, which comes before the thread leaves
-	 * /proc (under QEMU, before the host thread ends): wait for that. */
-	int64_t deadline = mrt_nanotime() + 60 * 1000000000LL;
-	while (thread_exists(tid) && mrt_nanotime() < deadline)
-		sched_yield();
-	assert_false(thread_exists(tid));
+	wait_thread_gone(tid); /* joined: the thread is gone (see testlib.h) */
 }
 
 /* ------------------------------------------------------------------------ */

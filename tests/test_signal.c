@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "testlib.h"
+#include "san.h" /* MRT_TSAN */
 
 #include <pthread.h>
 #include <sched.h>
@@ -21,6 +22,20 @@ static struct seen {
 	uintptr_t sp;
 	uint32_t n;
 } seen;
+
+/*
+ * ThreadSanitizer runs an asynchronous signal's handler late: its own
+ * handler (on gsignal) only records the signal, and the user's runs at the
+ * thread's next libc call that TSan intercepts, on whatever stack is running
+ * then. So under TSan where a handler runs is TSan's choice, not mrt's, and
+ * a parked M — asleep in a raw futex, making no libc call — never runs it
+ * until it wakes.
+ */
+#if MRT_TSAN
+static const bool where_checked = false;
+#else
+static const bool where_checked = true;
+#endif
 
 static void usr1(int sig)
 {
@@ -51,6 +66,12 @@ static int getbounds(const struct mrt_minfo *info, void *arg)
 static void test_signalm_runs_on_that_ms_gsignal(void **state)
 {
 	(void)state;
+	if (!where_checked) {
+		print_message("ThreadSanitizer: a parked M runs no handler until it wakes, "
+		              "and then not on gsignal (TSan defers asynchronous signals to "
+		              "the thread's next intercepted libc call)\n");
+		skip();
+	}
 	struct sigaction sa, old;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = usr1;
@@ -146,7 +167,7 @@ static void usr2(int sig)
 	uintptr_t gslo = mp->gsignal->stack.lo, gshi = mp->gsignal->stack.hi;
 	bool ong0 = sp >= g0lo && sp < g0hi;
 	bool ongs = sp >= gslo && sp < gshi;
-	if (!ong0 && !ongs)
+	if (where_checked && !ong0 && !ongs)
 		__atomic_fetch_add(&bad, 1, __ATOMIC_RELAXED);
 	if (__atomic_load_n(&mp->status, __ATOMIC_ACQUIRE) == MRT_M_EXITING)
 		__atomic_fetch_add(&indeath, 1, __ATOMIC_RELAXED);
@@ -229,6 +250,9 @@ static void signals_at_birth_and_death(bool nocache)
 	 * pending and die with the thread.) */
 	if (strcmp(mrt_threadmodel(), "clone") == 0)
 		assert_true(indeath >= (uint32_t)n);
+	if (!where_checked)
+		print_message("ThreadSanitizer: handlers run deferred, on the stack running "
+		              "when TSan delivers them: their stack is not checked\n");
 	assert_true(handled > 0);
 	assert_int_equal(bad, 0);
 }

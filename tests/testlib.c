@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,8 +19,19 @@
 bool quick;
 int hostthreads;
 
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
 void testlib_init(int argc, char **argv)
 {
+	/* A sanitizer runtime starts a helper thread of its own at the
+	 * process's first pthread_create: make that happen now, so that
+	 * hostthreads counts it (with QEMU's threads, under QEMU). */
+	pthread_t t;
+	if (pthread_create(&t, NULL, nothing, NULL) == 0)
+		pthread_join(t, NULL);
 	hostthreads = count_threads() - 1;
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--quick") == 0)
@@ -188,6 +200,40 @@ bool thread_exists(int32_t tid)
 	char path[64];
 	snprintf(path, sizeof path, "/proc/self/task/%d", tid);
 	return access(path, F_OK) == 0;
+}
+
+bool pthread_model(void)
+{
+	return strcmp(mrt_threadmodel(), "pthread") == 0;
+}
+
+void wait_thread_gone(int32_t tid)
+{
+	int64_t deadline = mrt_nanotime() + 60 * 1000000000LL;
+	while (thread_exists(tid)) {
+		if (!pthread_model() || mrt_nanotime() > deadline) {
+			print_error("thread %d still exists after its M was joined\n", tid);
+			fail();
+		}
+		sched_yield();
+	}
+}
+
+int settled_thread_count(void)
+{
+	struct mrt_mstats st;
+	int64_t deadline = mrt_nanotime() + 60 * 1000000000LL;
+	for (;;) {
+		mrt_mstats(&st);
+		int n = count_threads();
+		if (n == st.live + hostthreads || !pthread_model())
+			return n;
+		if (mrt_nanotime() > deadline) {
+			print_error("%d threads for %lld live Ms\n", n, (long long)st.live);
+			fail();
+		}
+		sched_yield();
+	}
 }
 
 static bool read_file(const char *path, char *buf, size_t n)
