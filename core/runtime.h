@@ -65,6 +65,18 @@
 
 #if OS_LOCK_SEMA
 typedef uintptr_t lockword;
+/*
+ * lock_sema.c sleeps on semaphores (Go's semacreate/semasleep/semawakeup).
+ * Every thread that may sleep in lock() or on a note has one: an M its own
+ * (m->waitsema, as Go's m.waitsema), any other thread — m0 before mrt_init,
+ * a foreign thread calling mrt_newm — one the platform keeps per thread.
+ * Waiters queue on a lock through nextwait, and a waiter's address must
+ * leave bit 0 free (lock_sema's "locked" bit).
+ */
+typedef struct semawaiter {
+	struct semawaiter *nextwait;
+	os_sema sema;
+} semawaiter;
 #else
 typedef uint32_t lockword;
 #endif
@@ -205,6 +217,9 @@ struct mrt_m {
 	os_sigset sigmask; /* signal mask the M starts with: the init mask */
 	void *tp;          /* thread pointer for the new thread (clone model) */
 	uintptr_t mlocal[MRT_MLOCAL_SLOTS];
+#if OS_LOCK_SEMA
+	semawaiter waitsema; /* this M's sleeps in lock() and on notes */
+#endif
 	os_mstate os;      /* the platform's per-M fields */
 };
 typedef struct mrt_m m;
@@ -388,18 +403,7 @@ void osjoin(m *mp);           /* wait until mp->freeWait != freeMWait */
 void m0stack(stack *s);       /* bounds of m0's (the initial thread's) stack */
 
 #if OS_LOCK_SEMA
-/*
- * Semaphores for lock_sema.c (Go's semacreate/semasleep/semawakeup). Every
- * thread that may sleep in lock() or a note has one: an M its own, any other
- * thread (m0 before mrt_init, a foreign thread calling mrt_newm) one the
- * platform keeps per thread. Waiters are linked through nextwait, so a
- * waiter's address must leave bit 0 free (lock_sema's "locked" bit).
- */
-typedef struct semawaiter {
-	struct semawaiter *nextwait;
-	os_sema sema;
-} semawaiter;
-semawaiter *semaself(void);                 /* the calling thread's */
+semawaiter *semaself(void);                 /* the calling thread's (see semawaiter) */
 bool semasleep(semawaiter *w, int64_t ns);  /* false: timed out (ns < 0: forever) */
 void semawakeup(semawaiter *w);
 #else
