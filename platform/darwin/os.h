@@ -1,0 +1,34 @@
+/*
+ * os.h (Darwin) — the types core sees from the platform.
+ */
+#ifndef MRT_OS_H
+#define MRT_OS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <pthread.h>
+
+/* Darwin's sigset_t: 32 signals. */
+typedef uint32_t os_sigset;
+
+/* Ms are pthreads (the only model here): g0 is the pthread's own stack. */
+#define OS_THREAD_MODEL "pthread"
+#define OS_G0_FROM_OS 1
+
+/* No futex (__ulock_wait is private API): locks and notes sleep on a
+ * semaphore per thread, a mutex and a condition variable, as Go does here
+ * (core/lock_sema.c). */
+#define OS_LOCK_SEMA 1
+typedef struct os_sema {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	uint32_t count; /* wakeups not yet taken by a sleep */
+	bool ready;     /* mu and cond are initialised */
+} os_sema;
+
+typedef struct os_mstate {
+	pthread_t thread; /* for signalm; set by the M itself in minit */
+	void *joiner;     /* the note an mrt_join sleeps on (see osexit) */
+} os_mstate;
+
+#endif

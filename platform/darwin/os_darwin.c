@@ -1,0 +1,198 @@
+/*
+ * os_darwin.c — the Darwin platform primitives (Go's os_darwin.go): memory,
+ * time, identity, output, and the per-thread semaphores that locks and notes
+ * sleep on.
+ *
+ * No raw system calls: on Darwin the system call interface is private and
+ * changes between releases; libSystem is the stable ABI (Go moved to it in
+ * 1.12 for the same reason). Every M is a pthread, so all of libSystem is
+ * fair game on the M path.
+ */
+#include "darwin.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+
+/* ------------------------------------------------------------------------
+ * Semaphores (core/lock_sema.c): a count under a mutex, and a condition
+ * variable to sleep on while it is zero (Go's semasleep on Darwin).
+ * ------------------------------------------------------------------------ */
+
+void semainit(os_sema *s)
+{
+	pthread_mutex_init(&s->mu, nil);
+	pthread_cond_init(&s->cond, nil);
+	s->count = 0;
+	s->ready = true;
+}
+
+/* Threads that are not Ms (or not yet: m0 before mrt_init) sleep on one of
+ * their own, made at first use. It needs no destruction: an unused Darwin
+ * mutex and condition variable hold nothing but their own bytes, and no
+ * thread can be queued on it once its owner has gone. */
+static __thread semawaiter threadwaiter;
+
+semawaiter *semaself(void)
+{
+	m *mp = getm();
+	if (mp != nil && mp->waitsema.sema.ready)
+		return &mp->waitsema;
+	if (!threadwaiter.sema.ready)
+		semainit(&threadwaiter.sema);
+	return &threadwaiter;
+}
+
+bool semasleep(semawaiter *w, int64_t ns)
+{
+	os_sema *s = &w->sema;
+	bool ok = true;
+	pthread_mutex_lock(&s->mu);
+	if (ns < 0) {
+		while (s->count == 0)
+			pthread_cond_wait(&s->cond, &s->mu);
+	} else {
+		int64_t deadline = nanotime() + ns;
+		while (s->count == 0) {
+			/* Relative: a wall-clock change cannot stretch it. */
+			struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+			pthread_cond_timedwait_relative_np(&s->cond, &s->mu, &ts);
+			if (s->count != 0)
+				break;
+			ns = deadline - nanotime();
+			if (ns <= 0) {
+				ok = false;
+				break;
+			}
+		}
+	}
+	if (ok)
+		s->count--;
+	pthread_mutex_unlock(&s->mu);
+	return ok;
+}
+
+void semawakeup(semawaiter *w)
+{
+	os_sema *s = &w->sema;
+	pthread_mutex_lock(&s->mu);
+	s->count++;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* ------------------------------------------------------------------------
+ * memory
+ * ------------------------------------------------------------------------ */
+
+void *sysalloc(size_t n)
+{
+	void *p = mmap(nil, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANON, -1, 0);
+	return p == MAP_FAILED ? nil : p;
+}
+
+int sysfree(void *p, size_t n)
+{
+	return munmap(p, n) == 0 ? 0 : -errno;
+}
+
+int sysguard(void *p, size_t n)
+{
+	return mprotect(p, n, PROT_NONE) == 0 ? 0 : -errno;
+}
+
+/* ------------------------------------------------------------------------
+ * time, scheduling, identity, output
+ * ------------------------------------------------------------------------ */
+
+/* CLOCK_UPTIME_RAW is mach_absolute_time in nanoseconds: monotonic, and
+ * stopped while the machine sleeps, as Go's nanotime here. */
+int64_t nanotime(void)
+{
+	return (int64_t)clock_gettime_nsec_np(CLOCK_UPTIME_RAW);
+}
+
+void osyield(void)
+{
+	sched_yield();
+}
+
+void osusleep(int64_t us)
+{
+	struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+	}
+}
+
+/* The low 31 bits of the thread's 64-bit system-wide id: ids count up from
+ * boot, so they are distinct among the live threads of any real process. */
+int32_t osgettid(void)
+{
+	uint64_t tid = 0;
+	pthread_threadid_np(nil, &tid);
+	return (int32_t)(tid & 0x7fffffff);
+}
+
+/* Darwin's pthread_kill looks the thread up in libpthread's list of live
+ * threads and answers ESRCH for one that has gone. */
+int signalm(m *mp, int sig)
+{
+	pthread_t t = __atomic_load_n(&mp->os.thread, __ATOMIC_ACQUIRE);
+	if (t == nil)
+		return -ESRCH;
+	return -pthread_kill(t, sig);
+}
+
+int oswrite(int fd, const void *p, size_t n)
+{
+	ssize_t r = write(fd, p, n);
+	return r < 0 ? -errno : (int)r;
+}
+
+void osabort(void)
+{
+	/* SIGABRT with its default action, unblocked: the process dies with
+	 * the signal a debugger and a parent expect. */
+	sigset_t set;
+	signal(SIGABRT, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGABRT);
+	pthread_sigmask(SIG_UNBLOCK, &set, nil);
+	abort();
+}
+
+const char *osgetenv(const char *name)
+{
+	return getenv(name);
+}
+
+/* ------------------------------------------------------------------------
+ * osinit and m0's stack
+ * ------------------------------------------------------------------------ */
+
+int osinit(void)
+{
+	long ps = sysconf(_SC_PAGESIZE); /* 16 KiB on Apple silicon */
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ps > 0)
+		pagesize = (uintptr_t)ps;
+	ncpu = n > 0 ? (int32_t)n : 1;
+	/* The init mask: what every new M will run with. */
+	sigset_t old;
+	int err = pthread_sigmask(SIG_SETMASK, nil, &old);
+	if (err != 0)
+		return -err;
+	cfg.initsigmask = (os_sigset)old;
+	return 0;
+}
+
+/* pthread_get_stackaddr_np gives the stack's top (its highest address). */
+void m0stack(stack *s)
+{
+	pthread_t self = pthread_self();
+	s->hi = (uintptr_t)pthread_get_stackaddr_np(self);
+	s->lo = s->hi - pthread_get_stacksize_np(self);
+}
