@@ -509,8 +509,7 @@ static void busy_body(void *arg)
 {
 	(void)arg;
 	ev_add(&busy_running, 1);
-	while (ev_get(&busy_release) == 0)
-		futexsleep(&busy_release, 0, -1);
+	ev_block(&busy_release, 1);
 }
 
 static mrt_g *busy_g0;

@@ -42,14 +42,20 @@ static int nms(void)
 }
 
 /* All the Ms of a test run their libc calls at the same time: each waits at
- * a barrier (pthread_barrier_wait, itself libc) until all have started. */
-static pthread_barrier_t barrier;
+ * a barrier until all have arrived (barrier k of a test, used once). */
+static uint32_t arrived[3];
 static uint32_t done, bad;
+
+static void barrier(int k)
+{
+	ev_add(&arrived[k], 1);
+	ev_block(&arrived[k], (uint32_t)nms());
+}
 
 static void start_ms(mrt_fn fn, int64_t *ids)
 {
 	done = bad = 0;
-	assert_int_equal(pthread_barrier_init(&barrier, NULL, (unsigned)nms()), 0);
+	memset(arrived, 0, sizeof arrived);
 	for (long i = 0; i < nms(); i++)
 		ids[i] = must_newm(fn, (void *)i);
 }
@@ -58,7 +64,6 @@ static void join_ms(const int64_t *ids)
 {
 	for (int i = 0; i < nms(); i++)
 		assert_int_equal(mrt_join(ids[i]), 0);
-	pthread_barrier_destroy(&barrier);
 	assert_int_equal(ev_get(&done), (uint32_t)nms());
 	assert_int_equal(ev_get(&bad), 0);
 }
@@ -82,7 +87,7 @@ static void mallocs(void *arg)
 	enum { live = 16 };
 	unsigned char *blk[live] = { 0 };
 	size_t len[live] = { 0 };
-	pthread_barrier_wait(&barrier);
+	barrier(0);
 	int iters = quick ? 500 : 3000;
 	for (int i = 0; i < iters; i++) {
 		int k = (int)(mrt_fastrand() % live);
@@ -130,10 +135,10 @@ static void errnos(void *arg)
 	M_CHECK(close(-1) == -1 && errno == EBADF);
 	M_CHECK(strtol("99999999999999999999999", NULL, 10) == LONG_MAX && errno == ERANGE);
 	errno = 1000 + (int)self;
-	pthread_barrier_wait(&barrier); /* everyone has set theirs */
+	barrier(0); /* everyone has set theirs */
 	M_CHECK(errno == 1000 + (int)self);
 	M_CHECK(write(-1, "", 0) == -1 && errno == EBADF);
-	pthread_barrier_wait(&barrier); /* everyone has failed again */
+	barrier(1); /* everyone has failed again */
 	M_CHECK(errno == EBADF);
 	ev_add(&done, 1);
 }
@@ -163,19 +168,24 @@ static void selfs(void *arg)
 	M_CHECK(tlv == -1); /* a fresh thread's initial value */
 	tlv = self;
 
-	pthread_attr_t a;
 	void *addr = NULL;
 	size_t size = 0;
+#if defined(__APPLE__)
+	size = pthread_get_stacksize_np(me);
+	addr = (char *)pthread_get_stackaddr_np(me) - size; /* that is the top */
+#else
+	pthread_attr_t a;
 	M_CHECK(pthread_getattr_np(me, &a) == 0);
 	M_CHECK(pthread_attr_getstack(&a, &addr, &size) == 0);
 	pthread_attr_destroy(&a);
+#endif
 	uintptr_t lo, hi, sp = (uintptr_t)__builtin_frame_address(0);
 	mrt_gstack(mrt_getg0(), &lo, &hi);
 	M_CHECK(lo == (uintptr_t)addr && hi == (uintptr_t)addr + size);
 	M_CHECK(sp >= lo && sp < hi);
 	M_CHECK(size >= cfg.g0stack - pagesize); /* libc carves its TLS from it */
 
-	pthread_barrier_wait(&barrier); /* all alive: their selves are distinct */
+	barrier(0); /* all alive: their selves are distinct */
 	M_CHECK(tlv == self);
 	for (int i = 0; i < nms(); i++)
 		M_CHECK(i == self || !pthread_equal(selves[i], me));
@@ -204,7 +214,7 @@ enum { printlines = 15 }; /* 32 Ms' lines fit run_child's buffer */
 static void prints(void *arg)
 {
 	long self = (long)arg;
-	pthread_barrier_wait(&barrier);
+	barrier(0);
 	for (int i = 0; i < printlines; i++)
 		printf("m%02ld l%02d %s\n", self, i, "libc");
 	fflush(stdout);
@@ -216,7 +226,7 @@ static void child_printf(void)
 	CHILD_CHECK(mrt_mid() == 0); /* forked from m0, with mrt set up */
 	int64_t ids[maxms];
 	done = bad = 0;
-	CHILD_CHECK(pthread_barrier_init(&barrier, NULL, (unsigned)nms()) == 0);
+	memset(arrived, 0, sizeof arrived);
 	for (long i = 0; i < nms(); i++)
 		CHILD_CHECK((ids[i] = mrt_newm(prints, (void *)i, NULL)) > 0);
 	for (int i = 0; i < nms(); i++)

@@ -12,7 +12,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 /* What the SIGUSR1 handler saw. M-safe: reads TLS and its own frame. */
@@ -190,9 +189,8 @@ static void kick_self_at_exit(void *arg)
 	(void)arg;
 	/* The last thing the M does before it leaves: queue signals at itself
 	 * from the outside world's view (tgkill), then exit while they land. */
-	long pid = arch_syscall0(SYS_getpid);
 	for (int i = 0; i < 3; i++)
-		arch_syscall3(SYS_tgkill, pid, mrt_gettid(), SIGUSR2);
+		signal_tid(mrt_gettid(), SIGUSR2);
 }
 
 /* After the M has left allm for freem (mexit0's test hook): the last
@@ -231,12 +229,11 @@ static void signals_at_birth_and_death(bool nocache)
 	pthread_create(&r, NULL, reap_loop, NULL);
 
 	int n = quick ? 200 : 1000;
-	pid_t pid = getpid();
 	for (int i = 0; i < n; i++) {
 		int64_t id = must_newm(kick_self_at_exit, NULL);
 		int32_t tid = tid_of(id); /* 0 if it already exited */
 		for (int k = 0; tid > 0 && k < 3; k++)
-			syscall(SYS_tgkill, pid, tid, SIGUSR2);
+			signal_tid(tid, SIGUSR2);
 	}
 	wait_only_m0();
 	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
 #include <sys/syscall.h>
+#endif
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,10 +44,14 @@ void testlib_init(int argc, char **argv)
 
 void child_exit(int code)
 {
-	/* Raw exit_group: skips libc's atexit handlers, which belong to the
-	 * parent's cmocka run. */
+	/* Skips libc's atexit handlers, which belong to the parent's cmocka
+	 * run: raw exit_group on Linux (M-safe), _exit elsewhere. */
+#if defined(__linux__)
 	syscall(SYS_exit_group, code);
 	__builtin_unreachable();
+#else
+	_exit(code);
+#endif
 }
 
 void run_child(void (*fn)(void), int timeout_s, struct child *c)
@@ -101,10 +107,65 @@ void assert_child_ok(const struct child *c)
 	}
 }
 
+/* Sleeping on an event: the platform's futex, or, where there is none
+ * (OS_LOCK_SEMA: Darwin, where every M is a pthread), one condition
+ * variable for all events. */
+#if OS_LOCK_SEMA
+static pthread_mutex_t evmu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t evcond = PTHREAD_COND_INITIALIZER;
+
+static void ev_wake(uint32_t *ev)
+{
+	(void)ev;
+	pthread_mutex_lock(&evmu);
+	pthread_cond_broadcast(&evcond);
+	pthread_mutex_unlock(&evmu);
+}
+
+static void ev_sleep(uint32_t *ev, uint32_t v, int64_t ns)
+{
+	pthread_mutex_lock(&evmu);
+	if (__atomic_load_n(ev, __ATOMIC_ACQUIRE) == v) {
+		if (ns < 0) {
+			pthread_cond_wait(&evcond, &evmu);
+		} else {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += ns / 1000000000;
+			ts.tv_nsec += ns % 1000000000;
+			if (ts.tv_nsec >= 1000000000)
+				ts.tv_sec++, ts.tv_nsec -= 1000000000;
+			pthread_cond_timedwait(&evcond, &evmu, &ts);
+		}
+	}
+	pthread_mutex_unlock(&evmu);
+}
+#else
+static void ev_wake(uint32_t *ev)
+{
+	futexwakeup(ev, INT32_MAX);
+}
+
+static void ev_sleep(uint32_t *ev, uint32_t v, int64_t ns)
+{
+	futexsleep(ev, v, ns);
+}
+#endif
+
 void ev_add(uint32_t *ev, uint32_t n)
 {
 	__atomic_fetch_add(ev, n, __ATOMIC_RELEASE);
-	futexwakeup(ev, INT32_MAX);
+	ev_wake(ev);
+}
+
+void ev_block(uint32_t *ev, uint32_t atleast)
+{
+	for (;;) {
+		uint32_t v = ev_get(ev);
+		if (v >= atleast)
+			return;
+		ev_sleep(ev, v, -1);
+	}
 }
 
 uint32_t ev_get(uint32_t *ev)
@@ -123,7 +184,7 @@ void ev_wait(uint32_t *ev, uint32_t atleast)
 			print_error("ev_wait: event at %u, waited for %u\n", v, atleast);
 			fail();
 		}
-		futexsleep(ev, v, 100 * 1000000LL);
+		ev_sleep(ev, v, 100 * 1000000LL);
 	}
 }
 
@@ -142,6 +203,18 @@ void wait_idle(int64_t n)
 		}
 		sched_yield();
 	}
+}
+
+int signal_tid(int32_t tid, int sig)
+{
+#if defined(__linux__)
+	return (int)arch_syscall3(SYS_tgkill, arch_syscall0(SYS_getpid), tid, sig);
+#else
+	/* Darwin threads are signalled through their pthread_t (mrt_signalm);
+	 * the suites that need this run on Linux only. */
+	(void)tid, (void)sig;
+	return -ENOSYS;
+#endif
 }
 
 void sig_default(int sig)

@@ -42,11 +42,15 @@ void assert_child_ok(const struct child *c);
 	} while (0)
 NORETURN void child_exit(int code);
 
-/* Events. M-safe: ev_add, ev_get. Main thread: ev_wait (fails the test
- * after 60 s rather than hang). */
+/* Events. M-safe: ev_add, ev_get, ev_block (waits for ever). Main thread:
+ * ev_wait (fails the test after 60 s rather than hang). */
 void ev_add(uint32_t *ev, uint32_t n);
 uint32_t ev_get(uint32_t *ev);
+void ev_block(uint32_t *ev, uint32_t atleast);
 void ev_wait(uint32_t *ev, uint32_t atleast);
+
+/* M-safe: send sig to thread tid of this process (tgkill on Linux). */
+int signal_tid(int32_t tid, int sig);
 
 /* Spins (yielding) until mrt reports `n` idle Ms; fails after 60 s. */
 void wait_idle(int64_t n);

@@ -23,10 +23,10 @@
  *   0(%rsp) caller's MXCSR   4(%rsp) caller's x87 CW   8(%rsp) seed
  *  16(%rsp) scratch         24(%rsp) expected rsp
  */
+#include "asm.h"
+
 	.text
-	.globl	regs_check
-	.type	regs_check, @function
-regs_check:
+FUNC(regs_check)
 	pushq	%rbp
 	pushq	%rbx
 	pushq	%r12
@@ -145,6 +145,8 @@ regs_check:
 	popq	%rbx
 	popq	%rbp
 	ret
-	.size	regs_check, . - regs_check
+ENDFUNC(regs_check)
 
+#if !defined(__APPLE__)
 	.section .note.GNU-stack, "", @progbits
+#endif
