@@ -41,7 +41,6 @@ PTHREAD = {
     "pthread_attr_setguardsize", "pthread_attr_setdetachstate",
     "pthread_attr_getstack", "pthread_getattr_np", "pthread_create",
     "pthread_self", "pthread_sigmask", "sigemptyset", "sigfillset", "sigaddset",
-    "sigaltstack",
     # PTHREAD_STACK_MIN is a sysconf call in glibc >= 2.34 with _GNU_SOURCE.
     "__sysconf", "sysconf",
 }

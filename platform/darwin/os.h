@@ -29,6 +29,10 @@ typedef struct os_sema {
 typedef struct os_mstate {
 	pthread_t thread; /* for signalm; set by the M itself in minit */
 	void *joiner;     /* the note an mrt_join sleeps on (see osexit) */
+	/* The signal stack the thread had before minit installed gsignal,
+	 * put back by unminit; oldsigsize 0: none. */
+	void *oldsigstack;
+	size_t oldsigsize;
 } os_mstate;
 
 #endif

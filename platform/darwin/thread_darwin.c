@@ -82,30 +82,40 @@ int mpreinit(m *mp)
 	return 0;
 }
 
-/* Installs gsignal, or records a signal stack the thread already has (m0's,
- * a sanitizer runtime's), as platform/linux/thread_pthread.c does. */
+/* Installs gsignal, remembering the thread's old signal stack for unminit
+ * (m0 keeps one it has), as platform/linux/thread_pthread.c does. */
 static int setsignalstack(m *mp)
 {
 	g *gs = mp->gsignal;
 	stack_t old;
-	if (sigaltstack(nil, &old) == 0 && !(old.ss_flags & SS_DISABLE)) {
-		stackfree(&gs->stackmem);
-		gs->ownstack = false;
-		__atomic_store_n(&gs->stack.lo, (uintptr_t)old.ss_sp, __ATOMIC_RELAXED);
-		__atomic_store_n(&gs->stack.hi, (uintptr_t)old.ss_sp + old.ss_size,
-		                 __ATOMIC_RELAXED);
-		return 0;
+	if (mp == &m0) {
+		if (sigaltstack(nil, &old) == 0 && !(old.ss_flags & SS_DISABLE)) {
+			stackfree(&gs->stackmem);
+			gs->ownstack = false;
+			gs->stack.lo = (uintptr_t)old.ss_sp;
+			gs->stack.hi = (uintptr_t)old.ss_sp + old.ss_size;
+			return 0;
+		}
+	} else {
+		int err = FAULT(FAULT_SIGALTSTACK);
+		if (err != 0)
+			return err;
 	}
-	int err = FAULT(FAULT_SIGALTSTACK);
-	if (err != 0)
-		return err;
 	stack_t ss = { .ss_sp = (void *)gs->stack.lo, .ss_size = gs->stack.hi - gs->stack.lo,
 		       .ss_flags = 0 };
-	return sigaltstack(&ss, nil) == 0 ? 0 : -errno;
+	if (sigaltstack(&ss, &old) != 0)
+		return -errno;
+	if (!(old.ss_flags & SS_DISABLE)) {
+		mp->os.oldsigstack = old.ss_sp;
+		mp->os.oldsigsize = old.ss_size;
+	}
+	return 0;
 }
 
 /* minit (on the new M): g0's bounds, the id, the signal stack, then the
- * init mask — in that order (see platform/linux/thread_pthread.c). */
+ * init mask — in that order (see platform/linux/thread_pthread.c) — and the
+ * thread's name, for Instruments, lldb and crash reports (Darwin names only
+ * the calling thread, up to 63 bytes). */
 int minit(m *mp)
 {
 	if (mp == &m0)
@@ -123,19 +133,26 @@ int minit(m *mp)
 	if (err != 0)
 		return err;
 	sigset_t set = (sigset_t)mp->sigmask;
-	return -pthread_sigmask(SIG_SETMASK, &set, nil);
+	err = pthread_sigmask(SIG_SETMASK, &set, nil);
+	if (err != 0)
+		return -err;
+	char name[64];
+	if (mthreadname(mp, name, sizeof name) > 0)
+		pthread_setname_np(name);
+	return 0;
 }
 
-/* unminit: block every signal, then remove gsignal if it is mrt's. */
+/* unminit: block every signal, then take gsignal down (the thread's old
+ * signal stack back, or none). */
 void unminit(m *mp)
 {
 	sigset_t all;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, nil);
-	if (mp->gsignal->ownstack) {
-		stack_t ss = { .ss_sp = nil, .ss_size = 0, .ss_flags = SS_DISABLE };
-		sigaltstack(&ss, nil);
-	}
+	stack_t ss = { .ss_sp = mp->os.oldsigstack, .ss_size = mp->os.oldsigsize, .ss_flags = 0 };
+	if (ss.ss_size == 0)
+		ss.ss_flags = SS_DISABLE;
+	sigaltstack(&ss, nil);
 }
 
 /* The value of os.joiner once osexit has passed it. */

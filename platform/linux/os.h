@@ -26,6 +26,10 @@ typedef uint64_t os_sigset;
 #define OS_G0_FROM_OS 1
 typedef struct os_mstate {
 	unsigned long thread; /* pthread_t, for the record (debuggers) */
+	/* The signal stack the thread had before minit installed gsignal (a
+	 * sanitizer runtime's), put back by unminit; oldsigsize 0: none. */
+	void *oldsigstack;
+	unsigned long oldsigsize;
 } os_mstate;
 #else
 #define OS_THREAD_MODEL "clone"

@@ -103,37 +103,48 @@ int mpreinit(m *mp)
 }
 
 /*
- * The signal stack. A thread that already has one keeps it and gsignal
- * records it (Go does the same on cgo threads): m0 may have the user's, and
- * a sanitizer runtime gives every thread its own before the start routine
- * runs (and unmaps whatever is installed when the thread ends, so mrt's must
- * not be left in place). Otherwise gsignal's stack is installed.
+ * The signal stack. m0 is the user's thread: if it has a signal stack
+ * already, gsignal records that one and mrt's goes back. A new M installs
+ * gsignal, remembering the stack the thread had: libc gives a new thread
+ * none, but a sanitizer runtime gives every thread its own before the start
+ * routine runs, and unmaps whatever is installed when the thread ends — so
+ * unminit puts the old one back rather than leave gsignal (about to be
+ * freed) for it to unmap.
  */
 static int setsignalstack(m *mp)
 {
 	g *gs = mp->gsignal;
-	stack_t old;
-	if (sigaltstack(nil, &old) == 0 && !(old.ss_flags & SS_DISABLE)) {
-		stackfree(&gs->stackmem);
-		gs->ownstack = false;
-		__atomic_store_n(&gs->stack.lo, (uintptr_t)old.ss_sp, __ATOMIC_RELAXED);
-		__atomic_store_n(&gs->stack.hi, (uintptr_t)old.ss_sp + old.ss_size,
-		                 __ATOMIC_RELAXED);
-		return 0;
+	struct l_stack old;
+	if (mp == &m0) {
+		if (sys2(__NR_sigaltstack, 0, &old) == 0 && !(old.flags & L_SS_DISABLE)) {
+			stackfree(&gs->stackmem);
+			gs->ownstack = false;
+			gs->stack.lo = (uintptr_t)old.sp;
+			gs->stack.hi = (uintptr_t)old.sp + old.size;
+			return 0;
+		}
+	} else {
+		int err = FAULT(FAULT_SIGALTSTACK);
+		if (err != 0)
+			return err;
 	}
-	int err = FAULT(FAULT_SIGALTSTACK);
-	if (err != 0)
-		return err;
-	stack_t ss = { .ss_sp = (void *)gs->stack.lo, .ss_flags = 0,
-		       .ss_size = gs->stack.hi - gs->stack.lo };
-	return (int)sys2(__NR_sigaltstack, &ss, 0);
+	struct l_stack ss = { (void *)gs->stack.lo, 0, gs->stack.hi - gs->stack.lo };
+	long r = sys2(__NR_sigaltstack, &ss, &old);
+	if (r < 0)
+		return (int)r;
+	if (!(old.flags & L_SS_DISABLE)) {
+		mp->os.oldsigstack = old.sp;
+		mp->os.oldsigsize = old.size;
+	}
+	return 0;
 }
 
 /*
  * minit runs on the new M (Go's minit): g0's bounds and the tid first (a
  * lock-free allm walker may read them as soon as they are there), then the
  * signal stack, then the signal mask — in that order, because once the mask
- * lets a signal through its SA_ONSTACK handler must find gsignal installed.
+ * lets a signal through its SA_ONSTACK handler must find gsignal installed —
+ * and last the thread's name (cosmetic; see setthreadname).
  * m0 keeps its stack, which mrt_init measured, and its mask, which is the
  * init mask by definition.
  */
@@ -164,23 +175,28 @@ int minit(m *mp)
 		return err;
 	sigset_t set;
 	tosigset(&set, mp->sigmask);
-	return -pthread_sigmask(SIG_SETMASK, &set, nil);
+	err = pthread_sigmask(SIG_SETMASK, &set, nil);
+	if (err != 0)
+		return -err;
+	setthreadname(mp);
+	return 0;
 }
 
 /*
- * unminit (Go's unminit): block every signal, then remove gsignal if it is
- * mrt's — the thread goes on to run libc's exit after mstart returns, and
- * gsignal may be freed as soon as osexit has run.
+ * unminit (Go's unminit): block every signal, then take gsignal down (the
+ * thread's old signal stack back, or none) — the thread goes on to run
+ * libc's exit after mstart returns, and gsignal may be freed as soon as
+ * osexit has run. m0 never gets here.
  */
 void unminit(m *mp)
 {
 	sigset_t all;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, nil);
-	if (mp->gsignal->ownstack) {
-		stack_t ss = { .ss_sp = nil, .ss_flags = SS_DISABLE, .ss_size = 0 };
-		sys2(__NR_sigaltstack, &ss, 0);
-	}
+	struct l_stack ss = { mp->os.oldsigstack, 0, mp->os.oldsigsize };
+	if (ss.size == 0)
+		ss.flags = L_SS_DISABLE;
+	sys2(__NR_sigaltstack, &ss, 0);
 }
 
 /*
