@@ -423,8 +423,7 @@ static void spin_g(void *arg)
 {
 	(void)arg;
 	ev_add(&gstarted, 1);
-	while (ev_get(&grelease) == 0)
-		futexsleep(&grelease, 0, -1);
+	ev_block(&grelease, 1);
 }
 
 static mrt_g *dumpg;

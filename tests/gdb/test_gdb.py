@@ -12,7 +12,10 @@ current gs. The parked M's backtrace must go through mrt's park
 (notesleep < mpark < mstart), the running M's through its user g's
 function.
 
-Exit 77 (skipped) only when the machine forbids ptrace.
+Exit 77 (skipped) only when the machine forbids ptrace. With MRT_GDB_NO_CORE
+set (sanitizer builds: gcore cannot write a usable core of a process with a
+sanitizer's terabytes of shadow mappings), the core-file half is skipped and
+the reason printed.
 """
 import os
 import re
@@ -137,13 +140,16 @@ def main():
         check(sorted(dump) == [0, 2, 3], "the example's mrt_dump lists M0, M2, M3", out)
         check_session(out, dump, "live")
         model = re.search(r"mrt_dump: every M on allm, newest first \((\w+) model\)", out)
-        if model and model.group(1) == "clone":
-            # Thread names, as gdb shows them.
+        if model and model.group(1) in ("clone", "pthread"):
+            # Thread names, as gdb shows them (both models name Ms).
             check('"mrt/M2"' in out and '"mrt/M3"' in out,
                   "live: info threads shows mrt/M2 and mrt/M3", out)
 
-        check(os.path.exists(core), "gcore wrote a core file", out)
-        if os.path.exists(core):
+        nocore = os.environ.get("MRT_GDB_NO_CORE")
+        if nocore:
+            print("core file half skipped: " + nocore)
+        check(nocore or os.path.exists(core), "gcore wrote a core file", out)
+        if os.path.exists(core) and not nocore:
             post = base[:]
             for c in COMMANDS:
                 post += ["-ex", c]
