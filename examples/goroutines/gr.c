@@ -495,7 +495,7 @@ static G *gfget(P *p)
 		gr_lock(&sched.lock);
 		while (p->ngfree < GFREEMAX / 2 && sched.gfree != NULL) {
 			G *gp = sched.gfree;
-			sched.gfree = gp->schedlink;
+			store(&sched.gfree, gp->schedlink); /* peeked at unlocked above */
 			gp->schedlink = p->gfree;
 			p->gfree = gp;
 			p->ngfree++;
@@ -534,7 +534,7 @@ static void gfput(P *p, G *gp)
 		p->gfree = g1->schedlink;
 		p->ngfree--;
 		g1->schedlink = sched.gfree;
-		sched.gfree = g1;
+		store(&sched.gfree, g1); /* gfget peeks at it unlocked */
 	}
 	gr_unlock(&sched.lock);
 }
