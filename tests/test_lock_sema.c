@@ -1,0 +1,271 @@
+/*
+ * test_lock_sema.c — core/lock_sema.c, the runtime mutex and notes of
+ * platforms without a futex (Darwin), run on Linux: built against
+ * tests/lock_sema/os.h (OS_LOCK_SEMA) with POSIX mutex+cond semaphores in the
+ * place of platform/darwin's, which differ only in the timed wait.
+ *
+ * It checks what Go's lock_sema.go promises: mutual exclusion under heavy
+ * contention (threads queue and sleep), one wakeup per sleep for notes, and
+ * that a notetsleep that times out while a notewakeup races with it leaves
+ * its thread's semaphore count at zero — a drift there would make some later
+ * sleep return at once.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sched.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "runtime.h"
+
+/* ------------------------------------------------------------------------
+ * The platform part lock_sema.c needs.
+ * ------------------------------------------------------------------------ */
+
+static __thread semawaiter self;
+
+semawaiter *semaself(void)
+{
+	if (!self.sema.ready) {
+		pthread_mutex_init(&self.sema.mu, NULL);
+		pthread_cond_init(&self.sema.cond, NULL);
+		self.sema.ready = true;
+	}
+	return &self;
+}
+
+int64_t nanotime(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+bool semasleep(semawaiter *w, int64_t ns)
+{
+	os_sema *s = &w->sema;
+	bool ok = true;
+	pthread_mutex_lock(&s->mu);
+	if (ns < 0) {
+		while (s->count == 0)
+			pthread_cond_wait(&s->cond, &s->mu);
+	} else {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += ns / 1000000000;
+		ts.tv_nsec += ns % 1000000000;
+		if (ts.tv_nsec >= 1000000000)
+			ts.tv_sec++, ts.tv_nsec -= 1000000000;
+		while (s->count == 0 && ok)
+			ok = pthread_cond_timedwait(&s->cond, &s->mu, &ts) == 0 || s->count != 0;
+	}
+	if (ok)
+		s->count--;
+	pthread_mutex_unlock(&s->mu);
+	return ok;
+}
+
+void semawakeup(semawaiter *w)
+{
+	pthread_mutex_lock(&w->sema.mu);
+	w->sema.count++;
+	pthread_cond_signal(&w->sema.cond);
+	pthread_mutex_unlock(&w->sema.mu);
+}
+
+void osyield(void)
+{
+	sched_yield();
+}
+
+void fatal(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	abort();
+}
+
+static uint32_t semacount(semawaiter *w)
+{
+	pthread_mutex_lock(&w->sema.mu);
+	uint32_t c = w->sema.count;
+	pthread_mutex_unlock(&w->sema.mu);
+	return c;
+}
+
+/* ------------------------------------------------------------------------ */
+
+enum { nthreads = 8 };
+static mutex mu;
+static long counter;
+static int inside, overlaps;
+
+static void *contend(void *arg)
+{
+	long n = (long)arg;
+	for (long i = 0; i < n; i++) {
+		lock(&mu);
+		if (__atomic_fetch_add(&inside, 1, __ATOMIC_RELAXED) != 0)
+			__atomic_fetch_add(&overlaps, 1, __ATOMIC_RELAXED);
+		counter++;
+		if (i % 64 == 0)
+			sched_yield(); /* hold it a while: others queue and sleep */
+		__atomic_fetch_sub(&inside, 1, __ATOMIC_RELAXED);
+		unlock(&mu);
+	}
+	return NULL;
+}
+
+/* N threads, each taking the lock many times, on one CPU's worth of
+ * spinning (ncpu = 1: straight to the queue): every increment lands, no two
+ * are ever inside at once, and the lock ends unlocked with no waiter. */
+static void test_mutex_excludes_under_contention(void **state)
+{
+	(void)state;
+	for (int spinning = 0; spinning < 2; spinning++) {
+		ncpu = spinning ? 4 : 1;
+		counter = 0;
+		overlaps = 0;
+		long per = 20000;
+		pthread_t t[nthreads];
+		for (int i = 0; i < nthreads; i++)
+			pthread_create(&t[i], NULL, contend, (void *)per);
+		for (int i = 0; i < nthreads; i++)
+			pthread_join(t[i], NULL);
+		assert_int_equal(counter, nthreads * per);
+		assert_int_equal(overlaps, 0);
+		assert_int_equal(mu.key, 0);
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+
+static note ping, pong;
+static long rounds_seen;
+
+static void *ponger(void *arg)
+{
+	long n = (long)arg;
+	for (long i = 0; i < n; i++) {
+		notesleep(&ping);
+		noteclear(&ping);
+		rounds_seen++;
+		notewakeup(&pong);
+	}
+	return NULL;
+}
+
+/* Two threads hand a turn back and forth through two notes: each wakeup
+ * reaches exactly one sleep, and a wakeup that comes before the sleep is
+ * not lost. */
+static void test_notes_ping_pong(void **state)
+{
+	(void)state;
+	long n = 20000;
+	rounds_seen = 0;
+	noteclear(&ping);
+	noteclear(&pong);
+	pthread_t t;
+	pthread_create(&t, NULL, ponger, (void *)n);
+	for (long i = 0; i < n; i++) {
+		notewakeup(&ping);
+		notesleep(&pong);
+		noteclear(&pong);
+		assert_int_equal(rounds_seen, i + 1);
+	}
+	pthread_join(t, NULL);
+	assert_int_equal(semacount(semaself()), 0);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static note raced;
+static uint32_t go, fired;
+
+static void *waker(void *arg)
+{
+	long n = (long)arg;
+	for (long i = 0; i < n; i++) {
+		while (__atomic_load_n(&go, __ATOMIC_ACQUIRE) != i + 1)
+			sched_yield();
+		/* Wake at about the moment the sleeper's timeout expires (a
+		 * timed wait here lasts its time plus about 100 us). */
+		int64_t until = nanotime() + (i % 9) * 40000;
+		while (nanotime() < until)
+			;
+		notewakeup(&raced);
+		__atomic_store_n(&fired, (uint32_t)(i + 1), __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+/* notetsleep with timeouts of the order of the waker's delay: some rounds
+ * wake, some time out while the wakeup is on its way. Either way, once the
+ * round's wakeup has happened the sleeper's semaphore holds nothing — a
+ * timed-out sleep unregistered itself or took the wakeup it could not stop —
+ * and a timed-out sleep did wait its time. */
+static void test_notetsleep_timeout_races_wakeup(void **state)
+{
+	(void)state;
+	long n = 2000;
+	int woken = 0, timedout = 0;
+	go = fired = 0;
+	pthread_t t;
+	pthread_create(&t, NULL, waker, (void *)n);
+	semawaiter *me = semaself();
+	for (long i = 0; i < n; i++) {
+		noteclear(&raced);
+		__atomic_store_n(&go, (uint32_t)(i + 1), __ATOMIC_RELEASE);
+		int64_t ns = (i % 7) * 30000, t0 = nanotime();
+		if (notetsleep(&raced, ns)) {
+			woken++;
+		} else {
+			timedout++;
+			assert_true(nanotime() - t0 >= ns);
+		}
+		while (__atomic_load_n(&fired, __ATOMIC_ACQUIRE) != i + 1)
+			sched_yield();
+		assert_int_equal(semacount(me), 0);
+		assert_int_equal(raced.key, 1); /* woken, nobody registered */
+	}
+	pthread_join(t, NULL);
+	print_message("notetsleep: %d woken, %d timed out\n", woken, timedout);
+	assert_true(woken > 0);
+	assert_true(timedout > 0);
+}
+
+/* A timeout with nobody to wake: false, after the time, nothing left over. */
+static void test_notetsleep_times_out(void **state)
+{
+	(void)state;
+	note n;
+	noteclear(&n);
+	int64_t t0 = nanotime();
+	assert_false(notetsleep(&n, 20 * 1000000));
+	assert_true(nanotime() - t0 >= 20 * 1000000);
+	assert_int_equal(n.key, 0);
+	assert_int_equal(semacount(semaself()), 0);
+	notewakeup(&n); /* woken before the sleep: returns at once */
+	assert_true(notetsleep(&n, 1000000000));
+}
+
+int main(void)
+{
+	alarm(120); /* a lost wakeup is a deadlock: fail, do not hang */
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mutex_excludes_under_contention),
+		cmocka_unit_test(test_notes_ping_pong),
+		cmocka_unit_test(test_notetsleep_timeout_races_wakeup),
+		cmocka_unit_test(test_notetsleep_times_out),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
