@@ -240,7 +240,7 @@ static void test_printf_to_a_pipe_on_many_ms(void **state)
 	(void)state;
 	NEED_PTHREAD_MODEL();
 	static struct child c;
-	settled_thread_count(); /* fork with no thread but this one */
+	assert_true(settle_threads(expected_threads(0))); /* fork with no M but m0 */
 	run_child(child_printf, 60, &c);
 	if (!WIFEXITED(c.status) || WEXITSTATUS(c.status) != 0) {
 		print_error("child status 0x%x:\n%s\n", c.status, c.out);

@@ -284,25 +284,8 @@ void wait_thread_gone(int32_t tid)
 {
 	int64_t deadline = mrt_nanotime() + 60 * 1000000000LL;
 	while (thread_exists(tid)) {
-		if (!pthread_model() || mrt_nanotime() > deadline) {
-			print_error("thread %d still exists after its M was joined\n", tid);
-			fail();
-		}
-		sched_yield();
-	}
-}
-
-int settled_thread_count(void)
-{
-	struct mrt_mstats st;
-	int64_t deadline = mrt_nanotime() + 60 * 1000000000LL;
-	for (;;) {
-		mrt_mstats(&st);
-		int n = count_threads();
-		if (n == st.live + hostthreads || !pthread_model())
-			return n;
 		if (mrt_nanotime() > deadline) {
-			print_error("%d threads for %lld live Ms\n", n, (long long)st.live);
+			print_error("thread %d still exists after its M was joined\n", tid);
 			fail();
 		}
 		sched_yield();
