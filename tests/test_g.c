@@ -277,8 +277,7 @@ static void mig_start(void *arg)
 	(void)arg;
 	mg.m1 = mrt_getm();
 	mrt_gogo(mg.gp); /* returns after mig_park: the g stays suspended */
-	while (ev_get(&mg.release) == 0)
-		futexsleep(&mg.release, 0, -1);
+	ev_block(&mg.release, 1);
 }
 
 static void mig_finish(void *arg)
@@ -354,8 +353,7 @@ static void clonem_fn(void *arg)
 	c->id = mrt_mid();
 	mrt_gstack(c->g0, &c->g0lo, &c->g0hi);
 	ev_add(&cm_ready, 1);
-	while (ev_get(&cm_release) == 0)
-		futexsleep(&cm_release, 0, -1);
+	ev_block(&cm_release, 1);
 }
 
 static void test_getg_is_the_g_set_at_clone_on_every_m(void **state)

@@ -89,8 +89,7 @@ static void words(void *arg)
 	/* Both Ms alive at once: one that ended first could be reaped and
 	 * its m reused for the other, slots and all. */
 	ev_add(&mw_arrived, 1);
-	for (uint32_t v; (v = ev_get(&mw_arrived)) < 2;)
-		futexsleep(&mw_arrived, v, -1);
+	ev_block(&mw_arrived, 2);
 }
 
 static void test_per_m_words(void **state)
