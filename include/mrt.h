@@ -70,8 +70,10 @@ typedef void (*mrt_fn)(void *arg);
 /* Configuration for mrt_init. Zero fields take the default. */
 struct mrt_config {
 	size_t g0_stack;      /* g0 (system) stack of each new M; default 64 KiB.
-	                         Clone model only: pthread-model Ms run on the
-	                         pthread's own stack, of this size. */
+	                         In the pthread model g0 is the pthread's own
+	                         stack, created this size (whole pages, at least
+	                         PTHREAD_STACK_MIN); the thread library takes
+	                         its thread control block and TLS from it. */
 	size_t gsignal_stack; /* signal stack of each M; default 32 KiB, as Go */
 	int32_t max_threads;  /* thread limit (mrt_setmaxthreads); default 10000 */
 	int64_t idle_ns;      /* an M parked in mrt_stopm longer than this retires
@@ -210,6 +212,10 @@ MRT_API int mrt_mexit(void);
  * mrt_join waits until M `id` has exited and its thread is gone, then reaps
  * it. Ms are not kept for joiners: one that ended and was already reaped
  * (by an allocation, mrt_reap or another join) counts as joined.
+ * In the pthread model "gone" means gone from mrt: the M's thread has made
+ * its last use of mrt's memory; the (detached) pthread then finishes the
+ * thread library's own exit — TLS destructors, its stack — by itself, and
+ * the kernel thread may outlive the join by a moment.
  * Returns 0 once the M is gone; the error with which the M failed to start,
  * if it did and this call reaped it; -ESRCH if no M with that id was ever
  * created; -EBUSY if another thread is joining it; -EDEADLK for the caller's
@@ -314,7 +320,9 @@ enum mrt_mstatus {
 /* A snapshot of one M. */
 struct mrt_minfo {
 	int64_t id;
-	int32_t tid;    /* kernel thread id (Linux), 0 before the thread exists */
+	int32_t tid;    /* kernel thread id (Linux; Darwin: the low 31 bits of
+	                   pthread_threadid_np), 0 before the thread exists
+	                   (pthread model: before the new M has started) */
 	uint32_t status; /* enum mrt_mstatus */
 	uintptr_t g0_lo, g0_hi;           /* g0 stack bounds [lo, hi) */
 	uintptr_t gsignal_lo, gsignal_hi; /* gsignal stack bounds [lo, hi) */
@@ -546,12 +554,14 @@ MRT_API const char *mrt_errmsg(void);
 /* Monotonic time in nanoseconds. [any thread; async-signal-safe] */
 MRT_API int64_t mrt_nanotime(void);
 
-/* The calling thread's kernel thread id. [any thread; async-signal-safe] */
+/* The calling thread's kernel thread id (Darwin: the low 31 bits of its
+ * pthread_threadid_np). [any thread; async-signal-safe] */
 MRT_API int32_t mrt_gettid(void);
 
-/* Sends signal sig to M `id` only (tgkill on Linux), m0 included. Returns 0,
- * -ESRCH if no such live M, -EINVAL (sig outside 1..64, id < 0, before
- * mrt_init). Looks the M up without locks. [any thread; async-signal-safe] */
+/* Sends signal sig to M `id` only (tgkill on Linux, pthread_kill on Darwin),
+ * m0 included. Returns 0, -ESRCH if no such live M, -EINVAL (sig outside
+ * 1..64, id < 0, before mrt_init). Looks the M up without locks. [any thread;
+ * async-signal-safe] */
 MRT_API int mrt_signalm(int64_t id, int sig);
 
 #ifdef __cplusplus
