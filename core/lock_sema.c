@@ -74,7 +74,9 @@ acquired:
 void unlock(mutex *l)
 {
 	san_release(l);
-	uintptr_t v = load_relaxed(&l->key);
+	/* Acquire: the waiter at the head wrote its nextwait before the
+	 * exchange that queued it, and we are about to read it. */
+	uintptr_t v = load_acquire(&l->key);
 	for (;;) {
 		if ((v & locked) == 0)
 			throw("unlock of unlocked lock");
