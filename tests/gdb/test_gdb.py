@@ -69,6 +69,15 @@ def bt_of(out, mid):
 
 COMMANDS = ["info mrt", "mrt bt 3", "mrt bt 2", "mrt bt 0", "mrt bt 99"]
 
+# A sanitizer's runtime may be the innermost frames (an instrumented atomic
+# load, say) wherever the program happens to stop; C and C++ (__tsan::) names.
+SANITIZER_FRAME = ("__tsan", "__asan", "__ubsan", "__sanitizer", "__interceptor")
+
+
+def frames_of(bt):
+    return [f for f in re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\w+)", bt, re.M)
+            if not f.startswith(SANITIZER_FRAME)]
+
 
 def check_session(out, dump, what):
     rows = rows_of(out)
@@ -93,17 +102,17 @@ def check_session(out, dump, what):
               and rows[2][8] == "withg", "%s: M2 running a user g, started in withg" % what, out)
 
     bt3 = bt_of(out, 3)
-    frames3 = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\w+)", bt3, re.M)
+    frames3 = frames_of(bt3)
     check("mpark" in frames3 and "mstart" in frames3 and "notesleep" in frames3,
           "%s: mrt bt 3 shows the park (notesleep < mpark < mstart): %s" % (what, frames3), out)
     check(frames3.index("notesleep") < frames3.index("mpark") < frames3.index("mstart")
           if {"notesleep", "mpark", "mstart"} <= set(frames3) else False,
           "%s: mrt bt 3 in calling order" % what)
     bt2 = bt_of(out, 2)
-    frames2 = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\w+)", bt2, re.M)
+    frames2 = frames_of(bt2)
     check(len(frames2) > 0 and frames2[0] == "ontheg" and "gentry" in frames2,
           "%s: mrt bt 2 shows the user g's frames (ontheg < gentry): %s" % (what, frames2), out)
-    frames0 = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\w+)", bt_of(out, 0), re.M)
+    frames0 = frames_of(bt_of(out, 0))
     check(frames0[:2] == ["life_of_m_checkpoint", "main"],
           "%s: mrt bt 0 is the main thread at the checkpoint: %s" % (what, frames0), out)
     check("mrt bt: no M99 on allm or freem" in out, "%s: mrt bt of an unknown M says so" % what,
@@ -124,7 +133,10 @@ def main():
                        "-ex", "info threads"]
         for c in COMMANDS:
             live += ["-ex", c]
-        live += ["-ex", "gcore " + core, "-ex", "kill", exe]
+        nocore = os.environ.get("MRT_GDB_NO_CORE")
+        if not nocore:
+            live += ["-ex", "gcore " + core]
+        live += ["-ex", "kill", exe]
         out = gdb(live, tmp)
         if "ptrace: Operation not permitted" in out or "Could not trace the inferior" in out:
             print("gdb cannot ptrace here: skipped\n" + out)
@@ -145,7 +157,6 @@ def main():
             check('"mrt/M2"' in out and '"mrt/M3"' in out,
                   "live: info threads shows mrt/M2 and mrt/M3", out)
 
-        nocore = os.environ.get("MRT_GDB_NO_CORE")
         if nocore:
             print("core file half skipped: " + nocore)
         check(nocore or os.path.exists(core), "gcore wrote a core file", out)
