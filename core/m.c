@@ -413,9 +413,12 @@ MRT_API int mrt_forallm(int (*fn)(const struct mrt_minfo *info, void *arg), void
 	int r = 0;
 	for (m *mp = load_acquire(&allm); mp != nil; mp = load_acquire(&mp->alllink)) {
 		struct mrt_minfo info;
+		/* The status first: an M that says it runs (or idles) has
+		 * published its tid and stacks before it said so (in the
+		 * pthread model the new M records them itself, in minit). */
+		info.status = __atomic_load_n(&mp->status, __ATOMIC_ACQUIRE);
 		info.id = __atomic_load_n(&mp->id, __ATOMIC_RELAXED);
 		info.tid = __atomic_load_n(&mp->procid, __ATOMIC_RELAXED);
-		info.status = __atomic_load_n(&mp->status, __ATOMIC_ACQUIRE);
 		/* Where the thread library makes g0 (and a sanitizer the
 		 * signal stack), the new M records the bounds itself, while
 		 * walkers may look. */
