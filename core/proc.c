@@ -299,8 +299,9 @@ void mexit0(m *mp)
 	unminit(mp);
 	mputfreem(mp);
 #ifdef MRT_TESTHOOKS
-	if (testmexithook != nil)
-		testmexithook(mp);
+	void (*hook)(m *) = load_relaxed(&testmexithook);
+	if (hook != nil)
+		hook(mp);
 #endif
 }
 

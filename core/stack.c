@@ -37,7 +37,7 @@ static bool cacheget(stack *s, size_t n)
 {
 	bool ok = false;
 #ifdef MRT_TESTHOOKS
-	if (testnocache)
+	if (load_relaxed(&testnocache))
 		return false;
 #endif
 	lock(&cache.lock);
@@ -64,7 +64,7 @@ static bool cacheput(stack *s)
 	size_t n = s->hi - s->lo;
 	bool ok = false;
 #ifdef MRT_TESTHOOKS
-	if (testnocache)
+	if (load_relaxed(&testnocache))
 		return false;
 #endif
 	lock(&cache.lock);

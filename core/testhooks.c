@@ -61,12 +61,12 @@ uint32_t mrt_test_faultcalls(int fp)
 
 void mrt_test_nocache(bool on)
 {
-	testnocache = on;
+	store_relaxed(&testnocache, on); /* Ms may be reading it */
 }
 
 void mrt_test_mexithook(void (*fn)(m *mp))
 {
-	testmexithook = fn;
+	store_relaxed(&testmexithook, fn); /* exiting Ms may be reading it */
 }
 
 #else
