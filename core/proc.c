@@ -228,7 +228,7 @@ void mstart(void *arg)
 		mp->exitsanfiber = san_curfiber();
 		for (;;) {
 			mp->mexitreason = MEXIT_NONE;
-			san_exitpoint_leave(mp);
+			san_exitpoint_leave(mp, exitframe);
 			ctx_switch(&mp->exitctx, ctx_make((void *)mp->g0top, mstart1, mp));
 			/* Back at the exit point, on g0 at the top. */
 			san_exitpoint_enter(mp);
@@ -249,7 +249,7 @@ void mstart(void *arg)
 /* mstart1 runs the M's function; returning from it is mrt_mexit. */
 static void mstart1(void *arg)
 {
-	m *mp = arg;
+	m *mp = san_exitpoint_arrived(arg);
 	san_enter(mp->g0);
 	mp->p = mp->nextp;
 	mp->nextp = nil;

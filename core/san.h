@@ -66,8 +66,9 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 #if defined(MRT_VALGRIND) && defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
+#if __has_include(<valgrind/valgrind.h>) && __has_include(<valgrind/memcheck.h>)
 #include <valgrind/valgrind.h>
+#include <valgrind/memcheck.h>
 #define MRT_VG 1
 #endif
 #endif
@@ -134,6 +135,27 @@ static SAN_INLINE void *san_curfiber(void)
 #endif
 }
 
+/* Valgrind: a stack's id plus one (Valgrind's ids start at 0), 0 when not
+ * registered. */
+static SAN_INLINE uint32_t san_stackregister(uintptr_t lo, uintptr_t hi)
+{
+#if MRT_VG
+	return (uint32_t)VALGRIND_STACK_REGISTER(lo, hi) + 1;
+#else
+	(void)lo, (void)hi;
+	return 0;
+#endif
+}
+
+static SAN_INLINE void san_stackderegister(uint32_t id)
+{
+#if MRT_VG
+	if (id != 0)
+		VALGRIND_STACK_DEREGISTER(id - 1);
+#endif
+	(void)id;
+}
+
 /* ASan: stack memory whose frames were abandoned (a jump to an exit point)
  * or that changes hands (the stack cache) keeps the poisoned redzones of
  * frames that no longer exist; clear them. */
@@ -153,10 +175,28 @@ static SAN_INLINE void san_unpoison(uintptr_t lo, uintptr_t hi)
  * exitsanfiber: the thread's own fiber).
  */
 
-/* mstart leaves the exit point for a new run of the M's function. */
-static SAN_INLINE void san_exitpoint_leave(m *mp)
+/*
+ * mstart leaves the exit point for a new run of the M's function, whose
+ * first frame ctx_make builds just below mstart's own, on the same stack.
+ *
+ * Valgrind: Memcheck takes memory below the stack pointer for unused, so
+ * that frame's bytes are made addressable first; and when the switch then
+ * moves the stack pointer down onto it, Memcheck sees a stack that grew and
+ * marks the new part — the frame just written — undefined, so that the
+ * registers the switch loads from it look uninitialised. (User g stacks do
+ * not have this: they are mappings of their own, which Memcheck takes a
+ * switch to for a stack switch.) Its reports are silenced for that one
+ * switch, and the one value that matters, mstart1's argument, is declared
+ * defined again on the other side (san_exitpoint_arrived).
+ */
+static SAN_INLINE void san_exitpoint_leave(m *mp, size_t framebytes)
 {
 	g *g0 = mp->g0;
+#if MRT_VG
+	VALGRIND_MAKE_MEM_UNDEFINED(mp->g0top - framebytes, framebytes);
+	VALGRIND_DISABLE_ERROR_REPORTING;
+#endif
+	(void)framebytes;
 	san_newfiber(g0);
 	g0->sanfake = nil;
 #if MRT_ASAN
@@ -166,6 +206,23 @@ static SAN_INLINE void san_exitpoint_leave(m *mp)
 #if MRT_TSAN
 	__tsan_switch_to_fiber(g0->sanfiber, 0);
 #endif
+}
+
+/* The first thing mstart1 does with its argument, the M (see
+ * san_exitpoint_leave): the argument, and what lies above mstart1's frame up
+ * to g0top — ctx_start's frame and the words that end a backtrace there —
+ * are defined again. */
+static SAN_INLINE void *san_exitpoint_arrived(void *arg)
+{
+#if MRT_VG
+	VALGRIND_MAKE_MEM_DEFINED(&arg, sizeof arg);
+	uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
+	uintptr_t top = ((m *)arg)->g0top;
+	if (fp < top)
+		VALGRIND_MAKE_MEM_DEFINED(fp, top - fp);
+	VALGRIND_ENABLE_ERROR_REPORTING;
+#endif
+	return arg;
 }
 
 /* mexit/stopm: the context running now (a user g, or the M's function on
@@ -212,27 +269,6 @@ static SAN_INLINE void san_acquire(const void *addr)
 	__tsan_acquire((void *)addr);
 #endif
 	(void)addr;
-}
-
-/* Valgrind: a stack's id plus one (Valgrind's ids start at 0), 0 when not
- * registered. */
-static SAN_INLINE uint32_t san_stackregister(uintptr_t lo, uintptr_t hi)
-{
-#if MRT_VG
-	return (uint32_t)VALGRIND_STACK_REGISTER(lo, hi) + 1;
-#else
-	(void)lo, (void)hi;
-	return 0;
-#endif
-}
-
-static SAN_INLINE void san_stackderegister(uint32_t id)
-{
-#if MRT_VG
-	if (id != 0)
-		VALGRIND_STACK_DEREGISTER(id - 1);
-#endif
-	(void)id;
 }
 
 #endif /* MRT_SAN_H */
