@@ -17,8 +17,8 @@
  *
  * Death. The thread does not end at mrt's last line: after mstart returns,
  * libc runs its own thread exit (TLS destructors, stack release) on the
- * same thread. So unminit blocks signals and removes gsignal (no handler can
- * run on a stack that is about to be freed), and osexit stores freeMRef —
+ * same thread. So unminit blocks signals and takes gsignal down (no handler
+ * can run on a stack that is about to be freed), and osexit stores freeMRef —
  * only the m and gsignal may be freed; g0 is libc's — as the thread's very
  * last use of the m, then wakes a joiner. mrt_join therefore returns once
  * the M is done with mrt; the pthread may still be finishing libc's exit.
