@@ -33,6 +33,8 @@ typedef struct os_mstate {
 	 * put back by unminit; oldsigsize 0: none. */
 	void *oldsigstack;
 	size_t oldsigsize;
+	/* minit installed gsignal (see platform/linux/os.h). */
+	bool sigstackset;
 } os_mstate;
 
 #endif

@@ -105,6 +105,7 @@ static int setsignalstack(m *mp)
 		       .ss_flags = 0 };
 	if (sigaltstack(&ss, &old) != 0)
 		return -errno;
+	mp->os.sigstackset = true;
 	if (!(old.ss_flags & SS_DISABLE)) {
 		mp->os.oldsigstack = old.ss_sp;
 		mp->os.oldsigsize = old.ss_size;
@@ -143,12 +144,14 @@ int minit(m *mp)
 }
 
 /* unminit: block every signal, then take gsignal down (the thread's old
- * signal stack back, or none). */
+ * signal stack back, or none) if minit installed it. */
 void unminit(m *mp)
 {
 	sigset_t all;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, nil);
+	if (!mp->os.sigstackset)
+		return;
 	stack_t ss = { .ss_sp = mp->os.oldsigstack, .ss_size = mp->os.oldsigsize, .ss_flags = 0 };
 	if (ss.ss_size == 0)
 		ss.ss_flags = SS_DISABLE;

@@ -12,6 +12,7 @@
 #define OS_NR_SIGRETURN __NR_rt_sigreturn
 
 #ifndef __ASSEMBLER__
+#include <stdbool.h>
 #include <stdint.h>
 
 /* The kernel's signal set: 64 signals on every Linux CPU mrt supports. */
@@ -30,6 +31,9 @@ typedef struct os_mstate {
 	 * sanitizer runtime's), put back by unminit; oldsigsize 0: none. */
 	void *oldsigstack;
 	unsigned long oldsigsize;
+	/* minit installed gsignal: only then has unminit a stack to take
+	 * down (after a failed minit the thread's own one is still there). */
+	bool sigstackset;
 } os_mstate;
 #else
 #define OS_THREAD_MODEL "clone"

@@ -132,6 +132,7 @@ static int setsignalstack(m *mp)
 	long r = sys2(__NR_sigaltstack, &ss, &old);
 	if (r < 0)
 		return (int)r;
+	mp->os.sigstackset = true;
 	if (!(old.flags & L_SS_DISABLE)) {
 		mp->os.oldsigstack = old.sp;
 		mp->os.oldsigsize = old.size;
@@ -186,13 +187,17 @@ int minit(m *mp)
  * unminit (Go's unminit): block every signal, then take gsignal down (the
  * thread's old signal stack back, or none) — the thread goes on to run
  * libc's exit after mstart returns, and gsignal may be freed as soon as
- * osexit has run. m0 never gets here.
+ * osexit has run. m0 never gets here. If minit failed before gsignal was
+ * installed, the thread's stack is still its own (a sanitizer's, which its
+ * runtime unmaps at thread exit): disabled here, it would leak.
  */
 void unminit(m *mp)
 {
 	sigset_t all;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, nil);
+	if (!mp->os.sigstackset)
+		return;
 	struct l_stack ss = { mp->os.oldsigstack, 0, mp->os.oldsigsize };
 	if (ss.size == 0)
 		ss.flags = L_SS_DISABLE;
