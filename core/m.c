@@ -9,6 +9,7 @@
  */
 #include "runtime.h"
 #include "fixalloc.h"
+#include "san.h"
 
 struct schedt sched = { .maxmcount = 10000 };
 m *allm;
@@ -68,7 +69,10 @@ int mcommoninit(m *mp)
 		unlock(&sched.lock);
 		return err;
 	}
-	mp->id = sched.mnext++;
+	mp->id = sched.mnext;
+	/* Atomic, though under the lock: lock-free readers (a walker bounding
+	 * the ids it meets) load it without the lock. */
+	__atomic_store_n(&sched.mnext, mp->id + 1, __ATOMIC_RELEASE);
 	sched.ncreating++; /* until it is on allm: what a fork child discounts */
 	unlock(&sched.lock);
 
@@ -263,6 +267,7 @@ int allocm(m **mpp, mrt_fn fn, void *arg, void *p)
 		}
 		g0->ownstack = true;
 		g0->stackcached = (int8_t)r;
+		g0->stackmem.vgid = san_stackregister(g0->stackmem.lo, g0->stackmem.hi);
 		g0->stack.lo = g0->stackmem.lo;
 		g0->stack.hi = tlsbase(g0->stackmem.hi);
 		mp->tp = tlsmake(mp, g0->stackmem.hi);

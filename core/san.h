@@ -34,9 +34,13 @@
  * stopm are abandoned, never returned from; the exit point (mstart itself)
  * runs on the thread's own fiber, which the thread ends on.
  *
- * Valgrind: every stack mrt allocates is registered (stackalloc) and
- * deregistered (stackfree), so Valgrind knows a jump between two of them is
- * a stack switch, not a huge frame.
+ * Valgrind: every g stack mrt switches to — a user g's (malg), a clone-model
+ * g0 (allocm) — is registered, and deregistered when it is freed
+ * (stackfree), so Valgrind knows a jump between two of them is a stack
+ * switch, not a huge frame. gsignal stacks are not: a handler reaches one
+ * through signal delivery, which Valgrind follows itself, and registered it
+ * would take the handler's first frame for a switch to another stack and
+ * leave it unaddressable.
  */
 #ifndef MRT_SAN_H
 #define MRT_SAN_H
@@ -56,6 +60,12 @@
 #endif
 #if defined(__SANITIZE_THREAD__) && !defined(MRT_TSAN)
 #define MRT_TSAN 1
+#endif
+#ifndef MRT_ASAN
+#define MRT_ASAN 0
+#endif
+#ifndef MRT_TSAN
+#define MRT_TSAN 0
 #endif
 
 #if MRT_ASAN

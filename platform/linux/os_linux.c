@@ -106,7 +106,9 @@ int32_t osgettid(void)
 int signalm(m *mp, int sig)
 {
 	long pid = sys0(__NR_getpid);
-	return (int)sys3(__NR_tgkill, pid, mp->procid, sig);
+	/* The M stores its own tid in minit (pthread model) while we may look. */
+	int32_t tid = __atomic_load_n(&mp->procid, __ATOMIC_RELAXED);
+	return (int)sys3(__NR_tgkill, pid, tid, sig);
 }
 
 int oswrite(int fd, const void *p, size_t n)
