@@ -406,10 +406,13 @@ void m0stack(stack *s);       /* bounds of m0's (the initial thread's) stack */
 semawaiter *semaself(void);                 /* the calling thread's (see semawaiter) */
 bool semasleep(semawaiter *w, int64_t ns);  /* false: timed out (ns < 0: forever) */
 void semawakeup(semawaiter *w);
-#else
+#endif
+/* Sleep while *addr == val (at most ns; ns < 0: no limit), and wake
+ * sleepers of addr. Spurious wakeups allowed: callers re-check. A futex on
+ * Linux; where there is none (OS_LOCK_SEMA), emulated by the platform, and
+ * used only off the hot paths (the exec lock). */
 void futexsleep(uint32_t *addr, uint32_t val, int64_t ns);
 void futexwakeup(uint32_t *addr, uint32_t cnt);
-#endif
 
 void *sysalloc(size_t n);           /* anonymous RW memory, nil on failure */
 int sysfree(void *p, size_t n);

@@ -85,6 +85,63 @@ void semawakeup(semawaiter *w)
 }
 
 /* ------------------------------------------------------------------------
+ * futexsleep/futexwakeup (core's rare waits on a word: the exec lock),
+ * emulated: a fixed table of mutex+condition buckets, hashed by address. A
+ * sleeper checks the word under its bucket's lock and waits on the bucket;
+ * a waker (which has changed the word first) broadcasts under the same lock,
+ * so no wakeup falls between the check and the wait. Sleepers of other
+ * words in the bucket wake spuriously, which the contract allows.
+ * ------------------------------------------------------------------------ */
+
+enum { nfutexbuckets = 64 };
+
+static struct futexbucket {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+} futexbuckets[nfutexbuckets] = {
+	[0 ... nfutexbuckets - 1] = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER },
+};
+
+static struct futexbucket *futexbucket(uint32_t *addr)
+{
+	uintptr_t a = (uintptr_t)addr;
+	return &futexbuckets[((a >> 2) ^ (a >> 9)) % nfutexbuckets];
+}
+
+void futexsleep(uint32_t *addr, uint32_t val, int64_t ns)
+{
+	struct futexbucket *b = futexbucket(addr);
+	pthread_mutex_lock(&b->mu);
+	if (__atomic_load_n(addr, __ATOMIC_ACQUIRE) == val) {
+		if (ns < 0) {
+			pthread_cond_wait(&b->cond, &b->mu);
+		} else {
+			struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+			pthread_cond_timedwait_relative_np(&b->cond, &b->mu, &ts);
+		}
+	}
+	pthread_mutex_unlock(&b->mu);
+}
+
+void futexwakeup(uint32_t *addr, uint32_t cnt)
+{
+	(void)cnt; /* all of the bucket's sleepers re-check their words */
+	struct futexbucket *b = futexbucket(addr);
+	pthread_mutex_lock(&b->mu);
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* ------------------------------------------------------------------------
+ * fork handlers (core/fork.c)
+ * ------------------------------------------------------------------------ */
+
+int osatfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+	return -pthread_atfork(prepare, parent, child);
+}
+
+/* ------------------------------------------------------------------------
  * memory
  * ------------------------------------------------------------------------ */
 
