@@ -35,6 +35,7 @@ int malg(g **gpp, size_t stacksize, int kind)
 		return r;
 	}
 	gp->stackcached = (int8_t)r;
+	gp->stackmem.vgid = san_stackregister(gp->stackmem.lo, gp->stackmem.hi);
 	gp->stack = gp->stackmem;
 	gp->ownstack = true;
 	gp->kind = (uint8_t)kind;

@@ -104,10 +104,9 @@ static bool cacheput(stack *s)
 int stackalloc(stack *s, size_t n)
 {
 	n = round_up(n, pagesize);
-	if (cacheget(s, n)) {
-		s->vgid = san_stackregister(s->lo, s->hi);
+	s->vgid = 0; /* registered by the g it is for, if at all (san.h) */
+	if (cacheget(s, n))
 		return 1;
-	}
 	int err = FAULT(FAULT_STACK_MMAP);
 	uint8_t *base = err ? nil : sysalloc(n + pagesize);
 	if (base == nil) {
@@ -127,7 +126,6 @@ int stackalloc(stack *s, size_t n)
 	s->lo = (uintptr_t)base + pagesize;
 	s->hi = s->lo + n;
 	__atomic_fetch_add(&nmapped, 1, __ATOMIC_RELAXED);
-	s->vgid = san_stackregister(s->lo, s->hi);
 	return 0;
 }
 

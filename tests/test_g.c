@@ -117,6 +117,14 @@ static void regpair_setup(long iters)
 
 static void regpair_check(void)
 {
+#if defined(__x86_64__)
+	/* Valgrind does not model MXCSR's rounding and flush-to-zero bits
+	 * (regs.S's bit 6): the machine, not the switch, loses them there. */
+	if (under_valgrind() && (rp.bad & ~0x4000000040ull) == 0 && rp.bad != 0) {
+		print_message("under Valgrind: MXCSR's control bits not checked (not modelled)\n");
+		rp.bad = 0;
+	}
+#endif
 	if (rp.bad != 0)
 		print_error("registers lost across a switch: mask %#llx (low 32 bits: g a, "
 		            "high 32: g b; bits as tests/arch/<cpu>/regs.S lists them)\n",

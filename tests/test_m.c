@@ -252,6 +252,7 @@ static void fill_and_check(void *arg)
 	uint64_t pat = 0x5a5a000000000000ull ^ (uint64_t)mp->id;
 	uintptr_t lo = mp->g0->stack.lo, sp = arch_getsp();
 	uint64_t *p = (uint64_t *)lo, *end = (uint64_t *)(sp - 512);
+	valgrind_mem_in_use(lo, (uintptr_t)end); /* below the stack pointer, on purpose */
 	for (volatile uint64_t *q = p; q < end; q += 64)
 		*q = pat;
 	for (volatile uint64_t *q = p; q < end; q += 64)
