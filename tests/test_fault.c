@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include "testlib.h"
+#include "san.h" /* MRT_TSAN */
 #include "fixalloc.h"
 
 #include <pthread.h>
@@ -149,11 +150,13 @@ struct kstate {
 static void kstate(struct kstate *k)
 {
 	snapshot(&k->s);
-	k->maps = count_maps();
+	/* Settled before the mappings are counted: in the pthread model a
+	 * joined M's thread may still be in libc's exit, unmapping. */
 	if (!settle_threads(expected_threads(0))) {
 		print_error("%d threads, expected %d\n", count_threads(), expected_threads(0));
 		fail();
 	}
+	k->maps = count_maps();
 	k->threads = count_threads();
 }
 
@@ -219,7 +222,10 @@ static void fail_once(enum mode md, int fp, int n, int count, int err)
 	int64_t took = fp == FAULT_MPOOL ? 0 : 1;
 	assert_int_equal(b.s.st.created, a.s.st.created + took);
 	assert_int_equal(b.s.st.failed, a.s.st.failed + took);
-	if (b.maps != a.maps || b.threads != a.threads) {
+	/* Under TSan a thread that ran leaves mappings of the runtime's coming
+	 * and going (its per-thread state, reused lazily): the process's count
+	 * is not mrt's there; mrt's own mappings are compared above. */
+	if ((b.maps != a.maps && !MRT_TSAN) || b.threads != a.threads) {
 		print_error("%s #%d (%s): mappings %d -> %d, threads %d -> %d\n", fpname[fp], n,
 		            modename[md], a.maps, b.maps, a.threads, b.threads);
 		fail();

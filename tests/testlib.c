@@ -20,6 +20,7 @@
 
 bool quick;
 int hostthreads;
+bool emulated;
 
 static void *nothing(void *arg)
 {
@@ -40,6 +41,7 @@ void testlib_init(int argc, char **argv)
 			quick = true;
 	if (getenv("MRT_TEST_QUICK") != NULL)
 		quick = true;
+	emulated = getenv("MRT_TEST_EMULATED") != NULL;
 }
 
 void child_exit(int code)
@@ -205,6 +207,31 @@ void wait_idle(int64_t n)
 	}
 }
 
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>) && __has_include(<valgrind/memcheck.h>)
+#include <valgrind/valgrind.h>
+#include <valgrind/memcheck.h>
+#define HAVE_VALGRIND_H 1
+#endif
+#endif
+
+bool under_valgrind(void)
+{
+#if HAVE_VALGRIND_H
+	return RUNNING_ON_VALGRIND != 0;
+#else
+	return false;
+#endif
+}
+
+void valgrind_mem_in_use(uintptr_t lo, uintptr_t hi)
+{
+#if HAVE_VALGRIND_H
+	VALGRIND_MAKE_MEM_UNDEFINED(lo, hi - lo);
+#endif
+	(void)lo, (void)hi;
+}
+
 int signal_tid(int32_t tid, int sig)
 {
 #if defined(__linux__)
@@ -213,6 +240,23 @@ int signal_tid(int32_t tid, int sig)
 	/* Darwin threads are signalled through their pthread_t (mrt_signalm);
 	 * the suites that need this run on Linux only. */
 	(void)tid, (void)sig;
+	return -ENOSYS;
+#endif
+}
+
+int queue_tid(int32_t tid, int sig, int value)
+{
+#if defined(__linux__)
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	si.si_signo = sig;
+	si.si_code = SI_QUEUE;
+	si.si_pid = getpid();
+	si.si_uid = getuid();
+	si.si_value.sival_int = value;
+	return syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, sig, &si) == 0 ? 0 : -errno;
+#else
+	(void)tid, (void)sig, (void)value;
 	return -ENOSYS;
 #endif
 }

@@ -49,8 +49,19 @@ uint32_t ev_get(uint32_t *ev);
 void ev_block(uint32_t *ev, uint32_t atleast);
 void ev_wait(uint32_t *ev, uint32_t atleast);
 
+/* Running under Valgrind (RUNNING_ON_VALGRIND; false where valgrind.h is
+ * missing): a few checks that test the machine rather than mrt — MXCSR's
+ * rounding bits, RLIMIT_AS — cannot hold there, and say so. */
+bool under_valgrind(void);
+/* Tells Memcheck that [lo, hi), below the stack pointer, is about to be
+ * used on purpose (a no-op outside Valgrind). */
+void valgrind_mem_in_use(uintptr_t lo, uintptr_t hi);
+
 /* M-safe: send sig to thread tid of this process (tgkill on Linux). */
 int signal_tid(int32_t tid, int sig);
+/* Queue sig with value to thread tid of this process (rt_tgsigqueueinfo on
+ * Linux; -ENOSYS elsewhere). */
+int queue_tid(int32_t tid, int sig, int value);
 
 /* Spins (yielding) until mrt reports `n` idle Ms; fails after 60 s. */
 void wait_idle(int64_t n);
@@ -61,9 +72,13 @@ void sig_default(int sig);
 /* The kernel's view. */
 int count_maps(void);                /* lines of /proc/self/maps */
 int count_threads(void);             /* entries of /proc/self/task */
-/* Threads that neither the test nor mrt made: QEMU user mode's own (0
- * natively). Measured by testlib_init, before any test runs. */
+/* Threads that neither the test nor mrt made: QEMU user mode's own, or a
+ * sanitizer runtime's (0 otherwise). Measured by testlib_init, before any
+ * test runs. */
 extern int hostthreads;
+/* The suite runs under an emulator (QEMU user mode: the exe_wrapper of a
+ * cross build, which sets MRT_TEST_EMULATED; see tests/meson.build). */
+extern bool emulated;
 /* What count_threads() must settle at: every live M (m0 included), the
  * host's threads, and `others` threads of the test's that are not Ms. */
 int expected_threads(int others);
