@@ -298,7 +298,9 @@ static void syscall_loop(const char *which, long n)
  */
 static long count_calls(const char *which, long n)
 {
-	char out[] = "/tmp/mrt-bench-strace-XXXXXX";
+	const char *dir = getenv("TMPDIR");
+	char out[4096];
+	snprintf(out, sizeof out, "%s/mrt-bench-strace-XXXXXX", dir != NULL && *dir ? dir : "/tmp");
 	int fd = mkstemp(out);
 	if (fd < 0)
 		return -1;
