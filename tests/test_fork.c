@@ -431,7 +431,8 @@ static bool make_suid_probe(void)
 	const char *tmp = getenv("TMPDIR");
 	int len = snprintf(suid_dir, sizeof suid_dir, "%s/mrt-exec-XXXXXX",
 	                   tmp != NULL && *tmp ? tmp : "/tmp");
-	if (len < 0 || (size_t)len >= sizeof suid_dir || mkdtemp(suid_dir) == NULL || statvfs(suid_dir, &vfs) != 0 || (vfs.f_flag & ST_NOSUID))
+	if (len < 0 || (size_t)len >= sizeof suid_dir || mkdtemp(suid_dir) == NULL ||
+	    statvfs(suid_dir, &vfs) != 0 || (vfs.f_flag & ST_NOSUID))
 		return false;
 	snprintf(suid_probe, sizeof suid_probe, "%s/execprobe", suid_dir);
 	int in = open(probe_path, O_RDONLY), out = open(suid_probe, O_WRONLY | O_CREAT, 0700);
