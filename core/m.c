@@ -51,6 +51,20 @@ static bool allmunlink(m *mp)
 	return false;
 }
 
+int gsignalalloc(m *mp)
+{
+	g *gs = mp->gsignal;
+	int r = FAULT(FAULT_GSIGNAL);
+	if (r == 0)
+		r = stackalloc(&gs->stackmem, cfg.gsignalstack);
+	if (r < 0)
+		return r;
+	gs->stackcached = (int8_t)r;
+	gs->stack = gs->stackmem;
+	gs->ownstack = true;
+	return 0;
+}
+
 /*
  * mcommoninit gives mp its id and its place on allm (Go's mcommoninit):
  * id under sched.lock (overflow is fatal), checkmcount, per-M random state,

@@ -295,6 +295,9 @@ void seterrmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern uintptr_t pagesize;
 extern int32_t ncpu;
 int stackalloc(stack *s, size_t n);
+/* The M's gsignal stack (cfg.gsignalstack), for every platform's mpreinit
+ * (Go's mpreinit: malg(32 KiB)); 0 or -errno. */
+int gsignalalloc(m *mp);
 void stackfree(stack *s);
 void stackundo(stack *s, int fromcache);
 void stackcache_stats(uint32_t *count, size_t *bytes);

@@ -67,17 +67,11 @@ int newosproc(m *mp)
 int mpreinit(m *mp)
 {
 	semainit(&mp->waitsema.sema);
-	g *gs = mp->gsignal;
-	int r = FAULT(FAULT_GSIGNAL);
-	if (r == 0)
-		r = stackalloc(&gs->stackmem, cfg.gsignalstack);
+	int r = gsignalalloc(mp);
 	if (r < 0)
 		return r;
-	gs->stackcached = (int8_t)r;
-	gs->stack = gs->stackmem;
-	gs->ownstack = true;
 #if defined(__aarch64__)
-	mlock((void *)(gs->stack.hi - pagesize), pagesize);
+	mlock((void *)(mp->gsignal->stack.hi - pagesize), pagesize);
 #endif
 	return 0;
 }

@@ -55,16 +55,7 @@ int newosproc(m *mp)
 /* mpreinit gives mp its gsignal stack (Go's mpreinit / malg(32 KiB)). */
 int mpreinit(m *mp)
 {
-	g *gs = mp->gsignal;
-	int r = FAULT(FAULT_GSIGNAL);
-	if (r == 0)
-		r = stackalloc(&gs->stackmem, cfg.gsignalstack);
-	if (r < 0)
-		return r;
-	gs->stackcached = (int8_t)r;
-	gs->stack = gs->stackmem;
-	gs->ownstack = true;
-	return 0;
+	return gsignalalloc(mp);
 }
 
 static int setsigaltstack(g *gs)
