@@ -18,7 +18,7 @@
  * only the public API.
  */
 #define _GNU_SOURCE
-#include "runtime.h"
+#include "linux.h"
 
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -224,7 +224,7 @@ static double cold_pthread(long iters)
 static NORETURN void floor_child(void *arg)
 {
 	(void)arg;
-	arch_exit_thread(SYS_exit);
+	arch_exit_thread();
 }
 
 static uint8_t *floor_stack;
@@ -234,8 +234,7 @@ static void floor_once(void)
 	static const unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
 	                                   CLONE_SYSVSEM | CLONE_THREAD | CLONE_CHILD_CLEARTID;
 	uint32_t ctid = 1;
-	long r = arch_clone(SYS_clone, flags, floor_stack + stacksize, NULL, &ctid, NULL,
-	                    floor_child, NULL);
+	long r = arch_clone(flags, floor_stack + stacksize, NULL, &ctid, NULL, floor_child, NULL);
 	if (r < 0)
 		die("clone", r);
 	while (__atomic_load_n(&ctid, __ATOMIC_ACQUIRE) != 0)

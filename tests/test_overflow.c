@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "testlib.h"
 #include "fixalloc.h"
+#include "sys_linux.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -340,13 +341,13 @@ static volatile uint64_t prev_blocked;
 static void fixpage(void)
 {
 	/* M-safe: the handler may run on a clone-model M. */
-	arch_syscall3(SYS_mprotect, (long)badpage, (long)pagesize, PROT_READ | PROT_WRITE);
+	arch_syscall6(SYS_mprotect, (long)badpage, (long)pagesize, PROT_READ | PROT_WRITE, 0, 0, 0);
 }
 
 static uint64_t blocked_now(void)
 {
 	uint64_t set = 0;
-	arch_syscall4(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)&set, 8);
+	arch_syscall6(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)&set, 8, 0, 0);
 	return set;
 }
 

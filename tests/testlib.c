@@ -13,6 +13,7 @@
 #include <string.h>
 #if defined(__linux__)
 #include <sys/syscall.h>
+#include "sys_linux.h"
 #endif
 #include <sys/wait.h>
 #include <time.h>
@@ -242,7 +243,8 @@ void valgrind_mem_in_use(uintptr_t lo, uintptr_t hi)
 int signal_tid(int32_t tid, int sig)
 {
 #if defined(__linux__)
-	return (int)arch_syscall3(SYS_tgkill, arch_syscall0(SYS_getpid), tid, sig);
+	long pid = arch_syscall6(SYS_getpid, 0, 0, 0, 0, 0, 0);
+	return (int)arch_syscall6(SYS_tgkill, pid, tid, sig, 0, 0, 0);
 #else
 	/* Darwin threads are signalled through their pthread_t (mrt_signalm);
 	 * the suites that need this run on Linux only. */
@@ -272,7 +274,7 @@ void sig_default(int sig)
 {
 #if defined(__linux__)
 	long act[4] = { 0, 0, 0, 0 }; /* SIG_DFL, no flags, empty mask */
-	arch_syscall4(SYS_rt_sigaction, sig, (long)act, 0, 8);
+	arch_syscall6(SYS_rt_sigaction, sig, (long)act, 0, 8, 0, 0);
 #else
 	signal(sig, SIG_DFL);
 #endif

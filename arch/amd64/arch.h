@@ -43,9 +43,6 @@
 #define ARCH_TP_ALIGN 64
 /* Bytes below the stack pointer a leaf function may use (SysV red zone). */
 #define ARCH_REDZONE 128
-/* The kernel gives amd64 signal handlers no way back on its own: the arch
- * supplies the signal-return trampoline (sigreturn.S). */
-#define ARCH_SIGRETURN 1
 
 struct ctxframe {
 	uint32_t mxcsr;
@@ -99,42 +96,6 @@ static inline void arch_procyield(uint32_t n)
 {
 	while (n-- > 0)
 		__asm__ volatile("pause" ::: "memory");
-}
-
-/*
- * System calls: number in rax, arguments in rdi rsi rdx r10 r8 r9, result in
- * rax; the instruction clobbers rcx and r11. Results in [-4095, -1] are
- * -errno (the kernel's convention, kept as is).
- */
-static inline long arch_syscall6(long n, long a1, long a2, long a3, long a4, long a5, long a6)
-{
-	register long r10 __asm__("r10") = a4;
-	register long r8 __asm__("r8") = a5;
-	register long r9 __asm__("r9") = a6;
-	long ret;
-	__asm__ volatile("syscall"
-	                 : "=a"(ret)
-	                 : "a"(n), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
-	                 : "rcx", "r11", "memory");
-	return ret;
-}
-static inline long arch_syscall0(long n) { return arch_syscall6(n, 0, 0, 0, 0, 0, 0); }
-static inline long arch_syscall1(long n, long a1) { return arch_syscall6(n, a1, 0, 0, 0, 0, 0); }
-static inline long arch_syscall2(long n, long a1, long a2)
-{
-	return arch_syscall6(n, a1, a2, 0, 0, 0, 0);
-}
-static inline long arch_syscall3(long n, long a1, long a2, long a3)
-{
-	return arch_syscall6(n, a1, a2, a3, 0, 0, 0);
-}
-static inline long arch_syscall4(long n, long a1, long a2, long a3, long a4)
-{
-	return arch_syscall6(n, a1, a2, a3, a4, 0, 0);
-}
-static inline long arch_syscall5(long n, long a1, long a2, long a3, long a4, long a5)
-{
-	return arch_syscall6(n, a1, a2, a3, a4, a5, 0);
 }
 
 #endif /* __ASSEMBLER__ */

@@ -99,44 +99,5 @@ static inline void arch_procyield(uint32_t n)
 		__asm__ volatile("yield" ::: "memory");
 }
 
-/*
- * System calls: number in x8, arguments in x0..x5, result in x0; `svc #0`
- * clobbers nothing else. Results in [-4095, -1] are -errno (the kernel's
- * convention, kept as is).
- */
-static inline long arch_syscall6(long n, long a1, long a2, long a3, long a4, long a5, long a6)
-{
-	register long x8 __asm__("x8") = n;
-	register long x0 __asm__("x0") = a1;
-	register long x1 __asm__("x1") = a2;
-	register long x2 __asm__("x2") = a3;
-	register long x3 __asm__("x3") = a4;
-	register long x4 __asm__("x4") = a5;
-	register long x5 __asm__("x5") = a6;
-	__asm__ volatile("svc #0"
-	                 : "+r"(x0)
-	                 : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
-	                 : "memory");
-	return x0;
-}
-static inline long arch_syscall0(long n) { return arch_syscall6(n, 0, 0, 0, 0, 0, 0); }
-static inline long arch_syscall1(long n, long a1) { return arch_syscall6(n, a1, 0, 0, 0, 0, 0); }
-static inline long arch_syscall2(long n, long a1, long a2)
-{
-	return arch_syscall6(n, a1, a2, 0, 0, 0, 0);
-}
-static inline long arch_syscall3(long n, long a1, long a2, long a3)
-{
-	return arch_syscall6(n, a1, a2, a3, 0, 0, 0);
-}
-static inline long arch_syscall4(long n, long a1, long a2, long a3, long a4)
-{
-	return arch_syscall6(n, a1, a2, a3, a4, 0, 0);
-}
-static inline long arch_syscall5(long n, long a1, long a2, long a3, long a4, long a5)
-{
-	return arch_syscall6(n, a1, a2, a3, a4, a5, 0);
-}
-
 #endif /* __ASSEMBLER__ */
 #endif /* MRT_ARCH_H */

@@ -87,44 +87,5 @@ static inline void arch_procyield(uint32_t n)
 		__asm__ volatile(".4byte 0x0100000f" ::: "memory");
 }
 
-/*
- * System calls: number in a7, arguments in a0..a5, result in a0; `ecall`
- * clobbers nothing else. Results in [-4095, -1] are -errno (the kernel's
- * convention, kept as is).
- */
-static inline long arch_syscall6(long n, long a1, long a2, long a3, long a4, long a5, long a6)
-{
-	register long a7 __asm__("a7") = n;
-	register long a0 __asm__("a0") = a1;
-	register long r1 __asm__("a1") = a2;
-	register long r2 __asm__("a2") = a3;
-	register long r3 __asm__("a3") = a4;
-	register long r4 __asm__("a4") = a5;
-	register long r5 __asm__("a5") = a6;
-	__asm__ volatile("ecall"
-	                 : "+r"(a0)
-	                 : "r"(a7), "r"(r1), "r"(r2), "r"(r3), "r"(r4), "r"(r5)
-	                 : "memory");
-	return a0;
-}
-static inline long arch_syscall0(long n) { return arch_syscall6(n, 0, 0, 0, 0, 0, 0); }
-static inline long arch_syscall1(long n, long a1) { return arch_syscall6(n, a1, 0, 0, 0, 0, 0); }
-static inline long arch_syscall2(long n, long a1, long a2)
-{
-	return arch_syscall6(n, a1, a2, 0, 0, 0, 0);
-}
-static inline long arch_syscall3(long n, long a1, long a2, long a3)
-{
-	return arch_syscall6(n, a1, a2, a3, 0, 0, 0);
-}
-static inline long arch_syscall4(long n, long a1, long a2, long a3, long a4)
-{
-	return arch_syscall6(n, a1, a2, a3, a4, 0, 0);
-}
-static inline long arch_syscall5(long n, long a1, long a2, long a3, long a4, long a5)
-{
-	return arch_syscall6(n, a1, a2, a3, a4, a5, 0);
-}
-
 #endif /* __ASSEMBLER__ */
 #endif /* MRT_ARCH_H */

@@ -12,16 +12,38 @@
 #include <linux/mman.h>
 
 #include "runtime.h"
+#include "sys_linux.h"
 
-#define sys0(n) arch_syscall0(n)
-#define sys1(n, a) arch_syscall1(n, (long)(a))
-#define sys2(n, a, b) arch_syscall2(n, (long)(a), (long)(b))
-#define sys3(n, a, b, c) arch_syscall3(n, (long)(a), (long)(b), (long)(c))
-#define sys4(n, a, b, c, d) arch_syscall4(n, (long)(a), (long)(b), (long)(c), (long)(d))
-#define sys5(n, a, b, c, d, e)                                                           \
-	arch_syscall5(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e))
+/* Every system call goes through the CPU's one primitive (sys_linux.h);
+ * the unused arguments are passed as 0, which the kernel ignores. */
 #define sys6(n, a, b, c, d, e, f)                                                        \
 	arch_syscall6(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
+#define sys0(n) sys6(n, 0, 0, 0, 0, 0, 0)
+#define sys1(n, a) sys6(n, a, 0, 0, 0, 0, 0)
+#define sys2(n, a, b) sys6(n, a, b, 0, 0, 0, 0)
+#define sys3(n, a, b, c) sys6(n, a, b, c, 0, 0, 0)
+#define sys4(n, a, b, c, d) sys6(n, a, b, c, d, 0, 0)
+#define sys5(n, a, b, c, d, e) sys6(n, a, b, c, d, e, 0)
+
+/*
+ * The Linux system-call code of each CPU (arch/<cpu>/clone_linux.S and,
+ * where the kernel needs one, sigreturn_linux.S).
+ *
+ * arch_clone: raw clone(2) with the CPU's argument order. The child runs
+ * fn(arg) on stack_top with the thread pointer set to tls, frame pointer
+ * and return address zeroed (the unwinder stops there). fn must not return
+ * (it ends with arch_exit_thread); the trampoline traps if it does. The
+ * parent gets the child's tid or -errno, exactly as the kernel returned it.
+ * Clone model only.
+ */
+long arch_clone(unsigned long flags, void *stack_top, int32_t *ptid, uint32_t *ctid, void *tls,
+                void (*fn)(void *), void *arg);
+/* Ends the calling thread (exit(2), never exit_group), registers only. */
+NORETURN void arch_exit_thread(void);
+/* The signal-return trampoline a handler returns into (sa_restorer), where
+ * the kernel needs one from user space: sys_linux.h defines ARCH_SIGRETURN
+ * then. */
+void arch_sigreturn(void);
 
 /* Numbers that are the same on every Linux CPU. */
 enum {
@@ -29,6 +51,7 @@ enum {
 	L_SIG_BLOCK = 0,
 	L_SIG_UNBLOCK = 1,
 	L_SIG_SETMASK = 2,
+	L_SS_ONSTACK = 1,
 	L_SS_DISABLE = 2,
 	L_AT_FDCWD = -100,
 	L_O_RDONLY = 0,

@@ -18,11 +18,8 @@
  * BTI was not enforced (the CPU or emulator lacks it).
  */
 #include <stdint.h>
-#include <asm/unistd.h>
-#include <linux/futex.h>
-#include <linux/sched.h>
 
-#include "runtime.h"
+#include "linux.h"
 
 int nopad(void); /* bti_start.S */
 
@@ -32,9 +29,9 @@ static int (*volatile p_switch)(void **, void *) = ctx_switch;
 static void (*volatile p_switch_call)(void **, void *, void (*)(void *), void *) = ctx_switch_call;
 static void (*volatile p_call_on)(void *, void (*)(void *), void *) = ctx_call_on;
 static void (*volatile p_jump)(void *) = ctx_jump;
-static long (*volatile p_clone)(long, unsigned long, void *, int32_t *, uint32_t *, void *,
+static long (*volatile p_clone)(unsigned long, void *, int32_t *, uint32_t *, void *,
                                 void (*)(void *), void *) = arch_clone;
-static void (*volatile p_exit_thread)(long) = arch_exit_thread;
+static void (*volatile p_exit_thread)(void) = arch_exit_thread;
 static int (*volatile p_nopad)(void) = nopad;
 
 static uint8_t gstack[64 << 10] __attribute__((aligned(16)));
@@ -51,13 +48,13 @@ static void put(const char *s)
 	size_t n = 0;
 	while (s[n] != '\0')
 		n++;
-	arch_syscall3(__NR_write, 1, (long)s, (long)n);
+	sys3(__NR_write, 1, s, n);
 }
 
 void ctx_entry_returned(void)
 {
 	put("bti: a context's entry returned\n");
-	arch_syscall1(__NR_exit_group, 1);
+	sys1(__NR_exit_group, 1);
 	__builtin_unreachable();
 }
 
@@ -97,7 +94,7 @@ static void on_top(void *arg)
 static void thread_fn(void *arg)
 {
 	*(uintptr_t *)arg |= 1 << 5;
-	p_exit_thread(__NR_exit);
+	p_exit_thread();
 }
 
 int bti_main(uintptr_t sp)
@@ -116,15 +113,14 @@ int bti_main(uintptr_t sp)
 	unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
 	                      CLONE_SYSVSEM | CLONE_THREAD | CLONE_PARENT_SETTID |
 	                      CLONE_CHILD_CLEARTID;
-	long tid = p_clone(__NR_clone, flags, tstack + sizeof tstack, &ptid, &ctid, 0, thread_fn,
-	                   &steps);
+	long tid = p_clone(flags, tstack + sizeof tstack, &ptid, &ctid, 0, thread_fn, &steps);
 	if (tid <= 0) {
 		put("bti: clone failed\n");
 		return 1;
 	}
 	uint32_t v;
 	while ((v = __atomic_load_n(&ctid, __ATOMIC_ACQUIRE)) != 0)
-		arch_syscall4(__NR_futex, (long)&ctid, FUTEX_WAIT, v, 0);
+		sys4(__NR_futex, &ctid, FUTEX_WAIT, v, 0);
 
 	if (steps != 0x3f) {
 		char msg[] = "bti: steps reached: 0x..\n";
@@ -137,14 +133,14 @@ int bti_main(uintptr_t sp)
 	    "arch_exit_thread: ok\n");
 
 	/* The control: a landing pad missing must be fatal. */
-	long pid = arch_syscall5(__NR_clone, 17 /* SIGCHLD */, 0, 0, 0, 0);
+	long pid = sys5(__NR_clone, 17 /* SIGCHLD */, 0, 0, 0, 0);
 	if (pid == 0) {
 		uint64_t nocore[2] = { 0, 0 }; /* RLIMIT_CORE 0: no core file */
-		arch_syscall4(__NR_prlimit64, 0, 4, (long)nocore, 0);
-		arch_syscall1(__NR_exit_group, p_nopad() == 42 ? 0 : 3);
+		sys4(__NR_prlimit64, 0, 4, nocore, 0);
+		sys1(__NR_exit_group, p_nopad() == 42 ? 0 : 3);
 	}
 	int status = 0;
-	if (pid < 0 || arch_syscall4(__NR_wait4, pid, (long)&status, 0, 0) != pid) {
+	if (pid < 0 || sys4(__NR_wait4, pid, &status, 0, 0) != pid) {
 		put("bti: fork/wait failed\n");
 		return 1;
 	}

@@ -1,12 +1,14 @@
 /*
- * clone.S (amd64) — the raw clone trampoline and the end of a thread.
+ * clone_linux.S (amd64) — Linux's clone(2) as a thread's birth, and the end
+ * of a thread: system-call ABI code for the clone model (Go's clone and
+ * exitThread in sys_linux_amd64.s). Not built in the pthread model.
  *
  * Registers (SysV in, kernel out):
  *
- *   arch_clone(nr,  flags, stack, ptid, ctid, tls, fn,       arg)
- *              rdi  rsi    rdx    rcx   r8    r9   8(%rsp)  16(%rsp)
- *   syscall:   rax  rdi    rsi    rdx   r10   r8             (amd64 kernel order:
- *                                                  flags, stack, ptid, ctid, tls)
+ *   arch_clone(flags, stack, ptid, ctid, tls, fn, arg)
+ *              rdi    rsi    rdx   rcx   r8   r9  8(%rsp)
+ *   syscall:   rdi    rsi    rdx   r10   r8       rax = __NR_clone
+ *              (the amd64 kernel's order: flags, stack, ptid, ctid, tls)
  *   carried into the child: r12 = fn, r13 = arg (callee-saved; the child
  *   gets the parent's registers, rax = 0; syscall clobbers rcx and r11)
  *
@@ -14,6 +16,7 @@
  * rbp and marks its return address undefined, so unwinders stop at its first
  * frame, and calls fn(arg), which ends the thread itself.
  */
+#include <asm/unistd.h>
 #include "asm.h"
 
 	.text
@@ -27,14 +30,10 @@ FUNC(arch_clone)
 	pushq	%r13
 	.cfi_adjust_cfa_offset 8
 	.cfi_rel_offset %r13, 0
-	movq	24(%rsp), %r12		/* fn  (8(%rsp) at entry) */
-	movq	32(%rsp), %r13		/* arg (16(%rsp) at entry) */
-	movq	%rdi, %rax		/* nr */
-	movq	%rsi, %rdi		/* flags */
-	movq	%rdx, %rsi		/* stack */
-	movq	%rcx, %rdx		/* ptid */
-	movq	%r8, %r10		/* ctid */
-	movq	%r9, %r8		/* tls */
+	movq	%r9, %r12		/* fn */
+	movq	24(%rsp), %r13		/* arg (8(%rsp) at entry) */
+	movq	%rcx, %r10		/* ctid; rdi, rsi, rdx and r8 are in place */
+	movl	$__NR_clone, %eax
 	syscall
 	testq	%rax, %rax
 	jz	clone_child
@@ -59,16 +58,15 @@ LOCALFUNC(clone_child)
 	.cfi_endproc
 ENDFUNC(clone_child)
 
-/* void arch_exit_thread(long nr): the thread's last instructions. Registers
- * only: whatever the stack held is already free to be reused. */
+/* void arch_exit_thread(void): the thread's last instructions, exit(2) of
+ * this thread only (never exit_group). Registers only: whatever the stack
+ * held is already free to be reused. */
 FUNC(arch_exit_thread)
 	ENDBR
-	movq	%rdi, %rax
+	movl	$__NR_exit, %eax
 	xorl	%edi, %edi
 	syscall
 	ud2
 ENDFUNC(arch_exit_thread)
 
-#if !defined(__APPLE__)
 	.section .note.GNU-stack, "", @progbits
-#endif
