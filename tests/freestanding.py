@@ -9,8 +9,8 @@ in core/, arch/ or platform/linux's clone backend shows up here and fails
 the build's test run.
 
 In the pthread model (MODEL "pthread") libc makes the threads, and
-platform/linux/thread_pthread.c may call the few functions that birth and
-death take; everything else — core, arch, the primitives — must still be
+platform/posix/thread_posix.c (with platform/linux/pthread_linux.c) may
+call the few functions that birth, death and the signal mask take; everything else — core, arch, the primitives — must still be
 libc-free, and this check holds it to that. Sanitizer builds add the
 runtime's own hooks (__asan_*, __tsan_*, __ubsan_*, __sanitizer_*).
 """
@@ -35,12 +35,14 @@ ALLOWED = {
 ALLOWED_PATTERN = re.compile(
     r"__aarch64_(cas|swp|ldadd|ldclr|ldeor|ldset)(1|2|4|8|16)_(relax|acq|rel|acq_rel|sync)")
 
-# platform/linux/thread_pthread.c: pthread_create and what goes with it.
+# platform/posix/thread_posix.c and platform/linux/pthread_linux.c:
+# pthread_create and what goes with it, and the mask through libc.
 PTHREAD = {
     "pthread_attr_init", "pthread_attr_destroy", "pthread_attr_setstacksize",
     "pthread_attr_setguardsize", "pthread_attr_setdetachstate",
     "pthread_attr_getstack", "pthread_getattr_np", "pthread_create",
     "pthread_self", "pthread_sigmask", "sigemptyset", "sigfillset", "sigaddset",
+    "sigismember",
     # PTHREAD_STACK_MIN is a sysconf call in glibc >= 2.34 with _GNU_SOURCE.
     "__sysconf", "sysconf",
 }

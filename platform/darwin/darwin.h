@@ -1,5 +1,5 @@
 /*
- * darwin.h — what the two files of platform/darwin share.
+ * darwin.h — what the files of platform/darwin share.
  */
 #ifndef MRT_DARWIN_H
 #define MRT_DARWIN_H

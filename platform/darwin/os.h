@@ -11,9 +11,11 @@
 /* Darwin's sigset_t: 32 signals. */
 typedef uint32_t os_sigset;
 
-/* Ms are pthreads (the only model here): g0 is the pthread's own stack. */
+/* Ms are pthreads (platform/posix, the only model here): g0 is the
+ * pthread's own stack, and libc's thread exit runs after the M's end. */
 #define OS_THREAD_MODEL "pthread"
 #define OS_G0_FROM_OS 1
+#define OS_THREAD_DIES_WITH_M 0
 
 /* No futex (__ulock_wait is private API): locks and notes sleep on a
  * semaphore per thread, a mutex and a condition variable, as Go does here
@@ -28,13 +30,6 @@ typedef struct os_sema {
 
 typedef struct os_mstate {
 	pthread_t thread; /* for signalm; set by the M itself in minit */
-	void *joiner;     /* the note an mrt_join sleeps on (see osexit) */
-	/* The signal stack the thread had before minit installed gsignal,
-	 * put back by unminit; oldsigsize 0: none. */
-	void *oldsigstack;
-	size_t oldsigsize;
-	/* minit installed gsignal (see platform/linux/os.h). */
-	bool sigstackset;
 } os_mstate;
 
 #endif

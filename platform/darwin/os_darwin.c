@@ -203,6 +203,27 @@ int signalm(m *mp, int sig)
 	return -pthread_kill(t, sig);
 }
 
+/* sigaltstack in core's terms (runtime.h: ossigaltstack); SS_ONSTACK is
+ * a state, not a mode, and is not handed back. */
+int ossigaltstack(const sigstk *ss, sigstk *old)
+{
+	stack_t n, o;
+	if (ss != nil) {
+		n.ss_sp = (void *)ss->lo;
+		n.ss_size = ss->hi - ss->lo;
+		n.ss_flags = ss->hi == 0 ? SS_DISABLE : ss->flags;
+	}
+	if (sigaltstack(ss != nil ? &n : nil, old != nil ? &o : nil) != 0)
+		return -errno;
+	if (old != nil) {
+		bool off = (o.ss_flags & SS_DISABLE) != 0;
+		old->lo = off ? 0 : (uintptr_t)o.ss_sp;
+		old->hi = off ? 0 : (uintptr_t)o.ss_sp + o.ss_size;
+		old->flags = off ? 0 : o.ss_flags & ~(SS_ONSTACK | SS_DISABLE);
+	}
+	return 0;
+}
+
 int oswrite(int fd, const void *p, size_t n)
 {
 	ssize_t r = write(fd, p, n);

@@ -76,6 +76,17 @@ int sysguard(void *p, size_t n)
 }
 
 /* ------------------------------------------------------------------------
+ * Ms
+ * ------------------------------------------------------------------------ */
+
+/* Nothing more per M on Linux, in either model: core's gsignalalloc made
+ * the signal stack, and locks sleep on futexes, which need no setup. */
+void mpreinit(m *mp)
+{
+	(void)mp;
+}
+
+/* ------------------------------------------------------------------------
  * time, scheduling, identity
  * ------------------------------------------------------------------------ */
 
@@ -109,6 +120,29 @@ int signalm(m *mp, int sig)
 	/* The M stores its own tid in minit (pthread model) while we may look. */
 	int32_t tid = __atomic_load_n(&mp->procid, __ATOMIC_RELAXED);
 	return (int)sys3(__NR_tgkill, pid, tid, sig);
+}
+
+/* sigaltstack(2) in core's terms (runtime.h: ossigaltstack). The kernel
+ * reports SS_ONSTACK while the thread runs on the stack; it is a state,
+ * not a mode, and is not handed back. */
+int ossigaltstack(const sigstk *ss, sigstk *old)
+{
+	struct l_stack n, o;
+	if (ss != nil) {
+		n.sp = (void *)ss->lo;
+		n.size = ss->hi - ss->lo;
+		n.flags = ss->hi == 0 ? L_SS_DISABLE : ss->flags;
+	}
+	long r = sys2(__NR_sigaltstack, ss != nil ? &n : nil, old != nil ? &o : nil);
+	if (r < 0)
+		return (int)r;
+	if (old != nil) {
+		bool off = (o.flags & L_SS_DISABLE) != 0;
+		old->lo = off ? 0 : (uintptr_t)o.sp;
+		old->hi = off ? 0 : (uintptr_t)o.sp + o.size;
+		old->flags = off ? 0 : o.flags & ~(L_SS_ONSTACK | L_SS_DISABLE);
+	}
+	return 0;
 }
 
 int oswrite(int fd, const void *p, size_t n)

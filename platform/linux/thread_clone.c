@@ -19,12 +19,8 @@
  * tests/test_signal.c sends signals at Ms as they are born and checks that
  * every handler ran on the M's g0 or gsignal with getg() valid.
  *
- * Signals at the end. An exiting M neither blocks signals nor removes its
- * signal stack (Go does both: two more system calls). Its stacks are freed
- * only after the kernel's CLONE_CHILD_CLEARTID store, which happens after
- * the thread has stopped running user code for good, signal handlers
- * included; until then a handler may run on gsignal or g0, both still
- * allocated.
+ * Signals at the end: see core/signal.c (a clone-model M's thread dies with
+ * it, OS_THREAD_DIES_WITH_M, so nothing is put back).
  */
 #include "linux.h"
 
@@ -41,68 +37,41 @@ static NORETURN void mstart_clone(void *arg)
 	mstart(arg);
 	/* After mexit0 the M is on freem, but nothing is freed until the
 	 * kernel clears freeWait, after this last instruction. */
-	arch_exit_thread(__NR_exit);
+	arch_exit_thread();
 }
 
 /* newosproc starts mp's thread on its g0 stack (Go's newosproc). */
 int newosproc(m *mp)
 {
-	long r = arch_clone(__NR_clone, cloneflags, (void *)mp->g0->stack.hi, &mp->procid,
-	                    &mp->freeWait, mp->tp, mstart_clone, mp);
+	long r = arch_clone(cloneflags, (void *)mp->g0->stack.hi, &mp->procid, &mp->freeWait,
+	                    mp->tp, mstart_clone, mp);
 	return r < 0 ? (int)r : 0;
 }
 
-/* mpreinit gives mp its gsignal stack (Go's mpreinit / malg(32 KiB)). */
-int mpreinit(m *mp)
+/* The signal mask of a clone-model M, raw: libc has no say on a thread it
+ * did not make. */
+int ossigmask(const os_sigset *set, os_sigset *old)
 {
-	return gsignalalloc(mp);
-}
-
-static int setsigaltstack(g *gs)
-{
-	struct l_stack ss = { (void *)gs->stack.lo, 0, gs->stack.hi - gs->stack.lo };
-	return (int)sys2(__NR_sigaltstack, &ss, 0);
+	return (int)sys4(__NR_rt_sigprocmask, L_SIG_SETMASK, set, old, sizeof(os_sigset));
 }
 
 /*
- * minit runs on the new M (Go's minit): its signal stack, then its signal
- * mask, then its thread name. The order matters: once the mask lets a signal
- * through, its SA_ONSTACK handler must find gsignal installed. The name is
- * cosmetic and comes last (one prctl; see setthreadname for its cost).
- * m0 is the user's thread: it keeps a signal stack it already has (gsignal
- * then records that one) and its mask, which is the init mask by definition.
+ * minit runs on the new M (Go's minit): the signal stack and mask by
+ * core's rule (minitSignals), then the thread's name — cosmetic, so last
+ * (one prctl; see setthreadname for its cost). The tid is known already
+ * (CLONE_PARENT_SETTID), and m0 keeps the name it has.
  */
 int minit(m *mp)
 {
-	g *gs = mp->gsignal;
-	if (mp == &m0) {
-		struct l_stack old;
-		long r = sys2(__NR_sigaltstack, 0, &old);
-		if (r == 0 && !(old.flags & L_SS_DISABLE)) {
-			stackfree(&gs->stackmem);
-			gs->ownstack = false;
-			gs->stack.lo = (uintptr_t)old.sp;
-			gs->stack.hi = (uintptr_t)old.sp + old.size;
-			return 0;
-		}
-		return setsigaltstack(gs);
-	}
-	int err = FAULT(FAULT_SIGALTSTACK);
-	if (err == 0)
-		err = setsigaltstack(gs);
-	if (err != 0)
-		return err;
-	err = (int)sys4(__NR_rt_sigprocmask, L_SIG_SETMASK, &mp->sigmask, 0, sizeof mp->sigmask);
-	if (err != 0)
-		return err;
-	setthreadname(mp);
-	return 0;
+	int err = minitSignals(mp);
+	if (err == 0 && mp != &m0)
+		setthreadname(mp);
+	return err;
 }
 
-/* Nothing to undo before the thread goes: see "Signals at the end". */
 void unminit(m *mp)
 {
-	(void)mp;
+	unminitSignals(mp);
 }
 
 /* The thread ends in mstart_clone, once mstart returns. */

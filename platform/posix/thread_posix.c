@@ -1,0 +1,170 @@
+/*
+ * thread_posix.c — Ms as pthreads: the pthread model, once, for Darwin (the
+ * only model there) and Linux built with -Dthreads=pthread (Go's newosproc,
+ * minit, unminit when cgo makes the threads, and on Darwin).
+ *
+ * An M is a detached pthread. Its g0 is the pthread's own stack, of the
+ * configured g0 size, and its code may call anything in libc: libc made the
+ * thread, so errno, malloc, stdio and __thread all work there. mrt's own
+ * primitives (locks, memory, time) stay the platform's; only the birth and
+ * death of the thread, and its signal mask, go through libc. What POSIX
+ * leaves to each system — g0's exact bounds, the thread's name — are the
+ * hooks of posix.h.
+ *
+ * Birth. newosproc blocks every signal around pthread_create, as Go does:
+ * the new thread runs libc's start-up code and the first lines of
+ * mstart_pthread with no g and no signal stack, and a handler that ran
+ * there would find neither. It inherits the all-blocked mask; minit records
+ * g0's exact bounds and the tid, then installs gsignal and only then sets
+ * the init mask (core/signal.c).
+ *
+ * Death. The thread does not end at mrt's last line: after mstart returns,
+ * libc runs its own thread exit (TLS destructors, stack release) on the
+ * same thread. So unminit blocks signals and puts back the signal stack the
+ * thread had (core/signal.c), and osexit stores freeMRef — only the m and
+ * gsignal may be freed; g0 is libc's — as the thread's very last use of
+ * the m, then wakes a joiner. mrt_join therefore returns once the M is done
+ * with mrt; the pthread may still be finishing libc's exit.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <limits.h>
+
+#include "posix.h"
+
+/* The M's first C frame on its new pthread. */
+static void *mstart_pthread(void *arg)
+{
+	m *mp = arg;
+	mrt_tls.m = mp;
+	setg(mp->g0);
+	mstart(mp);
+	/* osexit has run: mp may already belong to another M. */
+	return nil;
+}
+
+/* g0's size: the configured one in whole pages (16 KiB on Apple silicon),
+ * at least PTHREAD_STACK_MIN; Darwin refuses anything else. */
+static size_t g0size(void)
+{
+	size_t n = round_up(cfg.g0stack, pagesize);
+	size_t min = round_up((size_t)PTHREAD_STACK_MIN, pagesize);
+	return n >= min ? n : min;
+}
+
+/* newosproc starts mp's thread (Go's newosproc for cgo, _cgo_thread_start).
+ * Below g0 the thread library puts a guard page, as mrt does below its own
+ * stacks. */
+int newosproc(m *mp)
+{
+	pthread_attr_t attr;
+	int err = pthread_attr_init(&attr);
+	if (err != 0)
+		return -err;
+	err = pthread_attr_setstacksize(&attr, g0size());
+	if (err == 0)
+		err = pthread_attr_setguardsize(&attr, pagesize);
+	if (err == 0)
+		err = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (err == 0) {
+		/* See "Birth" above. libc leaves its own internal signals
+		 * unblocked whatever we ask. */
+		sigset_t all, old;
+		pthread_t t;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		err = pthread_create(&t, &attr, mstart_pthread, mp);
+		pthread_sigmask(SIG_SETMASK, &old, nil);
+		/* From here mp is the new thread's: it may even have exited. */
+	}
+	pthread_attr_destroy(&attr);
+	return -err;
+}
+
+/*
+ * The signal mask goes through libc, which keeps its own internal signals
+ * (glibc's SIGCANCEL and SIGSETXID) deliverable: a thread that blocked
+ * them raw would hang every setuid() of the process. os_sigset is the
+ * OS's set as a word, bit sig-1 for signal sig.
+ */
+int ossigmask(const os_sigset *set, os_sigset *old)
+{
+	enum { nsig = 8 * sizeof(os_sigset) };
+	sigset_t s, o;
+	if (set != nil) {
+		sigemptyset(&s);
+		for (int sig = 1; sig <= nsig; sig++)
+			if (*set & (os_sigset)1 << (sig - 1))
+				sigaddset(&s, sig);
+	}
+	int err = pthread_sigmask(SIG_SETMASK, set != nil ? &s : nil, &o);
+	if (err != 0)
+		return -err;
+	if (old != nil) {
+		*old = 0;
+		for (int sig = 1; sig <= nsig; sig++)
+			if (sigismember(&o, sig) == 1)
+				*old |= (os_sigset)1 << (sig - 1);
+	}
+	return 0;
+}
+
+/*
+ * minit runs on the new M (Go's minit): g0's bounds, the thread and the
+ * tid first (a lock-free allm walker may read them as soon as they are
+ * there), then the signal stack and mask by core's rule, and last the
+ * thread's name (cosmetic). m0 keeps its stack, which mrt_init measured.
+ */
+int minit(m *mp)
+{
+	if (mp == &m0)
+		return minitSignals(mp);
+
+	uintptr_t lo, hi;
+	int err = osthreadstack(&lo, &hi);
+	if (err != 0)
+		return err;
+	__atomic_store_n(&mp->g0->stack.lo, lo, __ATOMIC_RELAXED);
+	__atomic_store_n(&mp->g0->stack.hi, hi, __ATOMIC_RELAXED);
+	__atomic_store_n(&mp->os.thread, pthread_self(), __ATOMIC_RELEASE);
+	__atomic_store_n(&mp->procid, osgettid(), __ATOMIC_RELAXED);
+
+	err = minitSignals(mp);
+	if (err != 0)
+		return err;
+	osthreadname(mp);
+	return 0;
+}
+
+void unminit(m *mp)
+{
+	unminitSignals(mp);
+}
+
+/*
+ * osexit is the M's last step. The thread stops being an M (its TLS no
+ * longer names mp), then freeMRef is stored: from that instant a reaper may
+ * free gsignal and recycle mp. The wake that follows names the word's
+ * address only — nothing reads the word for it — and m structs are never
+ * unmapped (fixalloc), so a wake that reaches a recycled m is at worst a
+ * spurious one, which every futexsleep caller tolerates.
+ */
+void osexit(m *mp)
+{
+	mrt_tls.m = nil;
+	setg(nil);
+	store_release(&mp->freeWait, freeMRef);
+	futexwakeup(&mp->freeWait, INT32_MAX);
+}
+
+/* osjoin waits for osexit's store. */
+void osjoin(m *mp)
+{
+	for (;;) {
+		uint32_t v = load_acquire(&mp->freeWait);
+		if (v != freeMWait)
+			return;
+		futexsleep(&mp->freeWait, v, -1);
+	}
+}
