@@ -83,6 +83,11 @@ static void gentry(void *arg)
 	ctx_jump(c);
 }
 
+void ctx_entry_returned(void)
+{
+	throw("a context's entry function returned");
+}
+
 MRT_API int mrt_malg(mrt_g **gpp, size_t stacksize)
 {
 	if (!load_acquire(&cfg.inited) || badptr(gpp, g *) || stacksize == 0 || stacksize > maxstack)

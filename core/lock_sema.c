@@ -26,8 +26,6 @@ enum {
 	passive_spin = 1,     /* rounds of osyield before sleeping */
 };
 
-/* Set by osinit: spinning only pays off when another CPU can release the lock. */
-int32_t ncpu = 1;
 
 void lock(mutex *l)
 {

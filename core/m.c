@@ -11,15 +11,7 @@
 #include "fixalloc.h"
 #include "san.h"
 
-struct schedt sched = { .maxmcount = 10000 };
-m *allm;
 fixalloc mpool = FIXALLOC_INIT(m);
-
-/* mcount: Ms created and not yet exited (m0 included). sched.lock held. */
-int64_t mcount(void)
-{
-	return sched.mnext - sched.nmfreed - sched.nmfailed;
-}
 
 /*
  * checkmcount refuses a new M past the thread limit. Go throws here; a
@@ -51,24 +43,10 @@ static bool allmunlink(m *mp)
 	return false;
 }
 
-int gsignalalloc(m *mp)
-{
-	g *gs = mp->gsignal;
-	int r = FAULT(FAULT_GSIGNAL);
-	if (r == 0)
-		r = stackalloc(&gs->stackmem, cfg.gsignalstack);
-	if (r < 0)
-		return r;
-	gs->stackcached = (int8_t)r;
-	gs->stack = gs->stackmem;
-	gs->ownstack = true;
-	return 0;
-}
-
 /*
  * mcommoninit gives mp its id and its place on allm (Go's mcommoninit):
  * id under sched.lock (overflow is fatal), checkmcount, per-M random state,
- * mpreinit (gsignal), then the push on allm. The gsignal allocation happens
+ * gsignal and mpreinit, then the push on allm. The gsignal allocation happens
  * outside the lock, between two short critical sections, so that no thread
  * waits on sched.lock while another is in mmap.
  * On failure nothing of this remains and -errno is returned.
@@ -95,7 +73,9 @@ int mcommoninit(m *mp)
 	if ((mp->fastrand[0] | mp->fastrand[1]) == 0)
 		mp->fastrand[1] = 1;
 
-	err = mpreinit(mp);
+	err = gsignalalloc(mp);
+	if (err == 0)
+		mpreinit(mp);
 	lock(&sched.lock);
 	sched.ncreating--;
 	if (err != 0) {
@@ -219,12 +199,10 @@ void mfailed(m *mp, bool registered, int err)
 	mfree(mp);
 }
 
-/* A fresh m from the pool, with its embedded g0 and gsignal wired up. */
-static m *mnew(void)
+/* mclear zeroes mp and wires its embedded g0 and gsignal to it: an m that
+ * runs on g0 and has no stacks yet. */
+void mclear(m *mp)
 {
-	m *mp = fixalloc_alloc(&mpool);
-	if (mp == nil)
-		return nil;
 	__builtin_memset(mp, 0, sizeof *mp);
 	mp->g0 = &mp->g0_;
 	mp->gsignal = &mp->gsignal_;
@@ -235,6 +213,14 @@ static m *mnew(void)
 	mp->gsignal->kind = G_SIGNAL;
 	mp->gsignal->status = _Grunning;
 	mp->curg = mp->g0;
+}
+
+/* A fresh m from the pool. */
+static m *mnew(void)
+{
+	m *mp = fixalloc_alloc(&mpool);
+	if (mp != nil)
+		mclear(mp);
 	return mp;
 }
 

@@ -15,11 +15,6 @@
 #include "runtime.h"
 #include "san.h"
 
-struct mrtconfig cfg;
-m m0;
-
-/* The one thread-local variable (see tls.c and mrt.h). */
-MRT_API __thread struct mrt_tls mrt_tls __attribute__((tls_model("initial-exec")));
 static uint32_t initing;
 
 enum {
@@ -89,42 +84,48 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	cfg.flags = d.flags;
 	sched.maxmcount = d.max_threads;
 
-	/* m0: the calling thread, with the stack it already has as g0. */
+	/* m0: the calling thread, with the stack it already has as g0. It
+	 * takes id 0 and its place on allm as every M does (Go's schedinit
+	 * calls mcommoninit for m0 too), and its signal stack by the rule of
+	 * core/signal.c. */
 	m *mp = &m0;
-	mp->g0 = &mp->g0_;
-	mp->gsignal = &mp->gsignal_;
-	mp->g0->m = mp->gsignal->m = mp;
-	mp->g0->kind = G_G0;
-	mp->g0->status = _Grunning;
-	mp->gsignal->kind = G_SIGNAL;
-	mp->gsignal->status = _Grunning;
+	mclear(mp);
 	m0stack(&mp->g0->stack);
-	mp->curg = mp->g0;
 	mp->g0->sanfiber = san_curfiber();
-	mp->id = 0;
 	mp->procid = osgettid();
-	mp->fastrand[0] = 1597334677u;
-	mp->fastrand[1] = (uint32_t)arch_cputicks() | 1;
 	mp->sigmask = cfg.initsigmask;
-	mrt_tls.m = mp;
-	setg(mp->g0);
-	err = mpreinit(mp);
-	if (err == 0)
+	err = mcommoninit(mp);
+	if (err == 0) {
+		mrt_tls.m = mp;
+		setg(mp->g0);
 		err = minit(mp);
+		if (err != 0) {
+			stackfree(&mp->gsignal->stackmem);
+			mrt_tls.m = nil;
+			setg(nil);
+		}
+	}
 	if (err != 0) {
+		/* Nothing of m0 stays: mrt_init may be called again. */
+		lock(&sched.lock);
+		store_release(&allm, nil);
+		__atomic_store_n(&sched.mnext, 0, __ATOMIC_RELEASE);
+		sched.nmfailed = 0;
+		unlock(&sched.lock);
 		sigsegvundo();
-		stackfree(&mp->gsignal->stackmem);
-		mrt_tls.m = nil;
-		setg(nil);
 		store_release(&initing, 0);
 		return err;
 	}
-	sched.mnext = 1;
-	mp->status = MRT_M_RUNNING;
-	store_release(&allm, mp);
+	__atomic_store_n(&mp->status, MRT_M_RUNNING, __ATOMIC_RELEASE);
 	store_release(&cfg.inited, true);
 	MTRACE(MT_STARTED, mp, 0);
-	debugstart();
+	/* MRTDEBUG=schedtrace: the monitor M, as Go's main starts sysmon. */
+	if (debug.schedtrace > 0) {
+		int64_t id = newm(schedtracem, nil, nil);
+		if (id < 0)
+			printfd(2, "mrt: MRTDEBUG: schedtrace: no monitor M: %s\n",
+			        mrt_strerror((int)id));
+	}
 	return 0;
 }
 
@@ -374,11 +375,6 @@ int64_t startm(mrt_fn fn, void *arg, void *p)
 	return id;
 }
 
-void ctx_entry_returned(void)
-{
-	throw("a context's entry function returned");
-}
-
 /* ------------------------------------------------------------------------
  * Public API over the above
  * ------------------------------------------------------------------------ */
@@ -420,6 +416,20 @@ MRT_API int mrt_mexit(void)
 	if (mp == nil || mp == &m0)
 		return -EPERM;
 	mexit();
+}
+
+/*
+ * mthreadname writes the name mp's thread should carry — the configured
+ * prefix and the M's id, "mrt/M12" by default — into buf (n bytes, cut to
+ * fit) and returns its length, or 0 when naming is off (the default; see
+ * MRT_F_THREAD_NAMES). The platform's minit sets it.
+ */
+int mthreadname(m *mp, char *buf, size_t n)
+{
+	if (!cfg.threadnames || n == 0)
+		return 0;
+	int k = mrt_snprintf(buf, n, "%s%lld", cfg.threadname, (long long)mp->id);
+	return k < (int)n ? k : (int)n - 1;
 }
 
 MRT_API const char *mrt_threadmodel(void)

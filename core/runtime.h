@@ -110,6 +110,14 @@ typedef struct stack {
 	uint32_t vgid; /* Valgrind's id for it (san.h), 0 if none */
 } stack;
 
+/* An alternate signal stack as the OS reports it (core/signal.c): [lo, hi),
+ * hi == 0 for none (disabled), and the OS's own mode bits, handed back
+ * unchanged when the stack is put back, so that it reads as it was. */
+typedef struct sigstk {
+	uintptr_t lo, hi;
+	int flags;
+} sigstk;
+
 enum {
 	_Gidle = MRT_G_IDLE,
 	_Grunnable = MRT_G_RUNNABLE,
@@ -215,6 +223,11 @@ struct mrt_m {
 
 	uint32_t fastrand[2];
 	os_sigset sigmask; /* signal mask the M starts with: the init mask */
+	/* core/signal.c: minit installed gsignal (Go's m.newSigstack), and the
+	 * alternate signal stack the thread had before, which unminit puts
+	 * back. */
+	bool newsigstack;
+	sigstk oldsigstack;
 	void *tp;          /* thread pointer for the new thread (clone model) */
 	uintptr_t mlocal[MRT_MLOCAL_SLOTS];
 #if OS_LOCK_SEMA
@@ -231,7 +244,8 @@ static inline m *getm(void) { return mrt_tlsp_()->m; }
 static inline void setg(g *gp) { mrt_tlsp_()->g = gp; }
 
 /* ---------------------------------------------------------------------------
- * The scheduler's global state (Go's schedt, reduced to Ms).
+ * The global state (runtime2.c, as Go declares it in runtime2.go): the
+ * scheduler's (Go's schedt, reduced to Ms), allm, m0, the settings.
  * ------------------------------------------------------------------------- */
 
 struct schedt {
@@ -252,8 +266,15 @@ struct schedt {
 };
 extern struct schedt sched;
 extern m *allm;   /* every M not yet exited, newest first (release-published) */
-extern m m0;
-extern g g0_m0;   /* m0's g0: the stack of the thread that called mrt_init */
+extern m m0;      /* the thread that called mrt_init; g0 is its own stack */
+extern int32_t ncpu; /* CPUs the process may run on (osinit) */
+
+/* mcount: Ms created and not yet exited, m0 included (Go's mcount).
+ * sched.lock held. */
+static inline int64_t mcount(void)
+{
+	return sched.mnext - sched.nmfreed - sched.nmfailed;
+}
 
 /* Settings fixed by mrt_init. */
 struct mrtconfig {
@@ -275,29 +296,22 @@ struct mrtconfig {
 extern struct mrtconfig cfg;
 
 /* proc.c / m.c: the life of an M */
+void mclear(m *mp);
 int mcommoninit(m *mp);
 int allocm(m **mpp, mrt_fn fn, void *arg, void *p);
-void freemunlink(m *mp);
 int64_t newm(mrt_fn fn, void *arg, void *p);
 void mstart(void *mp); /* platform's thread entry calls this on g0 */
 NORETURN void mexit(void);
 void mexit0(m *mp);
 void mputfreem(m *mp);
-int stopm(void);
 int64_t startm(mrt_fn fn, void *arg, void *p);
 int reapfreem(m *only);
-int64_t mcount(void); /* sched.lock held */
 void mfree(m *mp);    /* back to the m pool */
 void mfailed(m *mp, bool registered, int err); /* undo allocm for a thread never born */
-void seterrmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* stack.c: stacks with guard pages and a bounded cache */
-extern uintptr_t pagesize;
-extern int32_t ncpu;
+extern uintptr_t pagesize; /* set by osinit */
 int stackalloc(stack *s, size_t n);
-/* The M's gsignal stack (cfg.gsignalstack), for every platform's mpreinit
- * (Go's mpreinit: malg(32 KiB)); 0 or -errno. */
-int gsignalalloc(m *mp);
 void stackfree(stack *s);
 void stackundo(stack *s, int fromcache);
 void stackcache_stats(uint32_t *count, size_t *bytes);
@@ -314,8 +328,15 @@ int forkinit(void);
 /* g.c */
 int malg(g **gpp, size_t stacksize, int kind);
 void gfree(g *gp);
-g *gpoolget(void);
-void gpoolput(g *gp);
+
+/* signal.c: an M's signal stack and mask, the rule once (see there) */
+/* The M's gsignal stack (cfg.gsignalstack), allocated by mcommoninit on
+ * the creating thread (Go's mpreinit: malg(32 KiB)); 0 or -errno. */
+int gsignalalloc(m *mp);
+/* On the M, from its platform's minit: the signal stack, then the mask. */
+int minitSignals(m *mp);
+/* On the exiting M, from its platform's unminit: what minit found, back. */
+void unminitSignals(m *mp);
 
 /* tls.c: the clone-model thread-local block at the top of each g0 */
 int tlsinit(void);
@@ -334,8 +355,8 @@ void mtrace(int ev, m *mp, int err) __attribute__((cold, noinline));
 			mtrace((ev), (mp), (err));                                       \
 	} while (0)
 void debuginit(void);  /* parse MRTDEBUG (mrt_init, on m0) */
-void debugstart(void); /* start the schedtrace monitor M, if asked for */
-int mthreadname(m *mp, char *buf, size_t n);
+void schedtracem(void *arg); /* the schedtrace monitor M's function */
+int mthreadname(m *mp, char *buf, size_t n); /* proc.c */
 
 /* overflow.c: returns unless addr is in the guard page of an mrt stack;
  * then reports the overflow and aborts. Async-signal-safe, lock-free. */
@@ -343,6 +364,8 @@ void checkoverflow(uintptr_t addr);
 
 /* print.c */
 int vsnprint(char *buf, size_t n, const char *fmt, va_list ap);
+/* The calling thread's mrt_errmsg(), formatted. */
+void seterrmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int printfd(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 NORETURN void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -352,18 +375,6 @@ NORETURN void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* ---------------------------------------------------------------------------
  * The arch interface (arch/<cpu>/): see DESIGN.md. Assembly unless noted.
  * ------------------------------------------------------------------------- */
-
-/* Raw clone, syscall nr with the CPU's clone argument order: the child runs
- * fn(arg) on stack_top with the thread pointer set to tls, frame pointer and
- * return address zeroed (the unwinder stops there). fn must not return (it
- * ends with arch_exit_thread); the trampoline traps if it does. The parent
- * gets the child's tid or -errno, exactly as the kernel returned it. The
- * syscall numbers come from the platform: arch names no OS. */
-long arch_clone(long nr, unsigned long flags, void *stack_top, int32_t *ptid,
-                uint32_t *ctid, void *tls, void (*fn)(void *), void *arg);
-/* Ends the calling thread with syscall nr (the OS's exit of one thread, never
- * exit_group), registers only. */
-NORETURN void arch_exit_thread(long nr);
 
 /* Context switches, Boost.Context style: a context is the stack pointer of
  * a frame of callee-saved registers pushed on the suspended stack. */
@@ -384,22 +395,19 @@ void ctx_call_on(void *stack_top, void (*fn)(void *), void *arg);
 void *ctx_make(void *stack_top, void (*entry)(void *), void *arg);
 NORETURN void ctx_entry_returned(void); /* in core: fatal */
 
-/* The signal-return trampoline a handler returns into (sa_restorer), where
- * the kernel needs one from user space: arch.h defines ARCH_SIGRETURN then.
- * It makes the platform's OS_NR_SIGRETURN call on the signal frame. */
-void arch_sigreturn(void);
-
-/* In arch.h (inline): arch_gettp(), arch_cputicks(), arch_procyield(n),
- * arch_syscall0..6, arch_tcb_init(tp, tp0), ARCH_TCB_LO/HI, ARCH_PAGE. */
+/* In arch.h (inline): arch_gettp(), arch_getsp(), arch_cputicks(),
+ * arch_procyield(n), arch_tcb_init(tp, tp0), ARCH_TCB_LO/HI, ARCH_TP_ALIGN,
+ * ARCH_REDZONE. The OS's system-call code per CPU (Linux: sys_linux.h,
+ * clone_linux.S) is the platform's, declared in its own header. */
 
 /* ---------------------------------------------------------------------------
  * The platform interface (platform/<os>/)
  * ------------------------------------------------------------------------- */
 
-int osinit(void);             /* at mrt_init, on m0 */
+int osinit(void);             /* at mrt_init, on m0: pagesize, ncpu, the init mask */
 int newosproc(m *mp);         /* start mp's thread: 0 or -errno */
-int mpreinit(m *mp);          /* allocate gsignal (may fail: -ENOMEM) */
-int minit(m *mp);             /* on the new M: signal stack, mask, tid */
+void mpreinit(m *mp);         /* on the creating thread, after gsignalalloc */
+int minit(m *mp);             /* on the new M: g0 bounds, tid, minitSignals */
 void unminit(m *mp);          /* on the exiting M, before it leaves allm */
 void osexit(m *mp);           /* the M's last step, after mexit0; the thread ends when mstart returns */
 void osjoin(m *mp);           /* wait until mp->freeWait != freeMWait */
@@ -427,8 +435,16 @@ int64_t nanotime(void);
 int32_t osgettid(void);
 int signalm(m *mp, int sig);
 int oswrite(int fd, const void *p, size_t n); /* bytes or -errno */
-void sigprocmask_all(os_sigset *old);         /* block all, return old */
-void sigprocmask_set(const os_sigset *set);
+/* The calling thread's alternate signal stack: *old (unless nil) gets the
+ * one it has, then ss (unless nil) is installed (ss->hi == 0: none). 0 or
+ * -errno. */
+int ossigaltstack(const sigstk *ss, sigstk *old);
+/* The calling thread's signal mask: *old (unless nil) gets it, then *set
+ * (unless nil) becomes it, as far as the thread library lets a thread
+ * block signals (a pthread keeps libc's internal ones). 0 or -errno. A
+ * primitive of the thread model: raw on a clone-model M, through libc on a
+ * thread libc made. */
+int ossigmask(const os_sigset *set, os_sigset *old);
 void osabort(void) NORETURN;
 /* MRT_F_STACKOVERFLOW: install the fault handler that calls checkoverflow
  * and chains to the previous action (0 or -errno), and put the previous

@@ -20,6 +20,9 @@
  */
 #include "runtime.h"
 
+/* The one thread-local variable (see above and mrt.h). */
+MRT_API __thread struct mrt_tls mrt_tls __attribute__((tls_model("initial-exec")));
+
 int tlsinit(void)
 {
 	uintptr_t tp = (uintptr_t)arch_gettp();

@@ -1,7 +1,8 @@
 /*
  * trace.c — what mrt tells a person debugging it: MRTDEBUG's M event trace
- * (mtrace) and periodic summary (schedtrace, Go's GODEBUG=schedtrace), the
- * table of all Ms (mrt_dump), and the name each M gives its thread.
+ * (mtrace) and periodic summary (schedtrace, Go's GODEBUG=schedtrace), and
+ * the table of all Ms (mrt_dump). It reads mrt's state and never changes
+ * it: the monitor M that prints schedtrace is started by mrt_init.
  *
  * All of it runs on clone-model Ms and uses no libc: output is mrt's own
  * formatter over raw write(2), one write per line so that lines from
@@ -121,9 +122,10 @@ static void schedtraceline(void)
 	        (long long)created, (long long)freed, (long long)failed, limit, ncache);
 }
 
-/* The monitor M (Go prints schedtrace from sysmon): a line every period,
- * until the process ends. Its own M is counted like any other. */
-static void schedtracem(void *arg)
+/* The monitor M's function (Go prints schedtrace from sysmon; mrt_init
+ * starts it when MRTDEBUG asks): a line every period, until the process
+ * ends. Its own M is counted like any other. */
+void schedtracem(void *arg)
 {
 	(void)arg;
 	int64_t period = (int64_t)debug.schedtrace * 1000000;
@@ -153,16 +155,6 @@ void debuginit(void)
 		return;
 	if (parsedebugvars(s, 4096, &debug, bad, sizeof bad) > 0)
 		printfd(2, "mrt: MRTDEBUG: ignoring %s\n", bad);
-}
-
-/* debugstart starts what MRTDEBUG asks for once mrt is up: the monitor M. */
-void debugstart(void)
-{
-	if (debug.schedtrace <= 0)
-		return;
-	int64_t id = newm(schedtracem, nil, nil);
-	if (id < 0)
-		printfd(2, "mrt: MRTDEBUG: schedtrace: no monitor M: %s\n", mrt_strerror((int)id));
 }
 
 /* ------------------------------------------------------------------------
@@ -217,22 +209,4 @@ MRT_API int mrt_dump(int fd)
 	}
 	__atomic_fetch_sub(&sched.nwalkers, 1, __ATOMIC_RELEASE);
 	return r < 0 ? r : n;
-}
-
-/* ------------------------------------------------------------------------
- * Thread names
- * ------------------------------------------------------------------------ */
-
-/*
- * mthreadname writes the name mp's thread should carry — the configured
- * prefix and the M's id, "mrt/M12" by default — into buf (n bytes, cut to
- * fit) and returns its length, or 0 when naming is off (the default; see
- * MRT_F_THREAD_NAMES). The platform's minit sets it.
- */
-int mthreadname(m *mp, char *buf, size_t n)
-{
-	if (!cfg.threadnames || n == 0)
-		return 0;
-	int k = mrt_snprintf(buf, n, "%s%lld", cfg.threadname, (long long)mp->id);
-	return k < (int)n ? k : (int)n - 1;
 }
