@@ -28,6 +28,12 @@
 #define ENDBR
 #endif
 
+/* Every ELF object that includes this header: a non-executable stack. */
+#if !defined(__APPLE__)
+	.pushsection .note.GNU-stack, "", @progbits
+	.popsection
+#endif
+
 /*
  * The GNU property note of every object that includes this header, in IBT
  * builds: the linker keeps IBT on for a binary only if every object says

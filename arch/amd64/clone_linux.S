@@ -68,5 +68,3 @@ FUNC(arch_exit_thread)
 	syscall
 	ud2
 ENDFUNC(arch_exit_thread)
-
-	.section .note.GNU-stack, "", @progbits

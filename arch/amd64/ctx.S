@@ -178,7 +178,3 @@ LOCALFUNC(ctx_start)
 	ud2
 	.cfi_endproc
 ENDFUNC(ctx_start)
-
-#if !defined(__APPLE__)
-	.section .note.GNU-stack, "", @progbits
-#endif

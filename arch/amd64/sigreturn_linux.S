@@ -25,5 +25,3 @@ FUNC(arch_sigreturn)
 	syscall
 	ud2
 ENDFUNC(arch_sigreturn)
-
-	.section .note.GNU-stack, "", @progbits
