@@ -17,11 +17,6 @@
 fixalloc gpool = FIXALLOC_INIT(g);
 static int64_t goidgen;
 
-enum {
-	minstack = 16 << 10,
-	maxstack = 1 << 30,
-};
-
 /* malg allocates a g with its own stack (Go's malg). */
 int malg(g **gpp, size_t stacksize, int kind)
 {

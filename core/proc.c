@@ -21,21 +21,36 @@ enum {
 	defaultg0stack = 64 << 10,
 	defaultgsignalstack = 32 << 10, /* Go's gsignal size */
 	defaultstackcache = 256,
-	minstack = 16 << 10,
-	maxstack = 1 << 30,
+	/* sizeof(struct mrt_config) when `size` came in (version 0.1): the
+	 * smallest a caller may pass. */
+	mrt_config_v1size = 56,
 	newosproc_tries = 20, /* Go retries EAGAIN 20 times, sleeping (n+1) ms */
 	/* Room mstart leaves for its own calls below its frame (ctx_make's and
 	 * ctx_switch's frames) before the M's function starts. */
 	exitframe = 256,
 };
 
+/* A field added to struct mrt_config goes at its end: the first version's
+ * size stays what older callers pass. */
+_Static_assert(sizeof(struct mrt_config) >= mrt_config_v1size &&
+               offsetof(struct mrt_config, thread_name) + sizeof(char *) == mrt_config_v1size,
+               "struct mrt_config grows at its end only");
+
 MRT_API int mrt_init(const struct mrt_config *c)
 {
 	struct mrt_config d = { 0 };
-	if (c != nil && badptr(c, struct mrt_config))
-		return -EINVAL;
-	if (c != nil)
-		d = *c;
+	if (c != nil) {
+		/* The struct grows at its end (mrt.h): take what the caller's
+		 * header knew, zero what it did not, and refuse what this
+		 * version does not know unless it is zero. */
+		if (badptr(c, struct mrt_config) || c->size < mrt_config_v1size)
+			return -EINVAL;
+		size_t n = c->size < sizeof d ? c->size : sizeof d;
+		for (size_t i = sizeof d; i < c->size; i++)
+			if (((const unsigned char *)c)[i] != 0)
+				return -E2BIG;
+		__builtin_memcpy(&d, c, n);
+	}
 	if (d.g0_stack == 0)
 		d.g0_stack = defaultg0stack;
 	if (d.gsignal_stack == 0)

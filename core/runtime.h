@@ -125,6 +125,11 @@ enum {
 	_Gdead = MRT_G_DEAD,
 };
 
+/* The bounds of every stack size the API accepts (mrt_init's g0 and
+ * gsignal sizes, mrt_malg's): below 16 KiB C code has no room for a
+ * handler frame and a few calls; above 1 GiB it is a mistake. */
+enum { minstack = 16 << 10, maxstack = 1 << 30 };
+
 /* What a g is for. */
 enum { G_USER, G_G0, G_SIGNAL };
 

@@ -67,8 +67,23 @@ typedef void (*mrt_fn)(void *arg);
  * Initialisation
  * ------------------------------------------------------------------------ */
 
-/* Configuration for mrt_init. Zero fields take the default. */
+/*
+ * Configuration for mrt_init. Zero fields take the default; `size` is the
+ * one that must be set: to sizeof(struct mrt_config) as the caller's copy
+ * of this header has it, which MRT_CONFIG_INIT does:
+ *
+ *     struct mrt_config c = MRT_CONFIG_INIT;
+ *     c.max_threads = 64;
+ *     mrt_init(&c);
+ *
+ * The struct may grow at its end in later versions (fields whose zero
+ * means "as before"). A program built against an older header passes the
+ * smaller size, and mrt_init takes the fields it did not know as zero; a
+ * program built against a newer header runs on an older library as long
+ * as the fields that library does not know are zero (-E2BIG otherwise).
+ */
 struct mrt_config {
+	size_t size;          /* sizeof(struct mrt_config): see above */
 	size_t g0_stack;      /* g0 (system) stack of each new M; default 64 KiB.
 	                         In the pthread model g0 is the pthread's own
 	                         stack, created this size (whole pages, at least
@@ -86,6 +101,9 @@ struct mrt_config {
 	                         At most 15 bytes; Linux cuts the whole name to
 	                         15. Copied. See MRT_F_THREAD_NAMES. */
 };
+
+/* A configuration of defaults, its size set: start from this. */
+#define MRT_CONFIG_INIT { .size = sizeof(struct mrt_config) }
 
 /* Flags for mrt_config.flags. */
 #define MRT_F_NONE 0u
@@ -137,7 +155,9 @@ struct mrt_config {
  *
  * Returns 0; -EINVAL for out-of-range config values (stacks below 16 KiB or
  * above 1 GiB, a negative limit or idle time, unknown flags, a thread_name
- * longer than 15 bytes); -EBUSY if mrt is already initialised (the first
+ * longer than 15 bytes) and for a size smaller than this version 0.1's
+ * struct; -E2BIG for a larger size whose fields beyond this version's are
+ * not all zero (the program asks for something this mrt cannot do); -EBUSY if mrt is already initialised (the first
  * configuration stays in force); -ENOMEM; -ENOSYS if mrt's thread-local
  * variable is not in static TLS (a build without initial-exec TLS).
  * Call it once, before any other mrt call but mrt_threadmodel.
@@ -460,6 +480,61 @@ MRT_API void mrt_gsetuser(mrt_g *g, void *v);
  * getg: one load from the thread-local block
  * ------------------------------------------------------------------------ */
 
+/* The current g (NULL on non-Ms) and M: one load each from the calling
+ * thread's block, valid after a switch that moved the g to another M (see
+ * mrt_tlsp_ at the end of this header). Defined inline there.
+ * [any thread; async-signal-safe] */
+static inline mrt_g *mrt_getg(void);
+static inline mrt_m *mrt_getm(void);
+
+/* ------------------------------------------------------------------------
+ * Utilities usable on any M (no libc)
+ * ------------------------------------------------------------------------ */
+
+/* Formatted output over raw write(2): %d %i %u %x %X %p %s %c %%, with the
+ * length modifiers l, ll, z, j and t, a width (at most 4096: larger ones
+ * count as 4096) and the 0 and - flags; an unknown verb is printed as
+ * written, a NULL %s as "(null)".
+ * Return the bytes written (or that would have been, for snprintf) or a
+ * negative errno: -EINVAL for a NULL fmt (and, for the snprintf pair, a NULL
+ * buf with n > 0), -EBADF for fd < 0, write(2)'s error. Each call is one
+ * write(2) of at most 511 bytes (longer output is cut), so lines from
+ * different Ms never mix.
+ * [any thread; async-signal-safe] */
+MRT_API int mrt_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+MRT_API int mrt_dprintf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+MRT_API int mrt_snprintf(char *buf, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+MRT_API int mrt_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap);
+
+/* The name of a (negative or positive) errno value, e.g. "EAGAIN (resource
+ * temporarily unavailable)". Never NULL. [any thread; async-signal-safe] */
+MRT_API const char *mrt_strerror(int err);
+
+/* A message describing the calling thread's last mrt failure (for example the
+ * thread limit that refused an M), or "" if none. Valid until the thread's
+ * next mrt call. [any thread; async-signal-safe] */
+MRT_API const char *mrt_errmsg(void);
+
+/* Monotonic time in nanoseconds. [any thread; async-signal-safe] */
+MRT_API int64_t mrt_nanotime(void);
+
+/* The calling thread's kernel thread id (Darwin: the low 31 bits of its
+ * pthread_threadid_np). [any thread; async-signal-safe] */
+MRT_API int32_t mrt_gettid(void);
+
+/* Sends signal sig to M `id` only (tgkill on Linux, pthread_kill on Darwin),
+ * m0 included. Returns 0, -ESRCH if no such live M, -EINVAL (sig outside
+ * 1..64, id < 0, before mrt_init). Looks the M up without locks. [any thread;
+ * async-signal-safe] */
+MRT_API int mrt_signalm(int64_t id, int sig);
+
+/* ========================================================================
+ * Internal. Nothing below this line is part of the API: it is here only
+ * because mrt_getg() and mrt_getm() are inline, and it may change in any
+ * release. Do not name struct mrt_tls, mrt_tls or mrt_tlsp_ in a program.
+ * ======================================================================== */
+
 /*
  * The calling thread's mrt state. On clone-model Ms the thread pointer points
  * at an M-private block laid out so that this variable resolves into it; on
@@ -516,53 +591,8 @@ static inline struct mrt_tls *mrt_tlsp_(void)
 static inline struct mrt_tls *mrt_tlsp_(void) { return &mrt_tls; }
 #endif
 
-/* The current g (NULL on non-Ms) and M: one load each from the thread's
- * block, valid after a switch that moved the g to another M (see above).
- * [any thread; async-signal-safe] */
 static inline mrt_g *mrt_getg(void) { return mrt_tlsp_()->g; }
 static inline mrt_m *mrt_getm(void) { return mrt_tlsp_()->m; }
-
-/* ------------------------------------------------------------------------
- * Utilities usable on any M (no libc)
- * ------------------------------------------------------------------------ */
-
-/* Formatted output over raw write(2): %d %i %u %x %X %p %s %c %%, with the
- * length modifiers l, ll, z, j and t, a width (at most 4096: larger ones
- * count as 4096) and the 0 and - flags; an unknown verb is printed as
- * written, a NULL %s as "(null)".
- * Return the bytes written (or that would have been, for snprintf) or a
- * negative errno: -EINVAL for a NULL fmt (and, for the snprintf pair, a NULL
- * buf with n > 0), -EBADF for fd < 0, write(2)'s error. Each call is one
- * write(2) of at most 511 bytes (longer output is cut), so lines from
- * different Ms never mix.
- * [any thread; async-signal-safe] */
-MRT_API int mrt_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-MRT_API int mrt_dprintf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-MRT_API int mrt_snprintf(char *buf, size_t n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-MRT_API int mrt_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap);
-
-/* The name of a (negative or positive) errno value, e.g. "EAGAIN (resource
- * temporarily unavailable)". Never NULL. [any thread; async-signal-safe] */
-MRT_API const char *mrt_strerror(int err);
-
-/* A message describing the calling thread's last mrt failure (for example the
- * thread limit that refused an M), or "" if none. Valid until the thread's
- * next mrt call. [any thread; async-signal-safe] */
-MRT_API const char *mrt_errmsg(void);
-
-/* Monotonic time in nanoseconds. [any thread; async-signal-safe] */
-MRT_API int64_t mrt_nanotime(void);
-
-/* The calling thread's kernel thread id (Darwin: the low 31 bits of its
- * pthread_threadid_np). [any thread; async-signal-safe] */
-MRT_API int32_t mrt_gettid(void);
-
-/* Sends signal sig to M `id` only (tgkill on Linux, pthread_kill on Darwin),
- * m0 included. Returns 0, -ESRCH if no such live M, -EINVAL (sig outside
- * 1..64, id < 0, before mrt_init). Looks the M up without locks. [any thread;
- * async-signal-safe] */
-MRT_API int mrt_signalm(int64_t id, int sig);
 
 #ifdef __cplusplus
 }

@@ -45,17 +45,17 @@ static void test_init_and_limits(void **state)
 	snapshot(&a);
 	/* Refused before the "already initialised" check: bad is bad. */
 	struct mrt_config bad[] = {
-		{ .g0_stack = 1 },
-		{ .g0_stack = SIZE_MAX },
-		{ .gsignal_stack = (size_t)1 << 31 },
-		{ .gsignal_stack = SIZE_MAX },
-		{ .max_threads = -1 },
-		{ .max_threads = INT32_MIN },
-		{ .idle_ns = -1 },
-		{ .idle_ns = INT64_MIN },
-		{ .flags = ~0u },
-		{ .flags = 0x80000000u },
-		{ .thread_name = "a prefix far too long for a thread name" },
+		CFG(.g0_stack = 1),
+		CFG(.g0_stack = SIZE_MAX),
+		CFG(.gsignal_stack = (size_t)1 << 31),
+		CFG(.gsignal_stack = SIZE_MAX),
+		CFG(.max_threads = -1),
+		CFG(.max_threads = INT32_MIN),
+		CFG(.idle_ns = -1),
+		CFG(.idle_ns = INT64_MIN),
+		CFG(.flags = ~0u),
+		CFG(.flags = 0x80000000u),
+		CFG(.thread_name = "a prefix far too long for a thread name"),
 	};
 	for (size_t i = 0; i < countof(bad); i++)
 		assert_int_equal(mrt_init(&bad[i]), -EINVAL);

@@ -164,7 +164,7 @@ static void test_context_entry_return_is_fatal(void **state)
 /* Idle Ms retire after idle_ns when the configuration asks for it. */
 static void child_idle_retire(void)
 {
-	struct mrt_config cfgv = { .idle_ns = 20 * 1000000 };
+	struct mrt_config cfgv = CFG(.idle_ns = 20 * 1000000);
 	CHILD_CHECK(mrt_init(&cfgv) == 0);
 	int64_t id = mrt_newm(fn_park, NULL, NULL);
 	CHILD_CHECK(id > 0);
@@ -218,18 +218,28 @@ static void child_before_init(void)
 	CHILD_CHECK(mrt_forallm(NULL, NULL) == -EINVAL);
 
 	struct mrt_config bad[] = {
-		{ .g0_stack = 4096 },
-		{ .g0_stack = (size_t)2 << 30 },
-		{ .gsignal_stack = 1024 },
-		{ .max_threads = -1 },
-		{ .idle_ns = -5 },
-		{ .flags = 0x80000000u },
+		CFG(.g0_stack = 4096),
+		CFG(.g0_stack = (size_t)2 << 30),
+		CFG(.gsignal_stack = 1024),
+		CFG(.max_threads = -1),
+		CFG(.idle_ns = -5),
+		CFG(.flags = 0x80000000u),
+		{ .max_threads = 77 }, /* no size */
+		{ .size = sizeof(struct mrt_config) - 8, .max_threads = 77 },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		CHILD_CHECK(mrt_init(&bad[i]) == -EINVAL);
 
-	struct mrt_config good = { .max_threads = 77 };
-	CHILD_CHECK(mrt_init(&good) == 0);
+	/* Built against a newer header: fields this mrt does not know must be
+	 * zero, or it cannot do what is asked. */
+	struct {
+		struct mrt_config c;
+		uint64_t newer;
+	} good = { .c = CFG(.max_threads = 77), .newer = 1 };
+	good.c.size = sizeof good;
+	CHILD_CHECK(mrt_init(&good.c) == -E2BIG);
+	good.newer = 0;
+	CHILD_CHECK(mrt_init(&good.c) == 0);
 	CHILD_CHECK(mrt_init(NULL) == -EBUSY);
 	CHILD_CHECK(mrt_setmaxthreads(5) == 77); /* the first config is in force */
 	CHILD_CHECK(mrt_mid() == 0);
@@ -247,8 +257,8 @@ static void test_calls_before_init_and_double_init(void **state)
 /* mrt_init with odd but valid sizes rounds them up to pages. */
 static void child_odd_config(void)
 {
-	struct mrt_config c = { .g0_stack = (64 << 10) + 1, .gsignal_stack = (32 << 10) + 3,
-		                .max_threads = 3, .stack_cache = UINT32_MAX };
+	struct mrt_config c = CFG(.g0_stack = (64 << 10) + 1, .gsignal_stack = (32 << 10) + 3,
+	                          .max_threads = 3, .stack_cache = UINT32_MAX);
 	CHILD_CHECK(mrt_init(&c) == 0);
 	CHILD_CHECK(cfg.g0stack == (64 << 10) + pagesize);
 	CHILD_CHECK(cfg.gsignalstack == (32 << 10) + pagesize);

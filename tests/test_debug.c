@@ -561,7 +561,7 @@ static void child_names_flag(void)
 {
 	char comm[32], main0[32], want[32];
 	read_comm(0, main0, sizeof main0);
-	struct mrt_config c = { .flags = MRT_F_THREAD_NAMES };
+	struct mrt_config c = CFG(.flags = MRT_F_THREAD_NAMES);
 	CHILD_CHECK(mrt_init(&c) == 0);
 	int64_t id;
 	parked_comm(comm, sizeof comm, &id);
@@ -583,7 +583,7 @@ static void child_names_flag(void)
 static void child_names_prefix(void)
 {
 	char comm[32];
-	struct mrt_config c = { .thread_name = "vm-worker-" };
+	struct mrt_config c = CFG(.thread_name = "vm-worker-");
 	CHILD_CHECK(mrt_init(&c) == 0);
 	parked_comm(comm, sizeof comm, NULL);
 	CHILD_CHECK(strcmp(comm, "vm-worker-1") == 0);
@@ -612,7 +612,7 @@ static void child_names_mrtdebug(void)
 
 static void child_names_toolong(void)
 {
-	struct mrt_config c = { .thread_name = "0123456789abcdef" }; /* 16 bytes */
+	struct mrt_config c = CFG(.thread_name = "0123456789abcdef"); /* 16 bytes */
 	CHILD_CHECK(mrt_init(&c) == -EINVAL);
 	c.thread_name = "0123456789abcde"; /* 15: fits */
 	CHILD_CHECK(mrt_init(&c) == 0);

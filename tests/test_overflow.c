@@ -24,7 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const struct mrt_config withflag = { .flags = MRT_F_STACKOVERFLOW };
+static const struct mrt_config withflag = CFG(.flags = MRT_F_STACKOVERFLOW);
 
 static void assert_overflow_reported(const struct child *c)
 {

@@ -140,6 +140,10 @@ int teardown_ms(void **state);
 int watchdog_on(void **state);
 #define MRT_TEST(t) cmocka_unit_test_setup_teardown(t, watchdog_on, teardown_ms)
 
+/* A struct mrt_config initialiser with its size set (mrt.h) and the given
+ * fields: struct mrt_config c = CFG(.max_threads = 3); */
+#define CFG(...) { .size = sizeof(struct mrt_config), __VA_ARGS__ }
+
 /* Every test binary: parse --quick (fewer iterations, used under QEMU). */
 extern bool quick;
 void testlib_init(int argc, char **argv);
