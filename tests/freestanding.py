@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """freestanding.py NM LIBMRT.a [MODEL] — the M path calls no libc.
 
-mrt's static library is one prelinked object (ci/prelink.sh), so its
+mrt's static library is one prelinked object (tools/build/prelink.sh), so its
 undefined symbols are exactly what it needs from outside. In the clone
 model code on an M must not touch libc's thread state, so the only outside
 symbols allowed are the ones below. A malloc, printf or errno use anywhere

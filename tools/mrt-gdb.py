@@ -8,7 +8,7 @@
 # It reads mrt's own bookkeeping — allm, sched, struct mrt_m — from the
 # program's debug info, so it works the same on a live process and on a core
 # file, in both thread models. Those are internal symbols: local in the
-# prelinked libmrt.a (ci/prelink.sh keeps them, and their debug info, while
+# prelinked libmrt.a (tools/build/prelink.sh keeps them, and their debug info, while
 # making them invisible to the linker) and hidden in libmrt.so, so the
 # program needs mrt's debug info (any build type but plain release).
 #
