@@ -318,28 +318,11 @@ static void child_after_foreign_fork(void)
 }
 
 static struct child foreign_child;
+static int foreign_fork_err;
 static void *foreign_forker(void *arg)
 {
 	(void)arg;
-	int p[2];
-	if (pipe(p) != 0)
-		return NULL;
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(p[1], 2);
-		close(p[0]);
-		alarm(60);
-		child_after_foreign_fork();
-		child_exit(0);
-	}
-	close(p[1]);
-	size_t k = 0;
-	ssize_t r;
-	while ((r = read(p[0], foreign_child.out + k, sizeof foreign_child.out - 1 - k)) > 0)
-		k += (size_t)r;
-	foreign_child.out[k] = '\0';
-	close(p[0]);
-	waitpid(pid, &foreign_child.status, 0);
+	foreign_fork_err = fork_child(child_after_foreign_fork, 60, &foreign_child);
 	return NULL;
 }
 
@@ -353,6 +336,7 @@ static void test_fork_in_a_thread_that_is_not_an_m(void **state)
 		memset(&foreign_child, 0, sizeof foreign_child);
 		pthread_create(&f, NULL, foreign_forker, NULL);
 		pthread_join(f, NULL);
+		assert_int_equal(foreign_fork_err, 0);
 		assert_child_ok(&foreign_child);
 	}
 	stop_world(c, &w, &j);

@@ -15,7 +15,7 @@
 
 static int64_t seen_id[256];
 static int32_t seen_tid[256];
-static uint32_t ran;
+static uint32_t ran, gate;
 
 static void record_self(void *arg)
 {
@@ -23,10 +23,13 @@ static void record_self(void *arg)
 	seen_id[i] = mrt_mid();
 	seen_tid[i] = mrt_gettid();
 	ev_add(&ran, 1);
+	ev_block(&gate, 1); /* alive until every M has recorded itself */
 }
 
 /* Ids are unique and increase in creation order; the M itself sees the id
- * newm returned; each M is its own kernel thread, distinct from m0. */
+ * newm returned; each M is its own kernel thread, distinct from m0 and
+ * from every other M (all are alive at once when the tids are compared,
+ * so the kernel cannot have reused one). */
 static void test_ids_unique_and_increasing(void **state)
 {
 	(void)state;
@@ -35,6 +38,7 @@ static void test_ids_unique_and_increasing(void **state)
 		n = 256;
 	int64_t ids[256];
 	ran = 0;
+	gate = 0;
 	for (long i = 0; i < n; i++) {
 		ids[i] = must_newm(record_self, (void *)i);
 		if (i > 0)
@@ -42,12 +46,14 @@ static void test_ids_unique_and_increasing(void **state)
 	}
 	ev_wait(&ran, (uint32_t)n);
 	for (int i = 0; i < n; i++) {
-		assert_int_equal(mrt_join(ids[i]), 0);
 		assert_int_equal(seen_id[i], ids[i]);
 		assert_int_not_equal(seen_tid[i], mrt_gettid());
 		for (int j = 0; j < i; j++)
-			assert_int_not_equal(seen_tid[i] == seen_tid[j] && ids[i] == ids[j], 1);
+			assert_int_not_equal(seen_tid[i], seen_tid[j]);
 	}
+	ev_add(&gate, 1);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(mrt_join(ids[i]), 0);
 	assert_int_equal(mrt_mid(), 0); /* the test's thread is m0 */
 }
 

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "testlib.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -92,6 +93,27 @@ static void words(void *arg)
 	ev_block(&mw_arrived, 2);
 }
 
+/* What a thread that is not an M gets from the same calls. */
+struct nonm {
+	uintptr_t *slot;
+	void *p;
+	int setp;
+	int64_t mid;
+	uint32_t r[2];
+};
+
+static void *nonm_words(void *arg)
+{
+	struct nonm *w = arg;
+	w->slot = mrt_mlocal(0);
+	w->p = mrt_getp();
+	w->setp = mrt_setp((void *)0x3333);
+	w->mid = mrt_mid();
+	w->r[0] = mrt_fastrand();
+	w->r[1] = mrt_fastrand();
+	return NULL;
+}
+
 static void test_per_m_words(void **state)
 {
 	(void)state;
@@ -114,9 +136,20 @@ static void test_per_m_words(void **state)
 	/* Different Ms, different sequences; no sequence repeats at once. */
 	assert_memory_not_equal(mw[0].r, mw[1].r, sizeof mw[0].r);
 	assert_int_not_equal(mw[0].r[0], mw[0].r[1]);
-	/* m0 has them too; threads that are not Ms do not. */
+	/* m0 has them too; threads that are not Ms do not, and their
+	 * fastrand is the shared generator, which still moves. */
 	assert_non_null(mrt_mlocal(0));
 	assert_true(mrt_fastrand() != mrt_fastrand());
+	struct nonm nw;
+	memset(&nw, 0xa5, sizeof nw);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, nonm_words, &nw), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_null(nw.slot);
+	assert_null(nw.p);
+	assert_int_equal(nw.setp, -EPERM);
+	assert_int_equal(nw.mid, -1);
+	assert_int_not_equal(nw.r[0], nw.r[1]);
 }
 
 static int setup(void **state)

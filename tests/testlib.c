@@ -64,13 +64,19 @@ void child_exit(int code)
 #endif
 }
 
-void run_child(void (*fn)(void), int timeout_s, struct child *c)
+int fork_child(void (*fn)(void), int timeout_s, struct child *c)
 {
 	int p[2];
-	assert_int_equal(pipe(p), 0);
+	if (pipe(p) != 0)
+		return -errno;
 	fflush(NULL);
 	pid_t pid = fork();
-	assert_true(pid >= 0);
+	if (pid < 0) {
+		int err = -errno;
+		close(p[0]);
+		close(p[1]);
+		return err;
+	}
 	if (pid == 0) {
 		close(p[0]);
 		dup2(p[1], 2);
@@ -93,7 +99,12 @@ void run_child(void (*fn)(void), int timeout_s, struct child *c)
 		n += (size_t)r;
 	c->out[n] = '\0';
 	close(p[0]);
-	assert_int_equal(waitpid(pid, &c->status, 0), pid);
+	return waitpid(pid, &c->status, 0) == pid ? 0 : -errno;
+}
+
+void run_child(void (*fn)(void), int timeout_s, struct child *c)
+{
+	assert_int_equal(fork_child(fn, timeout_s, c), 0);
 }
 
 void assert_child_signal(const struct child *c, int sig, const char *msg)

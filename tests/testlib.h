@@ -26,8 +26,11 @@ struct child {
 	char out[8192];  /* the child's stderr (and stdout), NUL-terminated */
 };
 /* Runs fn in a fresh child and waits for it (at most timeout_s seconds,
- * then the child is killed with SIGKILL). */
+ * then the child dies of SIGALRM); fails the test if the fork fails. */
 void run_child(void (*fn)(void), int timeout_s, struct child *c);
+/* The same from any thread, without cmocka: 0, or -errno if the child
+ * could not be made or waited for. */
+int fork_child(void (*fn)(void), int timeout_s, struct child *c);
 /* Asserts the child died of signal sig and printed msg (if not NULL). */
 void assert_child_signal(const struct child *c, int sig, const char *msg);
 /* Asserts the child exited with code 0 and printed nothing. */
