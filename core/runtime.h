@@ -8,8 +8,10 @@
  * "platform interface" below. The build puts the right arch/ and platform/
  * folders on the include path; core includes "arch.h" and "os.h" by name.
  *
- * Names follow Go's runtime (proc.go, runtime2.go, lock_futex.go, stack.go) so
- * that a reader of the seeds finds each step of an M's life.
+ * Names follow Go's runtime (proc.go, runtime2.go, signal_unix.go,
+ * lock_futex.go, stack.go) so that a reader of Go's source — or of the
+ * Go 1.12/1.13 walk-throughs this project grew from — finds each step of an
+ * M's life under the same name (docs/internals.md maps them).
  */
 #ifndef MRT_RUNTIME_H
 #define MRT_RUNTIME_H

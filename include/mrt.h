@@ -34,7 +34,8 @@
  *    included.
  *  - Debugging: MRTDEBUG=mtrace=1 prints every M event on fd 2,
  *    MRTDEBUG=schedtrace=<ms> a summary line every <ms> (see mrt_init);
- *    mrt_dump prints a table of all Ms; each M names its thread "mrt/M<id>";
+ *    mrt_dump prints a table of all Ms; with MRT_F_THREAD_NAMES (off by
+ *    default) each M names its thread "mrt/M<id>";
  *    tools/mrt-gdb.py adds "info mrt" and "mrt bt <id>" to gdb.
  */
 #ifndef MRT_H
