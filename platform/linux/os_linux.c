@@ -260,6 +260,21 @@ static uintptr_t parsehex(const char **sp)
 }
 
 /*
+ * mainstacklo is the lowest address the main thread's stack [lo, hi) — a
+ * mapping that grows down on demand — can reach: RLIMIT_STACK (lim) below
+ * hi, but no closer than the kernel's guard gap to the end of the mapping
+ * below it (prevend). It is never above lo: what is mapped is the stack.
+ */
+uintptr_t mainstacklo(uintptr_t lo, uintptr_t hi, uintptr_t prevend, uint64_t lim)
+{
+	uintptr_t low = lim < (uint64_t)hi ? hi - (uintptr_t)lim : 0;
+	/* The kernel keeps a guard gap above the mapping below. */
+	if (low < prevend + (256u << 12))
+		low = prevend + (256u << 12);
+	return low < lo ? low : lo;
+}
+
+/*
  * m0stack finds the mapping that holds the caller's stack in
  * /proc/self/maps. For the main thread's "[stack]", which grows on demand,
  * lo is where it may grow to: RLIMIT_STACK below hi, but not into the
@@ -300,16 +315,11 @@ void m0stack(stack *s)
 				s->lo = lo;
 				if (mainstack) {
 					struct l_rlimit rl;
-					uintptr_t grow = 8u << 20;
+					uint64_t lim = 8u << 20; /* unknown or unlimited */
 					if (sys4(__NR_prlimit64, 0, L_RLIMIT_STACK, 0, &rl) == 0 &&
 					    rl.cur < (uint64_t)hi)
-						grow = (uintptr_t)rl.cur;
-					uintptr_t low = hi - grow;
-					/* The kernel keeps a guard gap above the mapping below. */
-					if (low < prevend + (256u << 12))
-						low = prevend + (256u << 12);
-					if (low < lo)
-						s->lo = low;
+						lim = rl.cur;
+					s->lo = mainstacklo(lo, hi, prevend, lim);
 				}
 			}
 			prevend = hi;
