@@ -261,16 +261,19 @@ static void *walker(void *arg)
 
 /* ------------------------------------------------------------------------ */
 
+/* VmRSS, which the kernel gives in KiB: statm counts pages, and under
+ * QEMU_PAGESIZE its pages are the host's, not the guest's. */
 static long rss_kb(void)
 {
-	long pages = 0, resident = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	if (f != NULL) {
-		if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-			resident = 0;
+	long kb = 0;
+	char line[128];
+	FILE *f = fopen("/proc/self/status", "r");
+	while (f != NULL && fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	if (f != NULL)
 		fclose(f);
-	}
-	return resident * (long)(pagesize / 1024);
+	return kb;
 }
 
 static void on_watchdog(int sig)

@@ -40,6 +40,7 @@ static void test_id_overflow_is_fatal(void **state)
  * action kill the process.
  */
 static uintptr_t guard_lo, guard_hi;
+static size_t guard_size; /* the kernel's page: read on the main thread */
 
 static void segv_handler(int sig, siginfo_t *si, void *uc)
 {
@@ -82,12 +83,13 @@ static void overflow_g0(void *arg)
 	(void)arg;
 	m *mp = getm();
 	guard_hi = mp->g0->stack.lo;
-	guard_lo = guard_hi - pagesize;
+	guard_lo = guard_hi - guard_size;
 	recurse(0);
 }
 
 static void child_g0_overflow(void)
 {
+	guard_size = kernel_pagesize();
 	CHILD_CHECK(mrt_init(NULL) == 0);
 	install_segv();
 	int64_t id = mrt_newm(overflow_g0, NULL, NULL);
@@ -118,7 +120,7 @@ static void child_g_overflow(void)
 	install_segv();
 	CHILD_CHECK(mrt_malg(&ovg, 64 << 10) == 0);
 	guard_hi = ovg->stack.lo;
-	guard_lo = guard_hi - pagesize;
+	guard_lo = guard_hi - kernel_pagesize();
 	CHILD_CHECK(mrt_gostart(ovg, overflow_g, NULL) == 0);
 	mrt_gogo(ovg);
 	mrt_dprintf(2, "survived g overflow\n");
@@ -254,14 +256,16 @@ static void test_calls_before_init_and_double_init(void **state)
 	assert_child_ok(&c);
 }
 
-/* mrt_init with odd but valid sizes rounds them up to pages. */
+/* mrt_init with odd but valid sizes rounds them up to the kernel's pages
+ * (with 64 KiB pages, 32 KiB + 3 is one page). */
 static void child_odd_config(void)
 {
 	struct mrt_config c = CFG(.g0_stack = (64 << 10) + 1, .gsignal_stack = (32 << 10) + 3,
 	                          .max_threads = 3, .stack_cache = UINT32_MAX);
+	size_t ps = kernel_pagesize();
 	CHILD_CHECK(mrt_init(&c) == 0);
-	CHILD_CHECK(cfg.g0stack == (64 << 10) + pagesize);
-	CHILD_CHECK(cfg.gsignalstack == (32 << 10) + pagesize);
+	CHILD_CHECK(cfg.g0stack == round_up((64 << 10) + 1, ps));
+	CHILD_CHECK(cfg.gsignalstack == round_up((32 << 10) + 3, ps));
 	int64_t a = mrt_newm(fn_park, NULL, NULL), b = mrt_newm(fn_park, NULL, NULL);
 	CHILD_CHECK(a > 0 && b > 0);
 	CHILD_CHECK(mrt_newm(fn_exit, NULL, NULL) == -EAGAIN); /* 3 with m0 */

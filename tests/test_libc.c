@@ -183,7 +183,7 @@ static void selfs(void *arg)
 	mrt_gstack(mrt_getg0(), &lo, &hi);
 	M_CHECK(lo == (uintptr_t)addr && hi == (uintptr_t)addr + size);
 	M_CHECK(sp >= lo && sp < hi);
-	M_CHECK(size >= cfg.g0stack - pagesize); /* libc carves its TLS from it */
+	M_CHECK(size >= cfg.g0stack - kernel_pagesize()); /* libc carves its TLS from it */
 
 	barrier(0); /* all alive: their selves are distinct */
 	M_CHECK(tlv == self);

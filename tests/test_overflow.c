@@ -176,6 +176,21 @@ static void child_m0(void)
 static void test_m0_stack_overflow_is_reported(void **state)
 {
 	(void)state;
+	/* mrt finds m0's stack in /proc/self/maps. QEMU 7.2 user mode lists a
+	 * host mapping there only if all its guest pages share one protection;
+	 * with QEMU_PAGESIZE above the host's 4 KiB the guest stack's 4 KiB
+	 * PROT_NONE guard shares a host page with the stack, so the stack is not
+	 * listed at all and its bounds cannot be known (mrt falls back to 64 KiB
+	 * around the frame, where there is no guard). A kernel always lists it:
+	 * natively this never skips. (The child is a fork of this thread: the
+	 * same stack.) */
+	char perms[5];
+	uintptr_t mlo, mhi;
+	if (emulated && !maps_find((uintptr_t)__builtin_frame_address(0), perms, &mlo, &mhi)) {
+		print_message("skipped: QEMU user mode leaves the main thread's stack out of "
+		              "/proc/self/maps with pages above 4 KiB (QEMU_PAGESIZE)\n");
+		skip();
+	}
 	struct child c;
 	run_child(child_m0, 30, &c);
 	assert_overflow_reported(&c);
@@ -333,6 +348,7 @@ static void test_without_flag_overflow_is_plain_sigsegv(void **state)
 /* Written by the handlers: volatile, or the compiler, which sees that no
  * store through badpage can reach them, may read them before the fault. */
 static char *badpage;
+static size_t badsize; /* one page of the kernel's */
 static volatile uint32_t prev_calls;
 static volatile int prev_sig;
 static void *volatile prev_addr, *volatile prev_uc;
@@ -341,7 +357,7 @@ static volatile uint64_t prev_blocked;
 static void fixpage(void)
 {
 	/* M-safe: the handler may run on a clone-model M. */
-	arch_syscall6(SYS_mprotect, (long)badpage, (long)pagesize, PROT_READ | PROT_WRITE, 0, 0, 0);
+	arch_syscall6(SYS_mprotect, (long)badpage, (long)badsize, PROT_READ | PROT_WRITE, 0, 0, 0);
 }
 
 static uint64_t blocked_now(void)
@@ -371,7 +387,8 @@ static void prev_plain(int sig)
 
 static void map_badpage(void)
 {
-	badpage = mmap(NULL, pagesize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	badsize = kernel_pagesize();
+	badpage = mmap(NULL, badsize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHILD_CHECK(badpage != MAP_FAILED);
 }
 
@@ -413,7 +430,7 @@ static void child_chain_siginfo(void)
 	CHILD_CHECK(prev_uc != NULL && badpage[10] == 42);
 	CHILD_CHECK((prev_blocked & bit(SIGUSR1)) && (prev_blocked & bit(SIGSEGV)));
 	/* Again on an M: the handler runs on its gsignal, same contract. */
-	CHILD_CHECK(mprotect(badpage, pagesize, PROT_NONE) == 0);
+	CHILD_CHECK(mprotect(badpage, badsize, PROT_NONE) == 0);
 	int64_t id = mrt_newm(touch_badpage, NULL, NULL);
 	CHILD_CHECK(id > 0 && mrt_join(id) == 0);
 	CHILD_CHECK(prev_calls == 2 && prev_addr == badpage + 10 && badpage[10] == 42);
@@ -457,7 +474,7 @@ static void child_chain_resethand(void)
 	touch_badpage(NULL);
 	CHILD_CHECK(prev_calls == 1);
 	mrt_dprintf(2, "first handled\n");
-	CHILD_CHECK(mprotect(badpage, pagesize, PROT_NONE) == 0);
+	CHILD_CHECK(mprotect(badpage, badsize, PROT_NONE) == 0);
 	touch_badpage(NULL);
 	mrt_dprintf(2, "survived\n");
 }

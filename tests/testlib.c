@@ -302,6 +302,32 @@ int count_maps(void)
 	return n;
 }
 
+bool maps_find(uintptr_t addr, char perms[5], uintptr_t *lo, uintptr_t *hi)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	bool found = false;
+	while (f != NULL && !found && fgets(line, sizeof line, f) != NULL) {
+		unsigned long a, b;
+		char p[5];
+		if (sscanf(line, "%lx-%lx %4s", &a, &b, p) == 3 && addr >= a && addr < b) {
+			memcpy(perms, p, 5);
+			*lo = a, *hi = b;
+			found = true;
+		}
+	}
+	if (f != NULL)
+		fclose(f);
+	return found;
+}
+
+size_t kernel_pagesize(void)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	assert_true(ps > 0);
+	return (size_t)ps;
+}
+
 int count_threads(void)
 {
 	DIR *d = opendir("/proc/self/task");

@@ -74,6 +74,12 @@ void sig_default(int sig);
 
 /* The kernel's view. */
 int count_maps(void);                /* lines of /proc/self/maps */
+/* The mapping of /proc/self/maps that holds addr: its bounds and its
+ * permissions ("rw-p"); false if none does. */
+bool maps_find(uintptr_t addr, char perms[5], uintptr_t *lo, uintptr_t *hi);
+/* The kernel's page size (sysconf), not mrt's copy of it: what a case
+ * that must hold for every page size (4, 16, 64 KiB) rounds with. */
+size_t kernel_pagesize(void);
 int count_threads(void);             /* entries of /proc/self/task */
 /* Threads that neither the test nor mrt made: QEMU user mode's own, or a
  * sanitizer runtime's (0 otherwise). Measured by testlib_init, before any
