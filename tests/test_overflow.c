@@ -13,12 +13,14 @@
 #include "testlib.h"
 #include "fixalloc.h"
 #include "sys_linux.h"
+#include "linux.h" /* mainstacklo */
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/auxv.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -194,6 +196,74 @@ static void test_m0_stack_overflow_is_reported(void **state)
 	struct child c;
 	run_child(child_m0, 30, &c);
 	assert_overflow_reported(&c);
+}
+
+/*
+ * How low m0's stack can grow, for every page size Linux runs with (#11 item
+ * 11): the kernel stops a growing stack its guard gap — 256 pages of the
+ * real page size (stack_guard_gap), 16 MiB with 64 KiB pages — above the
+ * mapping below it. Bounds computed with 4 KiB pages would put m0's lo 1
+ * MiB above that mapping: the fault at the kernel's limit would land far
+ * below the guard mrt watches, and the overflow would not be reported. In a
+ * child: it sets mrt's page size to each size in turn.
+ */
+static void check_lo(uintptr_t ps, const char *what, uintptr_t got, uintptr_t want)
+{
+	if (got != want) {
+		mrt_dprintf(2, "pages of %zu, %s: lo %p, want %p\n", (size_t)ps, what,
+		            (void *)got, (void *)want);
+		child_exit(1);
+	}
+}
+
+static void child_guard_gap(void)
+{
+	static const uintptr_t sizes[] = { 4 << 10, 16 << 10, 64 << 10 };
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		uintptr_t ps = sizes[i];
+		pagesize = ps;
+		uintptr_t prevend = (uintptr_t)1 << 32;
+		uintptr_t hi = prevend + (64u << 20), lo = hi - (128u << 10);
+		check_lo(ps, "far from the mapping below (RLIMIT_STACK is the limit)",
+		         mainstacklo(lo, hi, prevend, 32u << 20), hi - (32u << 20));
+		check_lo(ps, "near the mapping below (the guard gap is the limit)",
+		         mainstacklo(lo, hi, prevend, 64u << 20), prevend + 256 * ps);
+		check_lo(ps, "a limit below what is mapped (the mapping is the stack)",
+		         mainstacklo(lo, hi, prevend, 64u << 10), lo);
+	}
+}
+
+static void test_m0_guard_gap_is_256_pages(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_guard_gap, 30, &c);
+	assert_child_ok(&c);
+}
+
+/*
+ * mrt's page size is the kernel's (AT_PAGESZ, which sysconf reads too), and
+ * under QEMU the one QEMU_PAGESIZE asks for: so the matrix's arm64-16k and
+ * arm64-64k configurations run with the pages they are named for (the
+ * variable must reach the emulator through meson test and the exe_wrapper).
+ */
+static void child_pagesize(void)
+{
+	CHILD_CHECK(mrt_init(NULL) == 0);
+	CHILD_CHECK(pagesize == getauxval(AT_PAGESZ));
+	CHILD_CHECK(pagesize == kernel_pagesize());
+	const char *want = getenv("QEMU_PAGESIZE");
+	if (emulated && want != NULL)
+		CHILD_CHECK(pagesize == strtoul(want, NULL, 0));
+}
+
+static void test_pagesize_is_the_kernels(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_pagesize, 30, &c);
+	assert_child_ok(&c);
+	print_message("page size %zu\n", kernel_pagesize());
 }
 
 /*
@@ -579,6 +649,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_user_g_overflow_on_an_m_is_reported),
 		cmocka_unit_test(test_user_g_overflow_on_m0_is_reported),
 		cmocka_unit_test(test_m0_stack_overflow_is_reported),
+		cmocka_unit_test(test_m0_guard_gap_is_256_pages),
+		cmocka_unit_test(test_pagesize_is_the_kernels),
 		cmocka_unit_test(test_overflow_reported_with_mrt_locks_held),
 		cmocka_unit_test(test_guard_of_another_ms_g0_is_found),
 		cmocka_unit_test(test_guard_of_a_suspended_g_is_found),
