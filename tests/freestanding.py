@@ -25,6 +25,10 @@ ALLOWED = {
     "_GLOBAL_OFFSET_TABLE_",
     # Read by mrt_init on m0 (MRTDEBUG), never on an M.
     "environ",
+    # Read once by mrt_init on m0, like environ (the page size, AT_PAGESZ,
+    # platform/linux/os_linux.c osinit), never on an M: a read of the
+    # auxiliary vector glibc keeps, touching no per-thread state.
+    "getauxval",
     # Called once by mrt_init on m0 to register the fork handlers, which
     # run only on the thread that calls fork (platform/linux/fork_linux.c).
     "pthread_atfork",

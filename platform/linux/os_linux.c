@@ -6,6 +6,8 @@
 #include "linux.h"
 
 extern char **environ;
+/* glibc's: the auxiliary vector the kernel gave the process at exec. */
+extern unsigned long getauxval(unsigned long type);
 
 long l_open(const char *path)
 {
@@ -200,25 +202,6 @@ const char *osgetenv(const char *name)
  * osinit and m0's stack
  * ------------------------------------------------------------------------ */
 
-/* The page size from the auxiliary vector (64 KiB pages exist on arm64). */
-static uintptr_t getpagesize_auxv(void)
-{
-	uint64_t buf[128]; /* the whole auxv, in practice one read */
-	uintptr_t ps = 0;
-	long fd = l_open("/proc/self/auxv");
-	if (fd < 0)
-		return 4096;
-	long n;
-	while (ps == 0 && (n = l_read((int)fd, buf, sizeof buf)) > 0) {
-		for (long i = 0; i + 1 < n / 8; i += 2) {
-			if (buf[i] == L_AT_PAGESZ)
-				ps = buf[i + 1];
-		}
-	}
-	l_close((int)fd);
-	return ps != 0 ? ps : 4096;
-}
-
 static int32_t getncpu(void)
 {
 	uint64_t mask[16];
@@ -234,7 +217,18 @@ static int32_t getncpu(void)
 
 int osinit(void)
 {
-	pagesize = getpagesize_auxv();
+	/*
+	 * The page size: 4 KiB on amd64 and riscv64, but 16 KiB (Raspberry Pi
+	 * 5, Asahi) or 64 KiB (many servers) on arm64 kernels. The kernel
+	 * hands it to every process in the auxiliary vector (AT_PAGESZ), which
+	 * glibc keeps: getauxval is a read of that, needing no /proc. Called
+	 * once, here, on m0 (like environ); never on an M. Every kernel gives
+	 * AT_PAGESZ, and nothing in mrt can work from a guessed size.
+	 */
+	uintptr_t ps = (uintptr_t)getauxval(L_AT_PAGESZ);
+	if (ps == 0 || (ps & (ps - 1)) != 0)
+		fatal("the kernel gave no page size (AT_PAGESZ=%zu)", (size_t)ps);
+	pagesize = ps;
 	ncpu = getncpu();
 	/* The init mask: what every new M will run with. */
 	long r = sys4(__NR_rt_sigprocmask, L_SIG_SETMASK, 0, &cfg.initsigmask,
@@ -268,9 +262,12 @@ static uintptr_t parsehex(const char **sp)
 uintptr_t mainstacklo(uintptr_t lo, uintptr_t hi, uintptr_t prevend, uint64_t lim)
 {
 	uintptr_t low = lim < (uint64_t)hi ? hi - (uintptr_t)lim : 0;
-	/* The kernel keeps a guard gap above the mapping below. */
-	if (low < prevend + (256u << 12))
-		low = prevend + (256u << 12);
+	/* The kernel keeps a guard gap above the mapping below: its
+	 * stack_guard_gap, 256 pages of the real page size (4 MiB with 16 KiB
+	 * pages, 16 MiB with 64 KiB). */
+	uintptr_t gap = 256 * pagesize;
+	if (low < prevend + gap)
+		low = prevend + gap;
 	return low < lo ? low : lo;
 }
 
