@@ -481,6 +481,8 @@ int faultcheck(enum faultpoint fp); /* 0, or the -errno to fail with */
 #define FAULT(fp) faultcheck(fp)
 extern bool testnocache;               /* stack cache bypassed */
 extern void (*testmexithook)(m *mp);   /* on the exiting M, after mputfreem */
+extern bool testtlsoffon;              /* tlsinit takes testtlsoff as measured */
+extern intptr_t testtlsoff;
 /* For the tests: make the nth call from now of fp fail with err (nth 0
  * disarms), or calls nth .. nth+count-1; whether an armed failure has not
  * happened yet; calls of fp so far; bypass the stack cache; the exit hook. */
@@ -490,6 +492,9 @@ bool mrt_test_faultpending(int fp);
 uint32_t mrt_test_faultcalls(int fp);
 void mrt_test_nocache(bool on);
 void mrt_test_mexithook(void (*fn)(m *mp));
+/* tlsinit takes off as mrt_tls's offset from the thread pointer instead of
+ * measuring it (on false, measures again): a layout no program here has. */
+void mrt_test_tlsoff(bool on, intptr_t off);
 #else
 #define FAULT(fp) 0
 #endif

@@ -19,6 +19,8 @@ static struct {
 } faults[NFAULT];
 bool testnocache;
 void (*testmexithook)(m *mp);
+bool testtlsoffon;
+intptr_t testtlsoff;
 
 int faultcheck(enum faultpoint fp)
 {
@@ -67,6 +69,12 @@ void mrt_test_nocache(bool on)
 void mrt_test_mexithook(void (*fn)(m *mp))
 {
 	store_relaxed(&testmexithook, fn); /* exiting Ms may be reading it */
+}
+
+void mrt_test_tlsoff(bool on, intptr_t off)
+{
+	testtlsoff = off; /* mrt_init reads it, on the same thread */
+	testtlsoffon = on;
 }
 
 #else

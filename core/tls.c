@@ -27,6 +27,10 @@ int tlsinit(void)
 {
 	uintptr_t tp = (uintptr_t)arch_gettp();
 	intptr_t off = (intptr_t)((uintptr_t)&mrt_tls - tp);
+#ifdef MRT_TESTHOOKS
+	if (testtlsoffon)
+		off = testtlsoff;
+#endif
 	intptr_t lo = off < ARCH_TCB_LO ? off : ARCH_TCB_LO;
 	intptr_t end = off + (intptr_t)sizeof mrt_tls;
 	intptr_t hi = end > ARCH_TCB_HI ? end : ARCH_TCB_HI;

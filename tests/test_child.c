@@ -279,6 +279,45 @@ static void test_odd_config_is_rounded(void **state)
 	assert_child_ok(&c);
 }
 
+/*
+ * #11 item 8: where no M's TLS block can reach mrt_tls, mrt_init refuses
+ * with -ERANGE and mrt_errmsg says why — 2 GiB from the thread pointer (a
+ * program with that much static TLS), or inside the thread control block —
+ * and leaves nothing behind: mrt_init with the offset as measured then
+ * succeeds. Offsets no real program here has, so the test hook supplies them.
+ */
+static void child_tls_out_of_reach(void)
+{
+	mrt_test_tlsoff(true, -((intptr_t)2 << 30));
+	CHILD_CHECK(mrt_init(NULL) == -ERANGE);
+	CHILD_CHECK(strstr(mrt_errmsg(), "mrt_tls is at offset -2147483648 from the thread "
+	                                 "pointer: beyond the 1 GiB") != NULL);
+	mrt_test_tlsoff(true, (intptr_t)2 << 30);
+	CHILD_CHECK(mrt_init(NULL) == -ERANGE);
+	CHILD_CHECK(strstr(mrt_errmsg(), "at offset 2147483648 from the thread pointer: "
+	                                 "beyond") != NULL);
+	mrt_test_tlsoff(true, -8);
+	CHILD_CHECK(mrt_init(NULL) == -ERANGE);
+	CHILD_CHECK(strstr(mrt_errmsg(), "at offset -8 from the thread pointer: inside the "
+	                                 "thread control block") != NULL);
+	CHILD_CHECK(strcmp(mrt_strerror(-ERANGE), "ERANGE (out of range)") == 0);
+	mrt_test_tlsoff(false, 0);
+	CHILD_CHECK(mrt_init(NULL) == 0);
+	CHILD_CHECK(mrt_join(mrt_newm(fn_exit, NULL, NULL)) == 0);
+}
+
+static void test_tls_out_of_reach_is_erange(void **state)
+{
+	(void)state;
+	if (pthread_model()) {
+		print_message("pthread model: libc makes every M's TLS; mrt builds none\n");
+		skip();
+	}
+	struct child c;
+	run_child(child_tls_out_of_reach, 30, &c);
+	assert_child_ok(&c);
+}
+
 int main(int argc, char **argv)
 {
 	testlib_init(argc, argv);
@@ -290,6 +329,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_idle_m_retires),
 		cmocka_unit_test(test_calls_before_init_and_double_init),
 		cmocka_unit_test(test_odd_config_is_rounded),
+		cmocka_unit_test(test_tls_out_of_reach_is_erange),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
