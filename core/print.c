@@ -283,6 +283,7 @@ MRT_API const char *mrt_strerror(int err)
 	case ETIMEDOUT: return "ETIMEDOUT (timed out)";
 	case EBADF: return "EBADF (bad file descriptor)";
 	case ENOSYS: return "ENOSYS (not supported)";
+	case ERANGE: return "ERANGE (out of range)";
 	default: return "unknown error";
 	}
 }

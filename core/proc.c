@@ -75,8 +75,13 @@ MRT_API int mrt_init(const struct mrt_config *c)
 
 	int err = osinit();
 	/* The clone-model TLS block exists only where mrt makes g0. */
-	if (err == 0 && !OS_G0_FROM_OS)
-		err = tlsinit();
+	if (err == 0 && !OS_G0_FROM_OS) {
+		const char *why = "";
+		err = tlsinit(&why);
+		if (err != 0)
+			seterrmsg("mrt: mrt_tls is at offset %lld from the thread pointer: %s",
+			          (long long)cfg.tls_off, why);
+	}
 	/* The fault handler first: it needs nothing of m0 to run, and it is
 	 * the one step undone (sigsegvundo) if a later one fails. */
 	if (err == 0)

@@ -346,7 +346,7 @@ int minitSignals(m *mp);
 void unminitSignals(m *mp);
 
 /* tls.c: the clone-model thread-local block at the top of each g0 */
-int tlsinit(void);
+int tlsinit(const char **why); /* -ERANGE: *why says why not */
 void *tlsmake(m *mp, uintptr_t top);
 uintptr_t tlsbase(uintptr_t top);
 

@@ -17,13 +17,46 @@
  *        g0 mapping:  [guard][ usable g0 stack ... hi )[ TLS block ]
  *        TLS block:   tp + tls_lo ... tp ... tp + tls_hi   (tls_lo <= 0 or
  *                     tls_hi > 0 as the CPU's TLS variant has it)
+ *
+ * Between the TCB and mrt_tls lies the static TLS of every module loaded
+ * before mrt — all of the program's own when mrt is libmrt.so — which can be
+ * any size. TLS variant II has it below tp, above mrt_tls; variant I above
+ * the TCB, below mrt_tls (arch.h says which variant the CPU has):
+ *
+ *   variant II:  [ stack ... )[mrt_tls][ other modules' TLS ... ][TCB at tp]
+ *   variant I:   [ stack ... )[TCB at tp][ other modules' TLS ... ][mrt_tls]
+ *
+ * mrt writes only the two pieces at the ends. Nothing on a clone-model M may
+ * touch another module's __thread variables (mrt.h's thread model), so the
+ * bytes between are never written or read: address space in the g0 mapping
+ * (whose pages the kernel backs only when touched, and which is mapped
+ * without a swap reservation), not memory, and an M costs the same whatever
+ * the program's static TLS; the span only has to fit in one mapping, which
+ * tlsinit bounds. (With transparent huge pages set to "always" the kernel
+ * may back a touched, aligned 2 MiB of it whole, as it may of any large
+ * anonymous mapping: the process's policy, not a write of mrt's.)
  */
 #include "runtime.h"
 
 /* The one thread-local variable (see above and mrt.h). */
 MRT_API __thread struct mrt_tls mrt_tls __attribute__((tls_model("initial-exec")));
 
-int tlsinit(void)
+enum {
+	/* The most a TLS block may span: an M reserves it (address space
+	 * only) in every g0 mapping. As large as a stack may be. */
+	tlsmaxspan = maxstack,
+};
+_Static_assert(tlsmaxspan == 1 << 30, "tlsinit's reason and mrt.h say 1 GiB");
+
+/*
+ * tlsinit measures mrt_tls's offset on m0 (into cfg.tls_off, also when it
+ * fails). -ERANGE where no M's block can put mrt_tls there — further than
+ * tlsmaxspan from the thread pointer, or overlapping the TCB words mrt
+ * writes — with *why saying which. mrt_init writes the message: print.c
+ * uses mrt_tls, defined here, so a seterrmsg here would be the import
+ * cycle tests/layers.py refuses.
+ */
+int tlsinit(const char **why)
 {
 	uintptr_t tp = (uintptr_t)arch_gettp();
 	intptr_t off = (intptr_t)((uintptr_t)&mrt_tls - tp);
@@ -31,33 +64,42 @@ int tlsinit(void)
 	if (testtlsoffon)
 		off = testtlsoff;
 #endif
-	intptr_t lo = off < ARCH_TCB_LO ? off : ARCH_TCB_LO;
+	cfg.tls_off = off;
+	/* The distance first, so that the sums below cannot overflow. */
+	uintptr_t dist = off < 0 ? -(uintptr_t)off : (uintptr_t)off;
+	if (dist > tlsmaxspan - sizeof mrt_tls - (ARCH_TCB_HI - ARCH_TCB_LO)) {
+		*why = "beyond the 1 GiB an M's TLS block may span (the program's static "
+		       "TLS lies between)";
+		return -ERANGE;
+	}
 	intptr_t end = off + (intptr_t)sizeof mrt_tls;
+	if (off < ARCH_TCB_HI && end > ARCH_TCB_LO) {
+		*why = "inside the thread control block (a TLS layout mrt does not know)";
+		return -ERANGE;
+	}
+	intptr_t lo = off < ARCH_TCB_LO ? off : ARCH_TCB_LO;
 	intptr_t hi = end > ARCH_TCB_HI ? end : ARCH_TCB_HI;
 
 	cfg.tp0 = (void *)tp;
-	cfg.tls_off = off;
 	cfg.tls_lo = lo;
 	cfg.tls_hi = hi;
 	cfg.tls_size = round_up((uintptr_t)(hi - lo), 16) + ARCH_TP_ALIGN;
-	/* A distance this large means mrt_tls is not in static TLS (the
-	 * library was built without initial-exec TLS): refuse, do not guess. */
-	if (cfg.tls_size > (1u << 20))
-		return -ENOSYS;
 	return 0;
 }
 
 /*
  * tlsmake lays out mp's TLS block in the bytes just below top and returns the
  * thread pointer for the new thread. [top - cfg.tls_size, top) is the block's.
+ * It writes the TCB words and mp's mrt_tls, nothing else (see above): the
+ * mapping may come from the stack cache, so both are cleared first.
  */
 void *tlsmake(m *mp, uintptr_t top)
 {
 	uintptr_t tp = round_down(top - (uintptr_t)cfg.tls_hi, ARCH_TP_ALIGN);
-	uint8_t *base = (uint8_t *)(tp + cfg.tls_lo);
-	__builtin_memset(base, 0, (size_t)(cfg.tls_hi - cfg.tls_lo));
+	__builtin_memset((void *)(tp + ARCH_TCB_LO), 0, ARCH_TCB_HI - ARCH_TCB_LO);
 	arch_tcb_init((void *)tp, cfg.tp0);
 	struct mrt_tls *t = (struct mrt_tls *)(tp + cfg.tls_off);
+	__builtin_memset(t, 0, sizeof *t);
 	t->g = mp->g0;
 	t->m = mp;
 	return (void *)tp;

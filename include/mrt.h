@@ -23,8 +23,9 @@
  *    threads and the code that runs on them is freestanding: it may call mrt,
  *    compiler builtins and memcpy/memset, but no libc function that touches
  *    libc's per-thread state (errno, malloc, stdio, pthread_*, __thread
- *    variables of other libraries). In the *pthread* model (Darwin, or Linux
- *    built with -Dthreads=pthread) Ms are pthreads and may call anything.
+ *    variables of other libraries or of the program). In the *pthread*
+ *    model (Darwin, or Linux built with -Dthreads=pthread) Ms are pthreads
+ *    and may call anything.
  *    mrt_threadmodel() says which one a build uses.
  *  - Each function's comment ends with a bracketed line saying who may call it
  *    (any thread; an M, i.e. a thread mrt_newm made; the thread that will be
@@ -89,7 +90,12 @@ struct mrt_config {
 	                         In the pthread model g0 is the pthread's own
 	                         stack, created this size (whole pages, at least
 	                         PTHREAD_STACK_MIN); the thread library takes
-	                         its thread control block and TLS from it. */
+	                         its thread control block and TLS from it.
+	                         In the clone model the g0 mapping also spans
+	                         the M's TLS block, from the thread pointer to
+	                         mrt's own TLS with the program's static TLS
+	                         in between: mrt writes only the two ends, so
+	                         that costs each M address space, not memory. */
 	size_t gsignal_stack; /* signal stack of each M; default 32 KiB, as Go */
 	int32_t max_threads;  /* thread limit (mrt_setmaxthreads); default 10000 */
 	int64_t idle_ns;      /* an M parked in mrt_stopm longer than this retires
@@ -159,8 +165,11 @@ struct mrt_config {
  * longer than 15 bytes) and for a size smaller than this version 0.1's
  * struct; -E2BIG for a larger size whose fields beyond this version's are
  * not all zero (the program asks for something this mrt cannot do); -EBUSY if mrt is already initialised (the first
- * configuration stays in force); -ENOMEM; -ENOSYS if mrt's thread-local
- * variable is not in static TLS (a build without initial-exec TLS).
+ * configuration stays in force); -ENOMEM; in the clone model, -ERANGE if
+ * no M's TLS block can put mrt's thread-local variable where compiled code
+ * looks for it: more than 1 GiB from the thread pointer (the program's
+ * static TLS, which lies between, is that large), or inside the thread
+ * control block; mrt_errmsg() says which, and mrt_init may be called again.
  * Call it once, before any other mrt call but mrt_threadmodel.
  * [the thread that will be m0; not async-signal-safe]
  */
