@@ -45,6 +45,16 @@ static void usr1(int sig)
 	ev_add(&seen.n, 1);
 }
 
+/* usr1 for SIGUSR1, on the signal stack; *old gets the action it replaces. */
+static void catch_usr1(struct sigaction *old)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = usr1;
+	sa.sa_flags = SA_ONSTACK;
+	sigaction(SIGUSR1, &sa, old);
+}
+
 struct bounds {
 	int64_t id;
 	uintptr_t g0lo, g0hi, gslo, gshi;
@@ -71,11 +81,8 @@ static void test_signalm_runs_on_that_ms_gsignal(void **state)
 		              "the thread's next intercepted libc call)\n");
 		skip();
 	}
-	struct sigaction sa, old;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = usr1;
-	sa.sa_flags = SA_ONSTACK;
-	sigaction(SIGUSR1, &sa, &old);
+	struct sigaction old;
+	catch_usr1(&old);
 
 	enum { N = 4 };
 	int64_t ids[N];
@@ -129,11 +136,8 @@ static void test_signalm_reaches_m0(void **state)
 		              "libc call, which m0 waiting on a raw futex may never make\n");
 		skip();
 	}
-	struct sigaction sa, old;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = usr1;
-	sa.sa_flags = SA_ONSTACK;
-	sigaction(SIGUSR1, &sa, &old);
+	struct sigaction old;
+	catch_usr1(&old);
 	memset(&seen, 0, sizeof seen);
 	sent_to_m0 = 1;
 	assert_int_equal(mrt_join(must_newm(signal_m0, NULL)), 0);
