@@ -1,8 +1,12 @@
 /*
  * test_lock_sema.c — core/lock_sema.c, the runtime mutex and notes of
- * platforms without a futex (Darwin), run on Linux: built against
- * tests/lock_sema/os.h (OS_LOCK_SEMA) with POSIX mutex+cond semaphores in the
- * place of platform/darwin's, which differ only in the timed wait.
+ * platforms without a futex (Darwin), over the platform's own semaphores:
+ * the library's objects as they are, platform/darwin/os_darwin.c's
+ * semasleep/semawakeup included. A suite of the Darwin builds: on a Mac,
+ * and on Linux through tests/darwin-shim (-Ddarwin_shim), where
+ * os_darwin.c's relative timed wait runs on glibc's pthread_cond_clockwait.
+ * The threads here are not Ms: they sleep on the semaphore os_darwin.c
+ * keeps for each such thread (semaself).
  *
  * It checks what Go's lock_sema.go promises: mutual exclusion under heavy
  * contention (threads queue and sleep), one wakeup per sleep for notes, and
@@ -21,83 +25,12 @@
 #include <time.h>
 #include <sched.h>
 #include <unistd.h>
+#include <pthread.h>
 #include <cmocka.h>
 
 #include "runtime.h"
 
-/* ------------------------------------------------------------------------
- * The platform part lock_sema.c needs.
- * ------------------------------------------------------------------------ */
-
-static __thread semawaiter self;
-
-semawaiter *semaself(void)
-{
-	if (!self.sema.ready) {
-		pthread_mutex_init(&self.sema.mu, NULL);
-		pthread_cond_init(&self.sema.cond, NULL);
-		self.sema.ready = true;
-	}
-	return &self;
-}
-
-/* core/runtime2.c's, which this test does not link: lock() spins only
- * where another CPU can release the lock. */
-int32_t ncpu = 2;
-
-int64_t nanotime(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-bool semasleep(semawaiter *w, int64_t ns)
-{
-	os_sema *s = &w->sema;
-	bool ok = true;
-	pthread_mutex_lock(&s->mu);
-	if (ns < 0) {
-		while (s->count == 0)
-			pthread_cond_wait(&s->cond, &s->mu);
-	} else {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += ns / 1000000000;
-		ts.tv_nsec += ns % 1000000000;
-		if (ts.tv_nsec >= 1000000000)
-			ts.tv_sec++, ts.tv_nsec -= 1000000000;
-		while (s->count == 0 && ok)
-			ok = pthread_cond_timedwait(&s->cond, &s->mu, &ts) == 0 || s->count != 0;
-	}
-	if (ok)
-		s->count--;
-	pthread_mutex_unlock(&s->mu);
-	return ok;
-}
-
-void semawakeup(semawaiter *w)
-{
-	pthread_mutex_lock(&w->sema.mu);
-	w->sema.count++;
-	pthread_cond_signal(&w->sema.cond);
-	pthread_mutex_unlock(&w->sema.mu);
-}
-
-void osyield(void)
-{
-	sched_yield();
-}
-
-void fatal(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	abort();
-}
-
+/* The wakeups a semaphore holds that no sleep has taken yet. */
 static uint32_t semacount(semawaiter *w)
 {
 	pthread_mutex_lock(&w->sema.mu);
@@ -105,8 +38,6 @@ static uint32_t semacount(semawaiter *w)
 	pthread_mutex_unlock(&w->sema.mu);
 	return c;
 }
-
-/* ------------------------------------------------------------------------ */
 
 enum { nthreads = 8 };
 static mutex mu;

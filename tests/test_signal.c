@@ -45,6 +45,16 @@ static void usr1(int sig)
 	ev_add(&seen.n, 1);
 }
 
+/* usr1 for SIGUSR1, on the signal stack; *old gets the action it replaces. */
+static void catch_usr1(struct sigaction *old)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = usr1;
+	sa.sa_flags = SA_ONSTACK;
+	sigaction(SIGUSR1, &sa, old);
+}
+
 struct bounds {
 	int64_t id;
 	uintptr_t g0lo, g0hi, gslo, gshi;
@@ -71,11 +81,8 @@ static void test_signalm_runs_on_that_ms_gsignal(void **state)
 		              "the thread's next intercepted libc call)\n");
 		skip();
 	}
-	struct sigaction sa, old;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = usr1;
-	sa.sa_flags = SA_ONSTACK;
-	sigaction(SIGUSR1, &sa, &old);
+	struct sigaction old;
+	catch_usr1(&old);
 
 	enum { N = 4 };
 	int64_t ids[N];
@@ -105,6 +112,39 @@ static void test_signalm_runs_on_that_ms_gsignal(void **state)
 	assert_int_equal(mrt_signalm(ids[0], 65), -EINVAL);
 	assert_int_equal(mrt_signalm(-1, SIGUSR1), -EINVAL);
 	stop_idle_ms();
+	sigaction(SIGUSR1, &old, NULL);
+}
+
+/* m0 is an M like any other for mrt_signalm ("m0 included", mrt.h). Sent
+ * from another M, the signal runs on m0's thread. Darwin's signalm goes
+ * through the pthread_t that minit records, and minit recorded none for
+ * m0: the call returned -ESRCH and m0 was never signalled (found by the
+ * Darwin shim, where examples/goroutines, whose M wakes the main thread
+ * this way, hung). */
+static int sent_to_m0;
+static void signal_m0(void *arg)
+{
+	(void)arg;
+	sent_to_m0 = mrt_signalm(0, SIGUSR1);
+}
+
+static void test_signalm_reaches_m0(void **state)
+{
+	(void)state;
+	if (!where_checked) {
+		print_message("ThreadSanitizer: a handler runs at the thread's next intercepted "
+		              "libc call, which m0 waiting on a raw futex may never make\n");
+		skip();
+	}
+	struct sigaction old;
+	catch_usr1(&old);
+	memset(&seen, 0, sizeof seen);
+	sent_to_m0 = 1;
+	assert_int_equal(mrt_join(must_newm(signal_m0, NULL)), 0);
+	assert_int_equal(sent_to_m0, 0);
+	ev_wait(&seen.n, 1);
+	assert_int_equal(seen.mid, 0);
+	assert_int_equal(seen.tid, mrt_gettid());
 	sigaction(SIGUSR1, &old, NULL);
 }
 
@@ -445,6 +485,7 @@ int main(int argc, char **argv)
 	testlib_init(argc, argv);
 	const struct CMUnitTest tests[] = {
 		MRT_TEST(test_signalm_runs_on_that_ms_gsignal),
+		MRT_TEST(test_signalm_reaches_m0),
 		MRT_TEST(test_new_m_has_init_mask),
 		MRT_TEST(test_signals_at_birth_and_death),
 		MRT_TEST(test_signals_at_death_never_on_unmapped_stack),

@@ -194,11 +194,13 @@ int32_t osgettid(void)
 }
 
 /* Darwin's pthread_kill looks the thread up in libpthread's list of live
- * threads and answers ESRCH for one that has gone. */
+ * threads and answers ESRCH for one that has gone. os.thread is 0 until
+ * minit stores it (mclear's zero: pthread_t is a pointer here, but POSIX
+ * leaves the type open and glibc's is an integer; 0 reads as none in both). */
 int signalm(m *mp, int sig)
 {
 	pthread_t t = __atomic_load_n(&mp->os.thread, __ATOMIC_ACQUIRE);
-	if (t == nil)
+	if (t == 0)
 		return -ESRCH;
 	return -pthread_kill(t, sig);
 }
@@ -258,13 +260,12 @@ int osinit(void)
 	if (ps > 0)
 		pagesize = (uintptr_t)ps;
 	ncpu = n > 0 ? (int32_t)n : 1;
-	/* The init mask: what every new M will run with. */
-	sigset_t old;
-	int err = pthread_sigmask(SIG_SETMASK, nil, &old);
-	if (err != 0)
-		return -err;
-	cfg.initsigmask = (os_sigset)old;
-	return 0;
+	/* The init mask: what every new M will run with, read through the
+	 * thread model's ossigmask, which converts libc's sigset_t to
+	 * os_sigset signal by signal. (A cast would hold only where sigset_t
+	 * is a plain word, as Darwin's happens to be; POSIX leaves it
+	 * opaque.) */
+	return ossigmask(nil, &cfg.initsigmask);
 }
 
 /* pthread_get_stackaddr_np gives the stack's top (its highest address). */

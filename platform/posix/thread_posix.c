@@ -114,12 +114,16 @@ int ossigmask(const os_sigset *set, os_sigset *old)
  * minit runs on the new M (Go's minit): g0's bounds, the thread and the
  * tid first (a lock-free allm walker may read them as soon as they are
  * there), then the signal stack and mask by core's rule, and last the
- * thread's name (cosmetic). m0 keeps its stack, which mrt_init measured.
+ * thread's name (cosmetic). m0 keeps its stack, which mrt_init measured,
+ * but records its thread like any M: Darwin's signalm reaches an M only
+ * through it (mrt_signalm(0, ...)).
  */
 int minit(m *mp)
 {
-	if (mp == &m0)
+	if (mp == &m0) {
+		__atomic_store_n(&mp->os.thread, pthread_self(), __ATOMIC_RELEASE);
 		return minitSignals(mp);
+	}
 
 	uintptr_t lo, hi;
 	int err = osthreadstack(&lo, &hi);
