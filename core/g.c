@@ -74,6 +74,7 @@ static void gentry(void *arg)
 	__atomic_store_n(&gp->status, _Gdead, __ATOMIC_RELEASE);
 	__atomic_store_n(&mp->curg, g0, __ATOMIC_RELAXED);
 	setg(g0);
+	TESTPOINT(TP_GEXIT, gp);
 	san_leave(gp, true, g0);
 	ctx_jump(c);
 }

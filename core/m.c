@@ -76,6 +76,7 @@ int mcommoninit(m *mp)
 	err = gsignalalloc(mp);
 	if (err == 0)
 		mpreinit(mp);
+	TESTPOINT(TP_MPREINIT, mp);
 	lock(&sched.lock);
 	sched.ncreating--;
 	if (err != 0) {
@@ -190,6 +191,7 @@ void mfailed(m *mp, bool registered, int err)
 			return;
 		}
 		unlock(&sched.lock);
+		TESTPOINT(TP_MFAILED, mp);
 	}
 	stackundo(&mp->gsignal->stackmem, mp->gsignal->stackcached);
 	if (mp->g0->ownstack)
@@ -241,6 +243,7 @@ int allocm(m **mpp, mrt_fn fn, void *arg, void *p)
 		seterrmsg("mrt: cannot allocate an M (errno=%d)", ENOMEM);
 		return -ENOMEM;
 	}
+	TESTPOINT(TP_MNEW, mp);
 	mp->mstartfn = fn;
 	mp->mstartarg = arg;
 	mp->nextp = p;
@@ -305,6 +308,8 @@ int reapfreem(m *only)
 		n++;
 	}
 	unlock(&sched.lock);
+	if (done != nil)
+		TESTPOINT(TP_REAPED, done);
 
 	while (done != nil) {
 		m *mp = done;

@@ -154,6 +154,7 @@ static int newm1(m *mp)
 {
 	int err;
 	for (int tries = 0;; tries++) {
+		TESTPOINT(TP_NEWOSPROC, mp);
 		err = FAULT(FAULT_NEWOSPROC);
 		if (err == 0)
 			err = execrlock(); /* no exec while a thread is being born */
@@ -299,6 +300,8 @@ static NORETURN void mtoexitpoint(uint32_t reason)
 	mp->mexitreason = reason;
 	void *c = mp->exitctx;
 	mp->exitctx = nil;
+	if (gp->kind == G_USER)
+		TESTPOINT(TP_GEXIT, gp);
 	san_exitpoint_return(mp);
 	ctx_jump(c);
 }

@@ -476,6 +476,26 @@ enum faultpoint {
 	FAULT_MPOOL,         /* m struct pool growth */
 	NFAULT
 };
+/*
+ * Stop points: where a test may hold a thread to open a race window. The
+ * hook (one for all points) is called there with the point and its object,
+ * and may block; none is inside a critical section of mrt's locks.
+ */
+enum testpoint {
+	TP_GEXIT,     /* a user g's end (gentry; mtoexitpoint for mexit and
+	                 stopm), on the g's stack just before the M leaves it
+	                 for good: the g */
+	TP_NEWOSPROC, /* newm1, before each try to start the thread: the m,
+	                 already on allm */
+	TP_MNEW,      /* allocm: an m fresh from the pool, on no list yet */
+	TP_MPREINIT,  /* mcommoninit: id taken and gsignal allocated, the m
+	                 not on allm yet */
+	TP_MFAILED,   /* mfailed: a registered m off allm, its stacks not
+	                 given back yet */
+	TP_REAPED,    /* reapfreem: Ms taken off freem, not freed yet (the
+	                 first of them) */
+	NTESTPOINT
+};
 #ifdef MRT_TESTHOOKS
 int faultcheck(enum faultpoint fp); /* 0, or the -errno to fail with */
 #define FAULT(fp) faultcheck(fp)
@@ -495,8 +515,18 @@ void mrt_test_mexithook(void (*fn)(m *mp));
 /* tlsinit takes off as mrt_tls's offset from the thread pointer instead of
  * measuring it (on false, measures again): a layout no program here has. */
 void mrt_test_tlsoff(bool on, intptr_t off);
+extern void (*testpointhook)(int tp, void *arg);
+#define TESTPOINT(tp, arg)                                                               \
+	do {                                                                             \
+		void (*hook_)(int, void *) = load_relaxed(&testpointhook);               \
+		if (hook_ != nil)                                                        \
+			hook_((tp), (arg));                                              \
+	} while (0)
+/* For the tests: the hook of every stop point (nil: none). */
+void mrt_test_pointhook(void (*fn)(int tp, void *arg));
 #else
 #define FAULT(fp) 0
+#define TESTPOINT(tp, arg) ((void)0)
 #endif
 
 #endif /* MRT_RUNTIME_H */

@@ -21,6 +21,7 @@ bool testnocache;
 void (*testmexithook)(m *mp);
 bool testtlsoffon;
 intptr_t testtlsoff;
+void (*testpointhook)(int tp, void *arg);
 
 int faultcheck(enum faultpoint fp)
 {
@@ -75,6 +76,11 @@ void mrt_test_tlsoff(bool on, intptr_t off)
 {
 	testtlsoff = off; /* mrt_init reads it, on the same thread */
 	testtlsoffon = on;
+}
+
+void mrt_test_pointhook(void (*fn)(int tp, void *arg))
+{
+	store_relaxed(&testpointhook, fn); /* threads at the points may be reading it */
 }
 
 #else

@@ -699,6 +699,78 @@ static void test_suspended_g_locals_survive_other_gs(void **state)
 	assert_int_equal(mrt_gfree(kp.b), 0);
 }
 
+/* ------------------------------------------------------------------------ */
+
+/*
+ * #11 item 1: a g reads dead only once no code runs on its stack any more.
+ * The test hook holds the M on the g's stack at the very end of the g —
+ * after its function returned (gentry), or after it called mrt_mexit from
+ * the g (mtoexitpoint) — just before the switch that leaves the stack,
+ * where the g used to be published dead already. Meanwhile the test's
+ * thread tries what a dead g allows any thread: start it again and free it
+ * (with the stack cache off, freeing unmaps the stack). Both must be refused
+ * while the M is there, and both must work once it has gone. In a child: a
+ * regression runs the M on a stack rewritten by ctx_make or unmapped.
+ */
+static mrt_g *gx_g;
+static uint32_t gx_at, gx_release;
+
+static void gx_hook(int tp, void *arg)
+{
+	if (tp != TP_GEXIT || arg != gx_g)
+		return;
+	ev_add(&gx_at, 1);
+	ev_block(&gx_release, 1);
+}
+
+static void gx_mexit(void *arg)
+{
+	(void)arg;
+	mrt_mexit();
+}
+
+static void gx_m(void *arg)
+{
+	(void)arg;
+	mrt_gogo(gx_g);
+}
+
+/* One g ending on an M (its function is body) while this thread pokes it. */
+static void gx_round(mrt_fn body)
+{
+	gx_at = gx_release = 0;
+	CHILD_CHECK(mrt_malg(&gx_g, 64 << 10) == 0);
+	CHILD_CHECK(mrt_gostart(gx_g, body, NULL) == 0);
+	int64_t id = mrt_newm(gx_m, NULL, NULL);
+	CHILD_CHECK(id > 0);
+	ev_block(&gx_at, 1); /* run_child's alarm ends a hang */
+	/* The M is still on the g's stack: the g runs. */
+	CHILD_CHECK(mrt_gstatus(gx_g) == MRT_G_RUNNING);
+	CHILD_CHECK(mrt_gostart(gx_g, fn_exit, NULL) == -EINVAL);
+	CHILD_CHECK(mrt_gfree(gx_g) == -EBUSY);
+	ev_add(&gx_release, 1);
+	CHILD_CHECK(mrt_join(id) == 0);
+	CHILD_CHECK(mrt_gstatus(gx_g) == MRT_G_DEAD);
+	CHILD_CHECK(mrt_gostart(gx_g, fn_exit, NULL) == 0);
+	CHILD_CHECK(mrt_gfree(gx_g) == 0);
+}
+
+static void child_g_dies_off_its_stack(void)
+{
+	mrt_test_nocache(true);
+	mrt_test_pointhook(gx_hook);
+	gx_round(fn_exit);  /* the function returns: gentry */
+	gx_round(gx_mexit); /* mrt_mexit on the g: mtoexitpoint */
+}
+
+static void test_g_reads_dead_only_once_off_its_stack(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_g_dies_off_its_stack, 60, &c);
+	assert_child_ok(&c);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -719,6 +791,7 @@ int main(int argc, char **argv)
 		MRT_TEST(test_mcall_null_fn),
 		MRT_TEST(test_mexit_from_user_g),
 		MRT_TEST(test_suspended_g_locals_survive_other_gs),
+		MRT_TEST(test_g_reads_dead_only_once_off_its_stack),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

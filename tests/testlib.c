@@ -560,6 +560,7 @@ int teardown_ms(void **state)
 		mrt_test_fault(fp, 0, 0);
 	mrt_test_nocache(false);
 	mrt_test_mexithook(NULL);
+	mrt_test_pointhook(NULL);
 	mrt_setmaxthreads(10000);
 	bool ok = only_m0(30 * 1000000000LL);
 	alarm(0);
