@@ -50,10 +50,30 @@ void gfree(g *gp)
 }
 
 /*
+ * gexit0 runs on g0 for a g whose function returned (Go's goexit0, which
+ * goexit1 reaches through mcall): only here, with the M off the g's stack
+ * for good, is the g marked dead. From that store on any thread may free
+ * the g (its stack unmapped or handed to another g) or start it afresh
+ * (ctx_make writes at the top of its stack), so nothing may run on that
+ * stack after it — not the return address a call to ctx_jump pushes, nor
+ * the sanitizer hooks of the switch. When it returns, g0 resumes where it
+ * switched to the g. ASan sees it as mcall0 (see there).
+ */
+static void gexit0(void *arg)
+{
+	g *gp = arg;
+	g *g0 = getg();
+	san_enter(g0);
+	__atomic_store_n(&gp->status, _Gdead, __ATOMIC_RELEASE);
+	san_leave(g0, false, g0);
+}
+
+/*
  * gentry is the first frame of every user g. When the g's function returns,
- * the g is dead and the M goes back to its g0 (Go's goexit → goexit0), which
- * resumes where it last switched away. The g may have moved to another M
- * while it ran, so the M is read again here, not remembered.
+ * the M goes back to its g0 (Go's goexit → goexit1 → mcall(goexit0)), which
+ * resumes where it last switched away; gexit0 marks the g dead on the way.
+ * The g may have moved to another M while it ran, so the M is read again
+ * here, not remembered.
  */
 static void gentry(void *arg)
 {
@@ -71,12 +91,14 @@ static void gentry(void *arg)
 	g0->ctx = nil;
 	if (c == nil)
 		fatal("goexit: g%lld ended but g0 is not suspended", (long long)gp->goid);
-	__atomic_store_n(&gp->status, _Gdead, __ATOMIC_RELEASE);
 	__atomic_store_n(&mp->curg, g0, __ATOMIC_RELAXED);
 	setg(g0);
 	TESTPOINT(TP_GEXIT, gp);
 	san_leave(gp, true, g0);
-	ctx_jump(c);
+	/* The g's last context goes to a slot no one resumes, never to
+	 * gp->ctx: a saved context there would make the g runnable. */
+	ctx_switch_call(&mp->gexitctx, c, gexit0, gp);
+	/* Not reached: nothing resumes gexitctx. */
 }
 
 void ctx_entry_returned(void)

@@ -254,6 +254,12 @@ void mstart(void *arg)
 			ctx_switch(&mp->exitctx, ctx_make((void *)mp->g0top, mstart1, mp));
 			/* Back at the exit point, on g0 at the top. */
 			san_exitpoint_enter(mp);
+			/* A user g that ended the function is dead from here, as
+			 * the M no longer runs on its stack (see gexit0 in g.c). */
+			if (mp->exitg != nil) {
+				__atomic_store_n(&mp->exitg->status, _Gdead, __ATOMIC_RELEASE);
+				mp->exitg = nil;
+			}
 			if (mp->mexitreason != MEXIT_PARK)
 				break;
 			if (!mpark(mp)) {
@@ -282,17 +288,16 @@ static void mstart1(void *arg)
 
 /*
  * mtoexitpoint abandons whatever the M runs — g0's frames below the exit
- * point, or a user g, which is marked dead so its owner may free it — and
- * jumps back to mstart. Runs on the M it ends.
+ * point, or a user g — and jumps back to mstart. A user g becomes dead (its
+ * owner may then free or restart it) only there, after the jump: the jump
+ * itself and the sanitizer hooks before it still run on the g's stack.
+ * Runs on the M it ends.
  */
 static NORETURN void mtoexitpoint(uint32_t reason)
 {
 	m *mp = getm();
 	g *gp = getg();
-	if (gp->kind == G_USER) {
-		__atomic_store_n(&gp->status, _Gdead, __ATOMIC_RELEASE);
-		gp->ctx = nil;
-	}
+	mp->exitg = gp->kind == G_USER ? gp : nil;
 	mp->onsystemstack = 0;
 	mp->g0->ctx = nil;
 	__atomic_store_n(&mp->curg, mp->g0, __ATOMIC_RELAXED);
@@ -300,7 +305,7 @@ static NORETURN void mtoexitpoint(uint32_t reason)
 	mp->mexitreason = reason;
 	void *c = mp->exitctx;
 	mp->exitctx = nil;
-	if (gp->kind == G_USER)
+	if (mp->exitg != nil)
 		TESTPOINT(TP_GEXIT, gp);
 	san_exitpoint_return(mp);
 	ctx_jump(c);

@@ -220,6 +220,12 @@ struct mrt_m {
 	void *exitsanfiber;
 	uint32_t mexitreason;
 	uintptr_t g0top; /* where the M's function starts, below mstart's frame */
+	/* A user g that ends: it is marked dead only once the M has left its
+	 * stack (g.c's gexit0; mstart at the exit point for exitg), and the
+	 * switch away from it saves its last context in gexitctx, a slot
+	 * that is written and never resumed. */
+	g *exitg;
+	void *gexitctx;
 
 	void (*mcallfn)(g *, void *); /* mrt_mcall's request, for mcall0 on g0 */
 	void *mcallarg;

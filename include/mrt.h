@@ -232,7 +232,8 @@ MRT_API int mrt_stopm(void);
  * mrt_mexit ends the calling M: it leaves allm, its count is released at once
  * (mrt_mstats' live), and its stacks are reclaimed by a later allocation,
  * mrt_reap or mrt_join once the thread is gone. Callable from g0 or from a
- * user g, which is then dead (its owner may mrt_gfree it).
+ * user g, which is then dead (its owner may mrt_gfree it): it reads
+ * MRT_G_DEAD once the M has left its stack, as after a return (mrt_gostart).
  * Does not return on success. Returns -EPERM on m0 and on threads that are
  * not Ms. [an M other than m0; not async-signal-safe]
  */
@@ -427,10 +428,12 @@ MRT_API int mrt_malg(mrt_g **gp, size_t stacksize);
 
 /*
  * mrt_gostart prepares g, which must be idle or dead, to run fn(arg) when it
- * is next switched to. When fn returns, g becomes MRT_G_DEAD and the M
- * switches to its g0 (like Go's goexit), resuming it where it last switched
- * away. Returns 0, or -EINVAL (NULL g or fn, a g0 or gsignal, g running or
- * runnable). [any thread, as long as nothing else touches g; not
+ * is next switched to. When fn returns, the M switches to its g0 (like Go's
+ * goexit), resuming it where it last switched away, and g becomes
+ * MRT_G_DEAD: only once the M has left g's stack for good, so a thread that
+ * sees g dead may free it or start it again at once. Until then g reads
+ * MRT_G_RUNNING (mrt_gfree: -EBUSY). Returns 0, or -EINVAL (NULL g or fn, a
+ * g0 or gsignal, g running or runnable). [any thread, as long as nothing else touches g; not
  * async-signal-safe]
  */
 MRT_API int mrt_gostart(mrt_g *g, mrt_fn fn, void *arg);
