@@ -515,6 +515,108 @@ static void test_foreign_thread(void **state)
 	assert_int_equal(r[3], 0);
 }
 
+/* ------------------------------------------------------------------------ */
+
+/*
+ * #11 item 3: mrt_join from inside an mrt_forallm callback would wait for
+ * the walk it is part of (no M is reaped while a walker runs): it returns
+ * -EDEADLK at once. (It spun for ever at 100 % CPU.) After the walk the
+ * same join works. In a child: a regression hangs.
+ */
+static int64_t walkjoin_id;
+static int walkjoin_ret;
+
+static int join_inside_walk(const struct mrt_minfo *info, void *arg)
+{
+	(void)info, (void)arg;
+	walkjoin_ret = mrt_join(walkjoin_id);
+	return 1;
+}
+
+static void child_join_inside_walk(void)
+{
+	walkjoin_id = mrt_newm(fn_exit, NULL, NULL);
+	CHILD_CHECK(walkjoin_id > 0);
+	walkjoin_ret = 1;
+	CHILD_CHECK(mrt_forallm(join_inside_walk, NULL) == 1);
+	CHILD_CHECK(walkjoin_ret == -EDEADLK);
+	CHILD_CHECK(mrt_join(walkjoin_id) == 0);
+}
+
+static void test_join_inside_a_walk_is_edeadlk(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_join_inside_walk, 60, &c);
+	assert_child_ok(&c);
+}
+
+/*
+ * #11 item 3: a join held up by a lock-free walker sleeps until the walk is
+ * over. A walker stands inside its callback; the M to join has exited and
+ * its thread is gone (it waits on freem, where the walker keeps it), so the
+ * only thing the joiner can wait for is the walk. It must be seen asleep in
+ * the kernel, and return 0 once the walker leaves. (It spun on sched_yield,
+ * taking the CPU from the walkers it waited for: always runnable.)
+ */
+static uint32_t holdwalk_in, holdwalk_release, joiner_ready;
+static int32_t joiner_tid;
+static int joiner_ret;
+
+static int hold_walk(const struct mrt_minfo *info, void *arg)
+{
+	(void)info, (void)arg;
+	ev_add(&holdwalk_in, 1);
+	ev_block(&holdwalk_release, 1);
+	return 1;
+}
+
+static void *holding_walker(void *arg)
+{
+	(void)arg;
+	mrt_forallm(hold_walk, NULL);
+	return NULL;
+}
+
+static void *joiner_thread(void *arg)
+{
+	joiner_tid = mrt_gettid();
+	ev_add(&joiner_ready, 1);
+	joiner_ret = mrt_join(*(int64_t *)arg);
+	return NULL;
+}
+
+static void test_join_sleeps_while_a_walker_holds_it_up(void **state)
+{
+	(void)state;
+	holdwalk_in = holdwalk_release = joiner_ready = 0;
+	joiner_ret = 1;
+	pthread_t w, j;
+	pthread_create(&w, NULL, holding_walker, NULL);
+	ev_wait(&holdwalk_in, 1);
+	int64_t id = must_newm(fn_exit, NULL);
+	wait_exited_unreaped(id);
+	pthread_create(&j, NULL, joiner_thread, &id);
+	ev_wait(&joiner_ready, 1);
+	/* A bound for the failure, not a measurement: asleep ('S') is a
+	 * state the joiner reaches at once, and a spinning one never. */
+	bool asleep = false;
+	int64_t deadline = mrt_nanotime() + 30 * 1000000000LL;
+	while (!asleep && mrt_nanotime() < deadline) {
+		asleep = thread_state(joiner_tid) == 'S';
+		if (!asleep)
+			sched_yield();
+	}
+	assert_int_equal(joiner_ret, 1); /* still waiting */
+	ev_add(&holdwalk_release, 1);
+	pthread_join(w, NULL);
+	pthread_join(j, NULL);
+	if (!asleep)
+		print_error("the joiner never slept while the walker held it up\n");
+	assert_true(asleep);
+	assert_int_equal(joiner_ret, 0);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -536,6 +638,8 @@ int main(int argc, char **argv)
 		MRT_TEST(test_parked_m_uses_no_cpu),
 		MRT_TEST(test_mexit_ends_the_m),
 		MRT_TEST(test_foreign_thread),
+		MRT_TEST(test_join_inside_a_walk_is_edeadlk),
+		MRT_TEST(test_join_sleeps_while_a_walker_holds_it_up),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -482,6 +482,29 @@ int32_t tid_of(int64_t id)
 	return f.tid;
 }
 
+bool exited_unreaped(int64_t id)
+{
+	bool r = false;
+	lock(&sched.lock);
+	for (m *mp = sched.freem; mp != nil; mp = mp->freelink)
+		if (mp->id == id)
+			r = load_acquire(&mp->freeWait) != freeMWait;
+	unlock(&sched.lock);
+	return r;
+}
+
+void wait_exited_unreaped(int64_t id)
+{
+	int64_t deadline = mrt_nanotime() + 60 * 1000000000LL;
+	while (!exited_unreaped(id)) {
+		if (mrt_nanotime() > deadline) {
+			print_error("M%lld has not exited (or was reaped)\n", (long long)id);
+			fail();
+		}
+		sched_yield();
+	}
+}
+
 int64_t must_newm(mrt_fn fn, void *arg)
 {
 	int64_t id = mrt_newm(fn, arg, NULL);

@@ -129,6 +129,12 @@ void assert_same_state(const struct mrtstate *a, const struct mrtstate *b);
 /* The kernel tid of live M id (0 if none). */
 int32_t tid_of(int64_t id);
 
+/* Whether M id has exited, its thread no longer uses its stacks (freeWait
+ * says so) and it waits on freem, not reaped yet. */
+bool exited_unreaped(int64_t id);
+/* Waits (at most 60 s, then fails) until exited_unreaped(id). Main thread. */
+void wait_exited_unreaped(int64_t id);
+
 /* Creates an M running fn(arg) and fails the test if that fails. */
 int64_t must_newm(mrt_fn fn, void *arg);
 
