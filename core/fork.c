@@ -158,6 +158,7 @@ static void forkchild(void)
 	gpool.lock.key = 0;
 	stackcache_forkreset();
 	sched.nwalkers = 0;
+	sched.nwalkwait = 0;
 	int32_t self = osgettid();
 	if (execlk.writer != self) {
 		/* The exec lock's writer was another thread. */

@@ -151,8 +151,61 @@ void mfree(m *mp)
 }
 
 /*
+ * walkbegin and walkend bracket every lock-free walk of allm. sched.nwalkers
+ * counts the walks in progress; the thread's own count (mrt_tls.walking)
+ * lets mrt_join refuse a join from inside a walk, which would wait for
+ * itself. Async-signal-safe: a handler may walk, inside a walk of its own
+ * thread's (the thread's count nests). The fence pairs with
+ * walkersactive's: either the reaper sees this walker, or the walker starts
+ * after the reaper's unlinks and cannot reach what it frees.
+ */
+void walkbegin(void)
+{
+	mrt_tlsp_()->walking++;
+	__atomic_fetch_add(&sched.nwalkers, 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/*
+ * The decrement releases (what the walk read may be freed from here on)
+ * and, with the load of nwalkwait after it, is one side of walkwait's
+ * Dekker pair: the last walker out wakes the joiners waiting. Not where
+ * futexwakeup is an emulation on a mutex (OS_LOCK_SEMA): a walker may be a
+ * signal handler; walkwait polls there instead.
+ */
+void walkend(void)
+{
+	uint32_t n = __atomic_sub_fetch(&sched.nwalkers, 1, __ATOMIC_SEQ_CST);
+	if (!OS_LOCK_SEMA && n == 0 && __atomic_load_n(&sched.nwalkwait, __ATOMIC_SEQ_CST) != 0)
+		futexwakeup(&sched.nwalkers, INT32_MAX);
+	mrt_tlsp_()->walking--;
+}
+
+/*
+ * walkwait sleeps until no lock-free walker runs: a join whose M a walk
+ * keeps on freem (reapfreem leaves it there while walkers run). Spinning
+ * here took the CPU from the very walkers it waited for. The waiter's
+ * increment and load, and walkend's decrement and load, all sequentially
+ * consistent, make a Dekker pair: either the last walker out sees the
+ * waiter and wakes it, or the waiter sees the count at 0; futexsleep does
+ * not sleep if the count changed since it was read. Without a wake from
+ * walkend (OS_LOCK_SEMA) the sleep is at most 1 ms, then a look again.
+ */
+static void walkwait(void)
+{
+	__atomic_fetch_add(&sched.nwalkwait, 1, __ATOMIC_SEQ_CST);
+	for (;;) {
+		uint32_t n = __atomic_load_n(&sched.nwalkers, __ATOMIC_SEQ_CST);
+		if (n == 0)
+			break;
+		futexsleep(&sched.nwalkers, n, OS_LOCK_SEMA ? 1000000 : -1);
+	}
+	__atomic_fetch_sub(&sched.nwalkwait, 1, __ATOMIC_RELAXED);
+}
+
+/*
  * walkersactive says whether a lock-free allm walker may be running.
- * sched.lock held. The fence pairs with the one in mrt_forallm: either the
+ * sched.lock held. The fence pairs with the one in walkbegin: either the
  * walker's count is visible here, or the walker starts after every unlink
  * made before this call and cannot reach those Ms. Acquire: a walker that
  * has finished (its release decrement) has finished reading too, before
@@ -348,6 +401,9 @@ MRT_API int mrt_join(int64_t id)
 	m *self = getm();
 	if (self != nil && self->id == id)
 		return -EDEADLK;
+	/* Inside a walk: the reap at the end would wait for this very walk. */
+	if (mrt_tlsp_()->walking != 0)
+		return -EDEADLK;
 
 	lock(&sched.lock);
 	m *mp = findm(id);
@@ -372,10 +428,8 @@ MRT_API int mrt_join(int64_t id)
 	/* The thread is gone; it put itself on freem before it went. Other
 	 * reapers still skip it (joining), so only we can reap it. */
 	int err = mp->starterr;
-	while (reapfreem(mp) == 0) {
-		/* Only a lock-free allm walker holds this up. */
-		osyield();
-	}
+	while (reapfreem(mp) == 0)
+		walkwait(); /* only a lock-free allm walker holds this up */
 	return err;
 }
 
@@ -412,14 +466,13 @@ MRT_API int mrt_mstats(struct mrt_mstats *out)
  * fine, they were born during the walk) and leave (unlinked: mp->alllink is
  * left intact, so a walker standing on mp continues into the list). What must
  * not happen is an m going back to the pool and being reused while a walker
- * stands on it: nwalkers keeps reapfreem from recycling anything meanwhile.
+ * stands on it: walkbegin keeps reapfreem from recycling anything meanwhile.
  */
 MRT_API int mrt_forallm(int (*fn)(const struct mrt_minfo *info, void *arg), void *arg)
 {
 	if (fn == nil)
 		return -EINVAL;
-	__atomic_fetch_add(&sched.nwalkers, 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	walkbegin();
 	int r = 0;
 	for (m *mp = load_acquire(&allm); mp != nil; mp = load_acquire(&mp->alllink)) {
 		struct mrt_minfo info;
@@ -443,6 +496,6 @@ MRT_API int mrt_forallm(int (*fn)(const struct mrt_minfo *info, void *arg), void
 		if (r != 0)
 			break;
 	}
-	__atomic_fetch_sub(&sched.nwalkers, 1, __ATOMIC_RELEASE);
+	walkend();
 	return r;
 }

@@ -531,8 +531,7 @@ MRT_API int mrt_signalm(int64_t id, int sig)
 	if (!inited() || id < 0 || sig <= 0 || sig > 64)
 		return -EINVAL;
 	int r = -ESRCH;
-	__atomic_fetch_add(&sched.nwalkers, 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	walkbegin();
 	for (m *mp = load_acquire(&allm); mp != nil; mp = load_acquire(&mp->alllink)) {
 		if (__atomic_load_n(&mp->id, __ATOMIC_RELAXED) != id)
 			continue;
@@ -542,6 +541,6 @@ MRT_API int mrt_signalm(int64_t id, int sig)
 			r = signalm(mp, sig);
 		break;
 	}
-	__atomic_fetch_sub(&sched.nwalkers, 1, __ATOMIC_RELEASE);
+	walkend();
 	return r;
 }

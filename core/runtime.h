@@ -272,10 +272,13 @@ struct schedt {
 	int32_t nmidle;
 	m *freem;        /* exited Ms awaiting reaping, via freelink */
 	int32_t nfreem;
-	/* Lock-free allm walkers in progress (atomic). While any walker runs,
-	 * reaped m structs stay on freem instead of returning to the pool, so
-	 * a walker never reads a recycled m (see mrt_forallm). */
+	/* Lock-free allm walkers in progress (atomic; walkbegin/walkend).
+	 * While any walker runs, reaped m structs stay on freem instead of
+	 * returning to the pool, so a walker never reads a recycled m. Joins
+	 * that must wait for the walks to end sleep on nwalkers, counted in
+	 * nwalkwait (atomic; see walkwait in m.c). */
 	uint32_t nwalkers;
+	uint32_t nwalkwait;
 };
 extern struct schedt sched;
 extern m *allm;   /* every M not yet exited, newest first (release-published) */
@@ -319,6 +322,10 @@ void mexit0(m *mp);
 void mputfreem(m *mp);
 int64_t startm(mrt_fn fn, void *arg, void *p);
 int reapfreem(m *only);
+/* Bracket a lock-free walk of allm (mrt_forallm, mrt_signalm, mrt_dump):
+ * no m returns to the pool meanwhile. Async-signal-safe. */
+void walkbegin(void);
+void walkend(void);
 void mfree(m *mp);    /* back to the m pool */
 void mfailed(m *mp, bool registered, int err); /* undo allocm for a thread never born */
 
@@ -433,8 +440,10 @@ void semawakeup(semawaiter *w);
 #endif
 /* Sleep while *addr == val (at most ns; ns < 0: no limit), and wake
  * sleepers of addr. Spurious wakeups allowed: callers re-check. A futex on
- * Linux; where there is none (OS_LOCK_SEMA), emulated by the platform, and
- * used only off the hot paths (the exec lock). */
+ * Linux (async-signal-safe: a system call); where there is none
+ * (OS_LOCK_SEMA), emulated by the platform on a mutex (not
+ * async-signal-safe), and used only off the hot paths (the exec lock, joins
+ * waiting for walkers). */
 void futexsleep(uint32_t *addr, uint32_t val, int64_t ns);
 void futexwakeup(uint32_t *addr, uint32_t cnt);
 

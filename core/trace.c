@@ -187,8 +187,7 @@ MRT_API int mrt_dump(int fd)
 	if (r < 0)
 		return r;
 	int n = 0;
-	__atomic_fetch_add(&sched.nwalkers, 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	walkbegin();
 	for (m *mp = load_acquire(&allm); mp != nil; mp = load_acquire(&mp->alllink)) {
 		char cg[24];
 		g *gp = __atomic_load_n(&mp->curg, __ATOMIC_RELAXED);
@@ -207,6 +206,6 @@ MRT_API int mrt_dump(int fd)
 			break;
 		n++;
 	}
-	__atomic_fetch_sub(&sched.nwalkers, 1, __ATOMIC_RELEASE);
+	walkend();
 	return r < 0 ? r : n;
 }

@@ -250,7 +250,10 @@ MRT_API int mrt_mexit(void);
  * Returns 0 once the M is gone; the error with which the M failed to start,
  * if it did and this call reaped it; -ESRCH if no M with that id was ever
  * created; -EBUSY if another thread is joining it; -EDEADLK for the caller's
- * own M; -EINVAL for m0, a negative id or before mrt_init.
+ * own M, and inside an mrt_forallm callback (no M is reaped while a walk
+ * runs: the join would wait for itself); -EINVAL for m0, a negative id or
+ * before mrt_init. A join that waits for other threads' walks to end
+ * sleeps.
  * [any thread; not async-signal-safe]
  */
 MRT_API int mrt_join(int64_t id);
@@ -367,7 +370,8 @@ struct mrt_minfo {
  * M live for the whole walk is seen; an M is never seen after its structure is
  * recycled. Stops early and returns fn's value when fn returns non-zero;
  * returns 0 after the last M; -EINVAL if fn is NULL. While the walk runs,
- * exited Ms are not reaped (their structures wait for the next reap).
+ * exited Ms are not reaped (their structures wait for the next reap), and
+ * mrt_join from fn returns -EDEADLK.
  * [any thread; the walk itself is async-signal-safe, so the call is when fn
  * is]
  */
@@ -557,6 +561,7 @@ MRT_API int mrt_signalm(int64_t id, int sig);
 struct mrt_tls {
 	mrt_g *g; /* current g: g0, gsignal or a user g; NULL off M */
 	mrt_m *m; /* current M; NULL on threads that are not Ms */
+	uint32_t walking; /* lock-free walks of allm this thread is inside */
 	char errmsg[160]; /* mrt_errmsg() text of this thread's last failure */
 };
 #if defined(__APPLE__)
