@@ -617,6 +617,127 @@ static void test_join_sleeps_while_a_walker_holds_it_up(void **state)
 	assert_int_equal(joiner_ret, 0);
 }
 
+/* ------------------------------------------------------------------------ */
+
+/*
+ * #11 item 2: a join that finds an M whose creation then fails. The test
+ * hook holds newm1 before its first try to start the thread, every try
+ * armed to fail with EAGAIN (Go's 20). Meanwhile a thread joins the M,
+ * found on allm (STARTING). Then the creation goes on and fails after the
+ * retries: newm returns -EAGAIN and the joiner must wake with -EAGAIN too.
+ * (It slept for ever; or, once the next creation reused the m, the stale
+ * joiner was woken by that M's exit and reaped it, and that M's own joiner
+ * waited for ever.) So the next creation, which reuses the m, is made and
+ * joined before the first joiner is looked at. In a child: a regression
+ * hangs.
+ */
+static uint32_t nf_at, nf_release, nf_created, nf_joined;
+static m *nf_m;
+static int64_t nf_id, nf_newm;
+static int nf_join;
+
+static void nf_hook(int tp, void *arg)
+{
+	if (tp != TP_NEWOSPROC || __atomic_load_n(&nf_m, __ATOMIC_ACQUIRE) != NULL)
+		return; /* the first try of the first creation only */
+	nf_id = ((m *)arg)->id;
+	__atomic_store_n(&nf_m, arg, __ATOMIC_RELEASE);
+	ev_add(&nf_at, 1);
+	ev_block(&nf_release, 1);
+}
+
+static void *nf_creator(void *arg)
+{
+	(void)arg;
+	nf_newm = mrt_newm(fn_exit, NULL, NULL);
+	ev_add(&nf_created, 1);
+	return NULL;
+}
+
+static void *nf_joiner(void *arg)
+{
+	(void)arg;
+	nf_join = mrt_join(nf_id);
+	ev_add(&nf_joined, 1);
+	return NULL;
+}
+
+static void child_join_a_creation_that_fails(void)
+{
+	struct mrt_mstats st0, st;
+	mrt_mstats(&st0);
+	mrt_test_faultn(FAULT_NEWOSPROC, 1, 20, -EAGAIN);
+	mrt_test_pointhook(nf_hook);
+	pthread_t c, j;
+	CHILD_CHECK(pthread_create(&c, NULL, nf_creator, NULL) == 0);
+	ev_block(&nf_at, 1);
+	nf_join = 1;
+	CHILD_CHECK(pthread_create(&j, NULL, nf_joiner, NULL) == 0);
+	while (!__atomic_load_n(&nf_m->joining, __ATOMIC_ACQUIRE))
+		sched_yield(); /* the joiner has found the M */
+	ev_add(&nf_release, 1);
+	ev_block(&nf_created, 1);
+	CHILD_CHECK(nf_newm == -EAGAIN);
+	/* The m goes back to the pool and the next creation takes it. */
+	int64_t id = mrt_newm(fn_exit, NULL, NULL);
+	CHILD_CHECK(id > 0);
+	CHILD_CHECK(mrt_join(id) == 0);
+	ev_block(&nf_joined, 1);
+	CHILD_CHECK(nf_join == -EAGAIN);
+	pthread_join(c, NULL);
+	pthread_join(j, NULL);
+	/* Joined again, the id still says how its creation ended. */
+	CHILD_CHECK(mrt_join(nf_id) == -EAGAIN);
+	mrt_reap();
+	mrt_mstats(&st);
+	CHILD_CHECK(st.live == st0.live && st.exiting == 0 && st.failed == st0.failed + 1);
+}
+
+static void test_join_wakes_when_the_creation_fails(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_join_a_creation_that_fails, 60, &c);
+	assert_child_ok(&c);
+}
+
+/*
+ * #11 item 2: mrt_join on the id of a creation that failed returns the
+ * creation's error (mrt.h), not 0 as if the M had run and been reaped:
+ * clone failed (the M was on allm), gsignal failed (the id was taken, the
+ * M never on allm), and the new thread's own setup failed (the M ran, and
+ * was reaped by mrt_reap before the join). The failed id is the one
+ * mrt_mstats' created named before the creation.
+ */
+static void test_join_of_a_failed_creation(void **state)
+{
+	(void)state;
+	struct mrt_mstats st;
+	mrt_mstats(&st);
+	mrt_test_fault(FAULT_NEWOSPROC, 1, -ENOMEM);
+	assert_int_equal(mrt_newm(fn_exit, NULL, NULL), -ENOMEM);
+	assert_int_equal(mrt_join(st.created), -ENOMEM);
+
+	mrt_mstats(&st);
+	mrt_test_fault(FAULT_GSIGNAL, 1, -ENOMEM);
+	assert_int_equal(mrt_newm(fn_exit, NULL, NULL), -ENOMEM);
+	assert_int_equal(mrt_join(st.created), -ENOMEM);
+
+	mrt_test_fault(FAULT_SIGALTSTACK, 1, -EPERM);
+	int64_t id = must_newm(fn_exit, NULL);
+	wait_exited_unreaped(id);
+	mrt_reap();
+	assert_false(exited_unreaped(id));
+	assert_int_equal(mrt_join(id), -EPERM);
+	assert_int_equal(mrt_join(id), -EPERM); /* and again */
+
+	/* An M that ran and was reaped still counts as joined. */
+	id = must_newm(fn_exit, NULL);
+	wait_exited_unreaped(id);
+	mrt_reap();
+	assert_int_equal(mrt_join(id), 0);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -640,6 +761,8 @@ int main(int argc, char **argv)
 		MRT_TEST(test_foreign_thread),
 		MRT_TEST(test_join_inside_a_walk_is_edeadlk),
 		MRT_TEST(test_join_sleeps_while_a_walker_holds_it_up),
+		MRT_TEST(test_join_wakes_when_the_creation_fails),
+		MRT_TEST(test_join_of_a_failed_creation),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
