@@ -140,6 +140,7 @@ static void forkdead(m *mp)
 	__atomic_store_n(&mp->status, MRT_M_EXITING, __ATOMIC_RELAXED);
 	mp->freeWait = OS_G0_FROM_OS ? freeMRef : freeMStack;
 	mp->joining = 0;
+	mp->birth = birthDone; /* the creator (another thread) is gone */
 	if (mp == &m0)
 		return; /* static: never on freem or in the pool */
 	mp->freelink = sched.freem;
@@ -195,6 +196,7 @@ static void forkchild(void)
 		if (mp->freeWait == freeMWait)
 			mp->freeWait = OS_G0_FROM_OS ? freeMRef : freeMStack;
 		mp->joining = 0;
+		mp->birth = birthDone;
 	}
 }
 

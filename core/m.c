@@ -14,6 +14,38 @@
 fixalloc mpool = FIXALLOC_INIT(m);
 
 /*
+ * The creations that failed last, with their errors (sched.lock). An id on
+ * neither allm nor freem reads as an M that ran and was reaped; mrt_join
+ * looks here first, so that the id of a failed creation gets its error.
+ * Bounded, as mrt keeps nothing else per failure: an older failure's id
+ * reads as reaped (mrt.h says so).
+ */
+enum { nfailedm = 64 };
+static struct {
+	int64_t id;
+	int32_t err;
+} failedm[nfailedm];
+static uint32_t failedmnext;
+
+/* Counts M id's creation as failed with err. sched.lock held. */
+static void countfailed(int64_t id, int err)
+{
+	sched.nmfailed++;
+	failedm[failedmnext % nfailedm].id = id;
+	failedm[failedmnext % nfailedm].err = err;
+	failedmnext++;
+}
+
+/* The error of M id's failed creation, or 0. sched.lock held. */
+static int failederr(int64_t id)
+{
+	for (int i = 0; i < nfailedm; i++)
+		if (failedm[i].id == id && failedm[i].err != 0)
+			return failedm[i].err;
+	return 0;
+}
+
+/*
  * checkmcount refuses a new M past the thread limit. Go throws here; a
  * library returns the error to the caller and leaves a message naming the
  * limit. sched.lock held.
@@ -80,7 +112,7 @@ int mcommoninit(m *mp)
 	lock(&sched.lock);
 	sched.ncreating--;
 	if (err != 0) {
-		sched.nmfailed++;
+		countfailed(mp->id, err);
 		unlock(&sched.lock);
 		return err;
 	}
@@ -111,7 +143,7 @@ void mputfreem(m *mp)
 	store_relaxed(&sched.freem, mp); /* allocm peeks at it unlocked */
 	sched.nfreem++;
 	if (mp->starterr != 0)
-		sched.nmfailed++;
+		countfailed(mp->id, mp->starterr);
 	else
 		sched.nmfreed++;
 	unlock(&sched.lock);
@@ -221,10 +253,12 @@ static bool walkersactive(void)
  * mfailed undoes allocm and mcommoninit for an M whose thread never started
  * (err is why): off allm, its id counted as failed (so mcount is what it
  * was), stacks back where they came from (cache or OS), the m back to the
- * pool. If a lock-free walker may be standing on the m (it was on allm),
- * the m cannot go back to the pool yet: it goes to freem instead, as if its
- * thread had started and failed (freeWait STACK, starterr set), and the
- * next reap undoes it in the same way.
+ * pool. If a lock-free walker may be standing on the m (it was on allm), or
+ * a joiner found it there, the m cannot go back to the pool yet: it goes to
+ * freem instead, as if its thread had started and failed (freeWait STACK,
+ * starterr set), and the next reap (the joiner's) undoes it in the same
+ * way. The creation is decided either way: a joiner waiting for that
+ * (birthWaited) is woken, and finds the m on freem with the error.
  */
 void mfailed(m *mp, bool registered, int err)
 {
@@ -232,8 +266,11 @@ void mfailed(m *mp, bool registered, int err)
 		lock(&sched.lock);
 		if (!allmunlink(mp))
 			fatal("mfailed: M%lld not on allm", (long long)mp->id);
-		sched.nmfailed++;
-		if (walkersactive()) {
+		countfailed(mp->id, err);
+		/* Under the lock: once it is unlocked, an m that goes back to
+		 * the pool (no joiner) is another M's. */
+		uint32_t birth = xchg(&mp->birth, birthDone);
+		if (mp->joining || walkersactive()) {
 			mp->starterr = err;
 			__atomic_store_n(&mp->status, MRT_M_EXITING, __ATOMIC_RELEASE);
 			mp->freeWait = freeMStack; /* no thread ever used the stacks */
@@ -241,6 +278,11 @@ void mfailed(m *mp, bool registered, int err)
 			store_relaxed(&sched.freem, mp); /* allocm peeks at it unlocked */
 			sched.nfreem++;
 			unlock(&sched.lock);
+			/* Its joiner alone may reap it, so mp is still ours here
+			 * (if the joiner saw birthDone without sleeping and has
+			 * reaped it already, this wake is a spurious one). */
+			if (birth == birthWaited)
+				futexwakeup(&mp->birth, INT32_MAX);
 			return;
 		}
 		unlock(&sched.lock);
@@ -289,7 +331,7 @@ static m *mnew(void)
 int allocm(m **mpp, mrt_fn fn, void *arg, void *p)
 {
 	if (load_relaxed(&sched.freem) != nil)
-		reapfreem(nil);
+		reapfreem();
 
 	m *mp = mnew();
 	if (mp == nil) {
@@ -302,8 +344,9 @@ int allocm(m **mpp, mrt_fn fn, void *arg, void *p)
 	mp->nextp = p;
 	/* freeWait is WAIT for the whole life of the thread: the kernel (clone
 	 * model) or the exiting thread (pthread model) changes it at the very
-	 * end. */
+	 * end. Whether there will be a thread is open until newm1 is done. */
 	mp->freeWait = freeMWait;
+	mp->birth = birthPending;
 
 	int err = mcommoninit(mp);
 	if (err != 0) {
@@ -332,14 +375,28 @@ int allocm(m **mpp, mrt_fn fn, void *arg, void *p)
 	return 0;
 }
 
+/* Takes mp off freem, where pp points at its link. sched.lock held. */
+static void freemtake(m **pp, m *mp)
+{
+	store_relaxed(pp, mp->freelink); /* pp may be &sched.freem */
+	sched.nfreem--;
+}
+
+/* Frees an M taken off freem: its stacks, as freeWait allows, and the m. */
+static void reapone(m *mp)
+{
+	MTRACE(MT_REAPED, mp, 0);
+	mfreeres(mp, load_acquire(&mp->freeWait));
+}
+
 /*
  * reapfreem frees every M on freem whose thread is done with its stacks
- * (freeWait != WAIT), except Ms a joiner is waiting for, and except while a
- * lock-free allm walker runs (the m structs would go back to the pool under
- * its feet; they stay on freem until a later reap). If only is not nil, reaps
- * just that M, and only if it is ready. Returns the number reaped.
+ * (freeWait != WAIT), except Ms a joiner is waiting for (the joiner reaps
+ * them: reapjoined), and except while a lock-free allm walker runs (the m
+ * structs would go back to the pool under its feet; they stay on freem until
+ * a later reap). Returns the number reaped.
  */
-int reapfreem(m *only)
+int reapfreem(void)
 {
 	m *done = nil;
 	int n = 0;
@@ -348,14 +405,11 @@ int reapfreem(m *only)
 	bool walkers = walkersactive();
 	for (m **pp = &sched.freem; *pp != nil;) {
 		m *mp = *pp;
-		uint32_t fw = load_acquire(&mp->freeWait);
-		if (fw == freeMWait || walkers || (only != nil && mp != only) ||
-		    (mp->joining && mp != only)) {
+		if (load_acquire(&mp->freeWait) == freeMWait || walkers || mp->joining) {
 			pp = &mp->freelink;
 			continue;
 		}
-		store_relaxed(pp, mp->freelink); /* pp may be &sched.freem */
-		sched.nfreem--;
+		freemtake(pp, mp);
 		mp->freelink = done;
 		done = mp;
 		n++;
@@ -367,17 +421,45 @@ int reapfreem(m *only)
 	while (done != nil) {
 		m *mp = done;
 		done = mp->freelink;
-		MTRACE(MT_REAPED, mp, 0);
-		mfreeres(mp, load_acquire(&mp->freeWait));
+		reapone(mp);
 	}
 	return n;
+}
+
+/*
+ * reapjoined reaps M id, which mrt_join found at mp and marked joined, once
+ * its thread is done: it is on freem then (it put itself there, or mfailed
+ * did), and other reapers leave a joined M alone, so mp is still that M.
+ * The id is checked all the same, under the lock that decides who reaps: a
+ * joiner must never act on an m that has since been reused. Returns false
+ * while a lock-free walker runs (nothing is reaped then); *err is the M's
+ * start error (0, or why its creation or start failed).
+ */
+static bool reapjoined(m *mp, int64_t id, int *err)
+{
+	lock(&sched.lock);
+	if (walkersactive()) {
+		unlock(&sched.lock);
+		return false;
+	}
+	m **pp = &sched.freem;
+	while (*pp != nil && *pp != mp)
+		pp = &(*pp)->freelink;
+	if (*pp == nil || mp->id != id || !mp->joining ||
+	    load_acquire(&mp->freeWait) == freeMWait)
+		fatal("mrt_join: M%lld is not on freem as its joiner left it", (long long)id);
+	freemtake(pp, mp);
+	*err = mp->starterr;
+	unlock(&sched.lock);
+	reapone(mp);
+	return true;
 }
 
 MRT_API int mrt_reap(void)
 {
 	if (!load_acquire(&cfg.inited))
 		return -EINVAL;
-	return reapfreem(nil);
+	return reapfreem();
 }
 
 /* Finds M id on allm or freem. sched.lock held. */
@@ -408,27 +490,37 @@ MRT_API int mrt_join(int64_t id)
 	lock(&sched.lock);
 	m *mp = findm(id);
 	if (mp == nil) {
-		/* Below mnext and on neither list: it ended and was reaped
-		 * already (Ms are not kept for a joiner, as in Go). */
-		bool ended = id < sched.mnext;
+		/* At or above mnext: never created. Below and on neither list:
+		 * it ended and was reaped already (Ms are not kept for a
+		 * joiner, as in Go), or its creation failed. */
+		int r = id >= sched.mnext ? -ESRCH : failederr(id);
 		unlock(&sched.lock);
-		return ended ? 0 : -ESRCH;
+		return r;
 	}
 	if (mp->joining) {
 		unlock(&sched.lock);
 		return -EBUSY;
 	}
-	/* joining keeps other reapers away, so mp cannot be recycled (and
-	 * its freeWait reused by a new M) while we wait on it. */
+	/* joining keeps other reapers away, and mfailed too (it leaves a
+	 * joined m on freem), so mp cannot be recycled (and its words reused
+	 * by a new M) while we wait on it. */
 	mp->joining = 1;
 	unlock(&sched.lock);
 
-	osjoin(mp);
+	/* First whether there is a thread at all: newm1 may still be trying
+	 * to start it (for up to Go's ~200 ms of EAGAIN retries). */
+	for (uint32_t b; (b = load_acquire(&mp->birth)) != birthDone;) {
+		if (b == birthPending && !cas(&mp->birth, &b, birthWaited))
+			continue;
+		futexsleep(&mp->birth, birthWaited, -1);
+	}
+	/* Then its end. A creation that failed is on freem already, with
+	 * freeWait STACK: no thread to wait for. */
+	if (load_acquire(&mp->freeWait) == freeMWait)
+		osjoin(mp);
 
-	/* The thread is gone; it put itself on freem before it went. Other
-	 * reapers still skip it (joining), so only we can reap it. */
-	int err = mp->starterr;
-	while (reapfreem(mp) == 0)
+	int err;
+	while (!reapjoined(mp, id, &err))
 		walkwait(); /* only a lock-free allm walker holds this up */
 	return err;
 }

@@ -220,6 +220,11 @@ void mstart(void *arg)
 	m *mp = arg;
 	if (getm() != mp || getg() != mp->g0)
 		fatal("mstart: thread pointer does not reach M%lld's TLS block", (long long)mp->id);
+	/* The thread exists: a joiner that found the M on allm before newm1
+	 * knew it goes on to wait for the thread's end. mp cannot be reaped
+	 * before this thread ends, so the wake reaches this M. */
+	if (xchg(&mp->birth, birthDone) == birthWaited)
+		futexwakeup(&mp->birth, INT32_MAX);
 
 	int err = minit(mp);
 	bool retired = false;

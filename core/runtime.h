@@ -181,6 +181,14 @@ typedef struct mrt_g g;
  */
 enum { freeMStack = 0, freeMRef = 1, freeMWait = 2 };
 
+/*
+ * birth: is the M's creation decided? From allocm until the new thread
+ * starts (mstart) or the creation fails (mfailed) it is pending, and a joiner
+ * that found the M on allm meanwhile waits on it (birthWaited) before it
+ * waits for the thread's end: a thread that never existed would never end.
+ */
+enum { birthDone = 0, birthPending = 1, birthWaited = 2 };
+
 /* Why control came back to an M's exit point (mstart). */
 enum { MEXIT_NONE, MEXIT_EXIT, MEXIT_PARK };
 
@@ -232,7 +240,9 @@ struct mrt_m {
 	g *mcallg;
 
 	uint32_t joining; /* a thread waits in mrt_join (sched.lock) */
-	int32_t starterr; /* minit failed: the M never ran its function */
+	uint32_t birth;   /* birthDone, Pending or Waited (a futex word) */
+	int32_t starterr; /* minit failed, or (on freem) its creation did: the
+	                     M never ran its function */
 
 	uint32_t fastrand[2];
 	os_sigset sigmask; /* signal mask the M starts with: the init mask */
@@ -321,7 +331,7 @@ NORETURN void mexit(void);
 void mexit0(m *mp);
 void mputfreem(m *mp);
 int64_t startm(mrt_fn fn, void *arg, void *p);
-int reapfreem(m *only);
+int reapfreem(void);
 /* Bracket a lock-free walk of allm (mrt_forallm, mrt_signalm, mrt_dump):
  * no m returns to the pool meanwhile. Async-signal-safe. */
 void walkbegin(void);

@@ -199,7 +199,8 @@ MRT_API const char *mrt_threadmodel(void);
  * stack: it cannot happen with the stack sizes mrt_init accepts, but it is
  * checked) exits without running fn; newm has already returned its id, so
  * that failure is reported by mrt_join(id), and it too is counted as a
- * failed creation (mrt_mstats) with nothing left once reaped.
+ * failed creation (mrt_mstats) with nothing left once reaped. A join of the
+ * id of any failed creation returns its error (see mrt_join).
  * In the clone model fn runs freestanding (see Conventions); in the pthread
  * model it may call anything.
  * [any thread, an M, a user g or neither; not async-signal-safe]
@@ -247,13 +248,20 @@ MRT_API int mrt_mexit(void);
  * its last use of mrt's memory; the (detached) pthread then finishes the
  * thread library's own exit — TLS destructors, its stack — by itself, and
  * the kernel thread may outlive the join by a moment.
- * Returns 0 once the M is gone; the error with which the M failed to start,
- * if it did and this call reaped it; -ESRCH if no M with that id was ever
- * created; -EBUSY if another thread is joining it; -EDEADLK for the caller's
- * own M, and inside an mrt_forallm callback (no M is reaped while a walk
- * runs: the join would wait for itself); -EINVAL for m0, a negative id or
- * before mrt_init. A join that waits for other threads' walks to end
- * sleeps.
+ * An M can be found (mrt_forallm shows it STARTING) while its creation is
+ * still under way — the kernel's EAGAIN is retried for about 200 ms — and
+ * the creation may then fail: the join waits for that outcome, and a failed
+ * creation ends it with the creation's error.
+ * Returns 0 once the M is gone; if the M's creation failed — mrt_newm
+ * returned the error instead of the id, or the new thread could not set
+ * itself up (mrt_newm) — that error (-EAGAIN, -ENOMEM, ...), to a join
+ * that was waiting and to a later one, for the last 64 failures (an older
+ * failure's id reads as reaped: 0); -ESRCH if no M with that id was ever
+ * created (ids at or above mrt_mstats' created); -EBUSY if another thread
+ * is joining it; -EDEADLK for the caller's own M, and inside an
+ * mrt_forallm callback (no M is reaped while a walk runs: the join would
+ * wait for itself); -EINVAL for m0, a negative id or before mrt_init. A
+ * join that waits for other threads' walks to end sleeps.
  * [any thread; not async-signal-safe]
  */
 MRT_API int mrt_join(int64_t id);
