@@ -153,6 +153,25 @@ static void m_with_g(void *arg)
 	CHILD_CHECK(mrt_gogo(gp) == 0);
 }
 
+/*
+ * #11 item 5: every m and stack of mrt's is accounted for in the child. Once
+ * reaped, the m pool has nothing handed out (m0 is static, and the child
+ * has no other M) and every stack mapping mrt made is in the stack cache,
+ * or is m0's gsignal where m0 lives on (forked from m0).
+ */
+static void check_accounted(void)
+{
+	uint32_t inuse, nfree, cached;
+	size_t bytes;
+	mrt_reap();
+	fixalloc_stats(&mpool, &inuse, &nfree);
+	stackcache_stats(&cached, &bytes);
+	g *gs = m0.gsignal;
+	int64_t own = mrt_mid() == 0 && gs->ownstack && gs->stackmem.lo != 0;
+	CHILD_CHECK(inuse == 0);
+	CHILD_CHECK(stacks_mapped() == (int64_t)cached + own);
+}
+
 /* Everything a program may do with mrt, in the child. live0 is what the
  * child must start with: 1 (m0 forked) or 0 (a thread that is not an M). */
 static void use_mrt(int64_t live0)
@@ -204,6 +223,7 @@ static void use_mrt(int64_t live0)
 	mrt_mstats(&st);
 	CHILD_CHECK(st.live == live0 && st.exiting == 0 && st.idle == 0);
 	CHILD_CHECK(settle_threads(1 + hostthreads));
+	check_accounted();
 }
 
 static void child_after_fork(void)
@@ -340,6 +360,100 @@ static void test_fork_in_a_thread_that_is_not_an_m(void **state)
 		assert_child_ok(&foreign_child);
 	}
 	stop_world(c, &w, &j);
+}
+
+/*
+ * #11 item 5: Ms in flight at the fork. Other threads are held (test hook)
+ * where they own an m that is on no list: a reaper with two exited Ms it
+ * took off freem and has not freed, a creation with an m fresh from the pool
+ * (allocm), one with its id and gsignal that is not on allm yet
+ * (mcommoninit), and one whose clone failed, being undone (mfailed). Then
+ * m0 forks: in every child the m pool and the stack cache account for all
+ * of them (check_accounted), and mrt works. (They leaked: the child's pool
+ * had those 5 ms handed out for good, and their stacks mapped.)
+ */
+static uint32_t fl_armed[NTESTPOINT], fl_at[NTESTPOINT], fl_release;
+
+/* Holds the first thread that reaches an armed point. */
+static void fl_hook(int tp, void *arg)
+{
+	(void)arg;
+	uint32_t one = 1;
+	if (tp < 0 || tp >= NTESTPOINT ||
+	    !__atomic_compare_exchange_n(&fl_armed[tp], &one, 0, false, __ATOMIC_ACQ_REL,
+	                                 __ATOMIC_ACQUIRE))
+		return;
+	ev_add(&fl_at[tp], 1);
+	ev_block(&fl_release, 1);
+}
+
+static void *fl_reap(void *arg)
+{
+	*(int *)arg = mrt_reap();
+	return NULL;
+}
+
+static void *fl_create(void *arg)
+{
+	*(int64_t *)arg = mrt_newm(fn_exit, NULL, NULL);
+	return NULL;
+}
+
+/* Starts fn(arg) on a thread and waits until it is held at point tp. */
+static void fl_hold(pthread_t *t, int tp, void *(*fn)(void *), void *arg)
+{
+	__atomic_store_n(&fl_armed[tp], 1, __ATOMIC_RELEASE);
+	assert_int_equal(pthread_create(t, NULL, fn, arg), 0);
+	ev_wait(&fl_at[tp], 1);
+}
+
+static void child_with_ms_in_flight(void)
+{
+	CHILD_CHECK(count_threads() == 1 + hostthreads);
+	struct mrt_mstats st;
+	mrt_mstats(&st);
+	CHILD_CHECK(st.live == 1 && st.idle == 0);
+	check_accounted();
+	int64_t id = mrt_newm(fn_exit, NULL, NULL);
+	CHILD_CHECK(id > 0 && mrt_join(id) == 0);
+	check_accounted();
+}
+
+static void test_fork_accounts_for_ms_in_flight(void **state)
+{
+	(void)state;
+	skip_if_fork_unsupported();
+	memset(fl_armed, 0, sizeof fl_armed);
+	memset(fl_at, 0, sizeof fl_at);
+	fl_release = 0;
+	mrt_test_pointhook(fl_hook);
+	int64_t dead[2] = { must_newm(fn_exit, NULL), must_newm(fn_exit, NULL) };
+	wait_exited_unreaped(dead[0]);
+	wait_exited_unreaped(dead[1]);
+	pthread_t t[4];
+	int reaped = -1;
+	int64_t made[3] = { 0, 0, 0 };
+	fl_hold(&t[0], TP_REAPED, fl_reap, &reaped);
+	fl_hold(&t[1], TP_MNEW, fl_create, &made[0]);
+	fl_hold(&t[2], TP_MPREINIT, fl_create, &made[1]);
+	mrt_test_fault(FAULT_NEWOSPROC, 1, -ENOMEM);
+	fl_hold(&t[3], TP_MFAILED, fl_create, &made[2]);
+	/* The held threads are let go before any assertion can fail. */
+	struct child ch[10];
+	int nch = quick ? 3 : 10;
+	for (int i = 0; i < nch; i++)
+		run_child(child_with_ms_in_flight, 60, &ch[i]);
+	ev_add(&fl_release, 1);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	mrt_test_pointhook(NULL);
+	for (int i = 0; i < nch; i++)
+		assert_child_ok(&ch[i]);
+	assert_int_equal(reaped, 2);
+	assert_true(made[0] > 0 && made[1] > 0);
+	assert_int_equal(made[2], -ENOMEM);
+	assert_int_equal(mrt_join(made[0]), 0);
+	assert_int_equal(mrt_join(made[1]), 0);
 }
 
 /* ------------------------------------------------------------------------
@@ -516,6 +630,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		MRT_TEST(test_fork_in_m0_while_ms_churn),
 		MRT_TEST(test_fork_in_a_thread_that_is_not_an_m),
+		MRT_TEST(test_fork_accounts_for_ms_in_flight),
 		MRT_TEST(test_exec_lock_contract),
 		MRT_TEST(test_exec_during_creation_keeps_setuid),
 	};
