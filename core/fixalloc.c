@@ -86,6 +86,39 @@ void fixalloc_stats(fixalloc *f, uint32_t *inuse, uint32_t *nfree)
 }
 
 /*
+ * fixalloc_forkreset makes f say what is true in a fork child, whose only
+ * thread is the forking one: every object handed out that keep(obj) does
+ * not claim goes back on the free list, since the threads that held them are
+ * gone (keep may first give back what such an object held). The free list
+ * is built afresh rather than patched: an object handed out an instant
+ * before the fork, and not yet marked by its taker, is free too. Only in the
+ * child, with f->lock reset.
+ */
+void fixalloc_forkreset(fixalloc *f, bool (*keep)(void *obj))
+{
+	f->lock.key = 0;
+	f->list = nil;
+	f->lastbump = nil;
+	f->inuse = f->nfree = 0;
+	for (void *c = f->chunks; c != nil; c = *(void **)c) {
+		uintptr_t p = (uintptr_t)c + chunkhdr, end = (uintptr_t)c + fixchunk;
+		/* The newest chunk is carved up to f->chunk: nothing above it
+		 * was ever handed out, or it went back to the chunk. */
+		if (c == f->chunks)
+			end = f->chunk;
+		for (; p + f->size <= end; p += f->size) {
+			if (keep((void *)p)) {
+				f->inuse++;
+				continue;
+			}
+			*(void **)p = f->list;
+			f->list = (void *)p;
+			f->nfree++;
+		}
+	}
+}
+
+/*
  * fixalloc_scan calls fn(obj, arg) for every object slot of every chunk of f,
  * handed out or not, until fn returns non-nil, and returns that. Takes no
  * lock and makes no call but fn: safe in a signal handler that interrupted

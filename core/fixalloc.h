@@ -22,6 +22,8 @@ typedef struct fixalloc {
 void *fixalloc_alloc(fixalloc *f);
 void fixalloc_free(fixalloc *f, void *p);
 void fixalloc_stats(fixalloc *f, uint32_t *inuse, uint32_t *nfree);
+/* In a fork child: the free list made afresh of what keep does not claim. */
+void fixalloc_forkreset(fixalloc *f, bool (*keep)(void *obj));
 /* Every slot, lock-free and async-signal-safe (see fixalloc.c). */
 void *fixalloc_scan(fixalloc *f, void *(*fn)(void *obj, void *arg), void *arg);
 

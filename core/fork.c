@@ -19,6 +19,13 @@
  *    pthread model, whose g0 stacks libc reclaims in the child), so the next
  *    reap returns their stacks to the cache. Joiners and lock-free walkers
  *    were other threads: their marks are cleared. m0's tid is the child's.
+ *    The ms other threads held on no list — being made (between mnew and
+ *    the push on allm), undone after a failure, or on a reaper's local list
+ *    — are found by a scan of the m pool (m->where says who holds an m),
+ *    and they and the stacks recorded in them go back to the pool and the
+ *    stack cache; so does a dead m0's gsignal. What stays lost is a stack
+ *    whose mmap or munmap system call was under way (stack.c orders its
+ *    records so that it is never freed twice).
  * The forking thread is m0 or a thread that is not an M (a clone-model M
  * cannot call fork: it is libc); in the second case m0's thread is gone too,
  * and the child's only thread is not an M. Either way the child may use all
@@ -141,11 +148,39 @@ static void forkdead(m *mp)
 	mp->freeWait = OS_G0_FROM_OS ? freeMRef : freeMStack;
 	mp->joining = 0;
 	mp->birth = birthDone; /* the creator (another thread) is gone */
-	if (mp == &m0)
-		return; /* static: never on freem or in the pool */
+	if (mp == &m0) {
+		/* Static: never on freem or in the pool. Its gsignal stack, if
+		 * mrt's, is no thread's signal stack here: it goes back now. */
+		g *gs = mp->gsignal;
+		if (gs->ownstack)
+			stackfree(&gs->stackmem);
+		gs->stack.lo = gs->stack.hi = 0;
+		return;
+	}
 	mp->freelink = sched.freem;
 	sched.freem = mp;
 	sched.nfreem++;
+}
+
+/*
+ * A slot of the m pool, in the child (fixalloc_forkreset): an m on allm or
+ * freem stays; one that another thread held on no list at the fork — being
+ * made, undone after a failure, or reaped (mInFlight) — gives back the
+ * stacks recorded in it (stack.c records a stack in one place at a time,
+ * for this) and goes to the pool with the free ones.
+ */
+static bool forkmslot(void *obj)
+{
+	m *mp = obj;
+	if (mp->where == mOnList)
+		return true;
+	if (mp->where == mInFlight) {
+		stackfree(&mp->gsignal_.stackmem);
+		stackfree(&mp->g0_.stackmem);
+		mp->status = 0;
+		mp->where = mInPool;
+	}
+	return false;
 }
 
 static void forkchild(void)
@@ -198,6 +233,8 @@ static void forkchild(void)
 		mp->joining = 0;
 		mp->birth = birthDone;
 	}
+	/* Ms other threads held on no list, and the pool's own count. */
+	fixalloc_forkreset(&mpool, forkmslot);
 }
 
 /* At mrt_init, on m0: once per process (handlers cannot be removed). */

@@ -121,6 +121,7 @@ int mcommoninit(m *mp)
 	__atomic_store_n(&mp->status, MRT_M_STARTING, __ATOMIC_RELAXED);
 	mp->alllink = allm;
 	store_release(&allm, mp);
+	mp->where = mOnList;
 	unlock(&sched.lock);
 	return 0;
 }
@@ -174,11 +175,14 @@ static void mfreeres(m *mp, uint32_t freewait)
 	mfree(mp);
 }
 
-/* Returns mp to the pool. Its status goes to 0 first, which is how a
- * lock-free reader recognises a pooled m. */
+/* Returns mp, whose stacks are given back, to the pool. Its status goes to
+ * 0 first, which is how a lock-free reader recognises a pooled m; where
+ * goes to mInPool after the stacks and before the pool has it (see where). */
 void mfree(m *mp)
 {
 	__atomic_store_n(&mp->status, 0, __ATOMIC_RELEASE);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	store_relaxed(&mp->where, mInPool);
 	fixalloc_free(&mpool, mp);
 }
 
@@ -271,6 +275,7 @@ void mfailed(m *mp, bool registered, int err)
 		 * the pool (no joiner) is another M's. */
 		uint32_t birth = xchg(&mp->birth, birthDone);
 		if (mp->joining || walkersactive()) {
+			/* where stays mOnList: off allm, onto freem */
 			mp->starterr = err;
 			__atomic_store_n(&mp->status, MRT_M_EXITING, __ATOMIC_RELEASE);
 			mp->freeWait = freeMStack; /* no thread ever used the stacks */
@@ -285,6 +290,7 @@ void mfailed(m *mp, bool registered, int err)
 				futexwakeup(&mp->birth, INT32_MAX);
 			return;
 		}
+		mp->where = mInFlight;
 		unlock(&sched.lock);
 		TESTPOINT(TP_MFAILED, mp);
 	}
@@ -316,8 +322,12 @@ void mclear(m *mp)
 static m *mnew(void)
 {
 	m *mp = fixalloc_alloc(&mpool);
-	if (mp != nil)
-		mclear(mp);
+	if (mp == nil)
+		return nil;
+	mclear(mp);
+	/* Held by this thread from here (see where), once it is all set. */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	store_relaxed(&mp->where, mInFlight);
 	return mp;
 }
 
@@ -359,12 +369,14 @@ int allocm(m **mpp, mrt_fn fn, void *arg, void *p)
 		/* The thread library makes the stack; minit records its bounds. */
 		g0->ownstack = false;
 	} else {
+		/* Owned before it is allocated: a fork child that reaps this M
+		 * (on allm by now) frees whatever stackalloc has recorded. */
+		g0->ownstack = true;
 		int r = stackalloc(&g0->stackmem, cfg.g0stack + cfg.tls_size);
 		if (r < 0) {
 			mfailed(mp, true, r);
 			return r;
 		}
-		g0->ownstack = true;
 		g0->stackcached = (int8_t)r;
 		g0->stackmem.vgid = san_stackregister(g0->stackmem.lo, g0->stackmem.hi);
 		g0->stack.lo = g0->stackmem.lo;
@@ -375,11 +387,13 @@ int allocm(m **mpp, mrt_fn fn, void *arg, void *p)
 	return 0;
 }
 
-/* Takes mp off freem, where pp points at its link. sched.lock held. */
+/* Takes mp off freem, where pp points at its link: the caller holds it
+ * until mfree. sched.lock held. */
 static void freemtake(m **pp, m *mp)
 {
 	store_relaxed(pp, mp->freelink); /* pp may be &sched.freem */
 	sched.nfreem--;
+	mp->where = mInFlight;
 }
 
 /* Frees an M taken off freem: its stacks, as freeWait allows, and the m. */

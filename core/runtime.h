@@ -189,6 +189,18 @@ enum { freeMStack = 0, freeMRef = 1, freeMWait = 2 };
  */
 enum { birthDone = 0, birthPending = 1, birthWaited = 2 };
 
+/*
+ * where: who holds an m of the pool — the pool (mInPool), a list (mOnList:
+ * allm or freem), or one thread, with the m on no list (mInFlight: being
+ * made, undone after a failure, or reaped). Changed under sched.lock where
+ * the m joins or leaves a list, and by mnew and mfree around the pool, so
+ * that a fork child (fork.c), whose other threads are gone, can give back
+ * what they held: it is cut between two critical sections, and the stores
+ * outside them are ordered for it (signal fences: a fork cuts a thread as a
+ * signal would).
+ */
+enum { mInPool = 0, mInFlight, mOnList };
+
 /* Why control came back to an M's exit point (mstart). */
 enum { MEXIT_NONE, MEXIT_EXIT, MEXIT_PARK };
 
@@ -209,6 +221,7 @@ struct mrt_m {
 	 */
 	uint32_t freeWait;
 	uint32_t status;      /* enum mrt_mstatus, or 0 while in the pool */
+	uint32_t where;       /* mInPool, mInFlight or mOnList */
 	struct mrt_m *alllink;  /* on allm; read by lock-free walkers */
 	struct mrt_m *freelink; /* on sched.freem; a different field from
 	                           alllink because walkers may still follow

@@ -58,7 +58,10 @@ static bool cacheget(stack *s, size_t n)
 	return ok;
 }
 
-/* Puts a stack in the cache; false if the cache is full. */
+/* Puts a stack in the cache; false if the cache is full. On success *s is
+ * cleared in the same critical section: a fork child (fork.c gives back the
+ * stacks of ms that other threads held) finds the stack in the cache or in
+ * its g, never in both. */
 static bool cacheput(stack *s)
 {
 	size_t n = s->hi - s->lo;
@@ -88,6 +91,7 @@ static bool cacheput(stack *s)
 			b->n++;
 			cache.count++;
 			cache.bytes += n;
+			s->lo = s->hi = 0;
 			ok = true;
 		}
 	}
@@ -123,16 +127,23 @@ int stackalloc(stack *s, size_t n)
 		seterrmsg("mrt: cannot protect a stack's guard page (errno=%d)", -err);
 		return -ENOMEM;
 	}
-	s->lo = (uintptr_t)base + pagesize;
-	s->hi = s->lo + n;
+	/* Counted, then recorded, lo last (a stack is recorded once lo is
+	 * set): a fork child must never find a stack it cannot free whole. */
 	__atomic_fetch_add(&nmapped, 1, __ATOMIC_RELAXED);
+	s->hi = (uintptr_t)base + pagesize + n;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	s->lo = (uintptr_t)base + pagesize;
 	return 0;
 }
 
-/* Unmaps a stack and its guard page. */
+/* Unmaps a stack and its guard page, and clears *s first: a fork child that
+ * found the record of a stack already unmapped would hand it out again. */
 static void stackrelease(stack *s)
 {
-	sysfree((void *)(s->lo - pagesize), s->hi - s->lo + pagesize);
+	uintptr_t lo = s->lo, hi = s->hi;
+	s->lo = s->hi = 0;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	sysfree((void *)(lo - pagesize), hi - lo + pagesize);
 	__atomic_fetch_sub(&nmapped, 1, __ATOMIC_RELAXED);
 }
 
@@ -148,7 +159,6 @@ void stackfree(stack *s)
 	san_unpoison(s->lo, s->hi);
 	if (!cacheput(s))
 		stackrelease(s);
-	s->lo = s->hi = 0;
 }
 
 /* Returns a stack where stackalloc found it: the cache, or the OS. */
@@ -163,7 +173,6 @@ void stackundo(stack *s, int fromcache)
 		s->vgid = 0;
 		stackrelease(s);
 	}
-	s->lo = s->hi = 0;
 }
 
 void stackcache_stats(uint32_t *count, size_t *bytes)
