@@ -271,9 +271,6 @@ void mfailed(m *mp, bool registered, int err)
 		if (!allmunlink(mp))
 			fatal("mfailed: M%lld not on allm", (long long)mp->id);
 		countfailed(mp->id, err);
-		/* Under the lock: once it is unlocked, an m that goes back to
-		 * the pool (no joiner) is another M's. */
-		uint32_t birth = xchg(&mp->birth, birthDone);
 		if (mp->joining || walkersactive()) {
 			/* where stays mOnList: off allm, onto freem */
 			mp->starterr = err;
@@ -282,6 +279,10 @@ void mfailed(m *mp, bool registered, int err)
 			mp->freelink = sched.freem;
 			store_relaxed(&sched.freem, mp); /* allocm peeks at it unlocked */
 			sched.nfreem++;
+			/* Decided, once all of the above is in place for the joiner
+			 * (it reads freeWait next, without the lock): the exchange
+			 * releases it. */
+			uint32_t birth = xchg(&mp->birth, birthDone);
 			unlock(&sched.lock);
 			/* Its joiner alone may reap it, so mp is still ours here
 			 * (if the joiner saw birthDone without sleeping and has
@@ -290,6 +291,8 @@ void mfailed(m *mp, bool registered, int err)
 				futexwakeup(&mp->birth, INT32_MAX);
 			return;
 		}
+		/* No joiner has it (joining is set under this lock before a
+		 * joiner waits on birth), and from here none can find it. */
 		mp->where = mInFlight;
 		unlock(&sched.lock);
 		TESTPOINT(TP_MFAILED, mp);
