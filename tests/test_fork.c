@@ -387,6 +387,13 @@ static void fl_hook(int tp, void *arg)
 	ev_block(&fl_release, 1);
 }
 
+static uint32_t fl_go;
+static void fl_wait_then_exit(void *arg)
+{
+	(void)arg;
+	ev_block(&fl_go, 1);
+}
+
 static void *fl_reap(void *arg)
 {
 	*(int *)arg = mrt_reap();
@@ -425,9 +432,12 @@ static void test_fork_accounts_for_ms_in_flight(void **state)
 	skip_if_fork_unsupported();
 	memset(fl_armed, 0, sizeof fl_armed);
 	memset(fl_at, 0, sizeof fl_at);
-	fl_release = 0;
+	fl_release = fl_go = 0;
 	mrt_test_pointhook(fl_hook);
-	int64_t dead[2] = { must_newm(fn_exit, NULL), must_newm(fn_exit, NULL) };
+	/* Both alive until both are made: the second creation would reap
+	 * the first if it had ended. */
+	int64_t dead[2] = { must_newm(fl_wait_then_exit, NULL), must_newm(fl_wait_then_exit, NULL) };
+	ev_add(&fl_go, 1);
 	wait_exited_unreaped(dead[0]);
 	wait_exited_unreaped(dead[1]);
 	pthread_t t[4];

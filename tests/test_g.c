@@ -767,6 +767,7 @@ static void test_g_reads_dead_only_once_off_its_stack(void **state)
 {
 	(void)state;
 	struct child c;
+	assert_true(settle_threads(expected_threads(0))); /* fork with no M but m0 */
 	run_child(child_g_dies_off_its_stack, 60, &c);
 	assert_child_ok(&c);
 }

@@ -547,6 +547,7 @@ static void test_join_inside_a_walk_is_edeadlk(void **state)
 {
 	(void)state;
 	struct child c;
+	assert_true(settle_threads(expected_threads(0))); /* fork with no M but m0 */
 	run_child(child_join_inside_walk, 60, &c);
 	assert_child_ok(&c);
 }
@@ -673,8 +674,11 @@ static void child_join_a_creation_that_fails(void)
 	ev_block(&nf_at, 1);
 	nf_join = 1;
 	CHILD_CHECK(pthread_create(&j, NULL, nf_joiner, NULL) == 0);
-	while (!__atomic_load_n(&nf_m->joining, __ATOMIC_ACQUIRE))
-		sched_yield(); /* the joiner has found the M */
+	for (bool found = false; !found; sched_yield()) { /* the joiner has found the M */
+		lock(&sched.lock);
+		found = nf_m->joining != 0;
+		unlock(&sched.lock);
+	}
 	ev_add(&nf_release, 1);
 	ev_block(&nf_created, 1);
 	CHILD_CHECK(nf_newm == -EAGAIN);
@@ -697,6 +701,7 @@ static void test_join_wakes_when_the_creation_fails(void **state)
 {
 	(void)state;
 	struct child c;
+	assert_true(settle_threads(expected_threads(0))); /* fork with no M but m0 */
 	run_child(child_join_a_creation_that_fails, 60, &c);
 	assert_child_ok(&c);
 }
