@@ -187,37 +187,6 @@ void mfree(m *mp)
 }
 
 /*
- * walkbegin and walkend bracket every lock-free walk of allm. sched.nwalkers
- * counts the walks in progress; the thread's own count (mrt_tls.walking)
- * lets mrt_join refuse a join from inside a walk, which would wait for
- * itself. Async-signal-safe: a handler may walk, inside a walk of its own
- * thread's (the thread's count nests). The fence pairs with
- * walkersactive's: either the reaper sees this walker, or the walker starts
- * after the reaper's unlinks and cannot reach what it frees.
- */
-void walkbegin(void)
-{
-	mrt_tlsp_()->walking++;
-	__atomic_fetch_add(&sched.nwalkers, 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-}
-
-/*
- * The decrement releases (what the walk read may be freed from here on)
- * and, with the load of nwalkwait after it, is one side of walkwait's
- * Dekker pair: the last walker out wakes the joiners waiting. Not where
- * futexwakeup is an emulation on a mutex (OS_LOCK_SEMA): a walker may be a
- * signal handler; walkwait polls there instead.
- */
-void walkend(void)
-{
-	uint32_t n = __atomic_sub_fetch(&sched.nwalkers, 1, __ATOMIC_SEQ_CST);
-	if (!OS_LOCK_SEMA && n == 0 && __atomic_load_n(&sched.nwalkwait, __ATOMIC_SEQ_CST) != 0)
-		futexwakeup(&sched.nwalkers, INT32_MAX);
-	mrt_tlsp_()->walking--;
-}
-
-/*
  * walkwait sleeps until no lock-free walker runs: a join whose M a walk
  * keeps on freem (reapfreem leaves it there while walkers run). Spinning
  * here took the CPU from the very walkers it waited for. The waiter's

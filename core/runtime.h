@@ -345,10 +345,6 @@ void mexit0(m *mp);
 void mputfreem(m *mp);
 int64_t startm(mrt_fn fn, void *arg, void *p);
 int reapfreem(void);
-/* Bracket a lock-free walk of allm (mrt_forallm, mrt_signalm, mrt_dump):
- * no m returns to the pool meanwhile. Async-signal-safe. */
-void walkbegin(void);
-void walkend(void);
 void mfree(m *mp);    /* back to the m pool */
 void mfailed(m *mp, bool registered, int err); /* undo allocm for a thread never born */
 
@@ -499,6 +495,45 @@ void sigsegvundo(void);
 /* Registers fork handlers (libc's pthread_atfork: at mrt_init, on m0). */
 int osatfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 const char *osgetenv(const char *name);
+
+/* ---------------------------------------------------------------------------
+ * Lock-free walks of allm
+ * ------------------------------------------------------------------------- */
+
+/*
+ * walkbegin and walkend bracket every lock-free walk of allm (mrt_forallm,
+ * mrt_signalm, mrt_dump): while any walk runs, reapfreem returns no m to
+ * the pool, so a walker never reads a recycled m. Inline here, not in m.c:
+ * mrt_dump is trace.c's, which m.c uses to trace, and core has no import
+ * cycles (tests/layers.py). sched.nwalkers counts the walks in progress;
+ * the thread's own count (mrt_tls.walking) lets mrt_join refuse a join from
+ * inside a walk, which would wait for itself. Async-signal-safe: a handler
+ * may walk, inside a walk of its own thread's (the thread's count nests).
+ * The fence pairs with walkersactive's (m.c): either the reaper sees this
+ * walker, or the walker starts after the reaper's unlinks and cannot reach
+ * what it frees.
+ */
+static inline void walkbegin(void)
+{
+	mrt_tlsp_()->walking++;
+	__atomic_fetch_add(&sched.nwalkers, 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/*
+ * The decrement releases (what the walk read may be freed from here on)
+ * and, with the load of nwalkwait after it, is one side of walkwait's
+ * Dekker pair (m.c): the last walker out wakes the joiners waiting. Not where
+ * futexwakeup is an emulation on a mutex (OS_LOCK_SEMA): a walker may be a
+ * signal handler; walkwait polls there instead.
+ */
+static inline void walkend(void)
+{
+	uint32_t n = __atomic_sub_fetch(&sched.nwalkers, 1, __ATOMIC_SEQ_CST);
+	if (!OS_LOCK_SEMA && n == 0 && __atomic_load_n(&sched.nwalkwait, __ATOMIC_SEQ_CST) != 0)
+		futexwakeup(&sched.nwalkers, INT32_MAX);
+	mrt_tlsp_()->walking--;
+}
 
 /* ---------------------------------------------------------------------------
  * Test hooks: compiled only into the test build (MRT_TESTHOOKS). A fault
