@@ -206,6 +206,8 @@ int64_t newm(mrt_fn fn, void *arg, void *p)
 }
 
 static void mstart1(void *arg);
+static NORETURN void mtoexitpoint(uint32_t reason);
+static void mexit(m *mp);
 static bool mpark(m *mp);
 
 /*
@@ -275,7 +277,7 @@ void mstart(void *arg)
 		}
 	}
 	MTRACE(MT_EXITING, mp, retired);
-	mexit0(mp);
+	mexit(mp);
 	osexit(mp);
 }
 
@@ -288,7 +290,7 @@ static void mstart1(void *arg)
 	mp->nextp = nil;
 	__atomic_store_n(&mp->status, MRT_M_RUNNING, __ATOMIC_RELEASE);
 	mp->mstartfn(mp->mstartarg);
-	mexit();
+	mtoexitpoint(MEXIT_EXIT);
 }
 
 /*
@@ -316,19 +318,14 @@ static NORETURN void mtoexitpoint(uint32_t reason)
 	ctx_jump(c);
 }
 
-void mexit(void)
-{
-	mtoexitpoint(MEXIT_EXIT);
-}
-
 /*
- * mexit0 is the end of an M (Go's mexit), on g0 at the exit point. Order:
+ * mexit is the end of an M (Go's mexit), on g0 at the exit point. Order:
  * unminit (the platform's signal teardown), then — in one critical section —
  * off allm, onto freem, counted as freed. The stacks stay until freeWait
  * says the thread is gone: the platform's last step (osexit) makes that
  * happen only after the thread's last use of them.
  */
-void mexit0(m *mp)
+static void mexit(m *mp)
 {
 	unminit(mp);
 	mputfreem(mp);
@@ -448,7 +445,7 @@ MRT_API int mrt_mexit(void)
 	m *mp = getm();
 	if (mp == nil || mp == &m0)
 		return -EPERM;
-	mexit();
+	mtoexitpoint(MEXIT_EXIT);
 }
 
 /*

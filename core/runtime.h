@@ -340,8 +340,6 @@ int mcommoninit(m *mp);
 int allocm(m **mpp, mrt_fn fn, void *arg, void *p);
 int64_t newm(mrt_fn fn, void *arg, void *p);
 void mstart(void *mp); /* platform's thread entry calls this on g0 */
-NORETURN void mexit(void);
-void mexit0(m *mp);
 void mputfreem(m *mp);
 int64_t startm(mrt_fn fn, void *arg, void *p);
 int reapfreem(void);
@@ -448,7 +446,7 @@ int newosproc(m *mp);         /* start mp's thread: 0 or -errno */
 void mpreinit(m *mp);         /* on the creating thread, after gsignalalloc */
 int minit(m *mp);             /* on the new M: g0 bounds, tid, minitSignals */
 void unminit(m *mp);          /* on the exiting M, before it leaves allm */
-void osexit(m *mp);           /* the M's last step, after mexit0; the thread ends when mstart returns */
+void osexit(m *mp);           /* the M's last step, after mexit; the thread ends when mstart returns */
 void osjoin(m *mp);           /* wait until mp->freeWait != freeMWait */
 void m0stack(stack *s);       /* bounds of m0's (the initial thread's) stack */
 

@@ -35,7 +35,7 @@ static const unsigned long cloneflags =
 static NORETURN void mstart_clone(void *arg)
 {
 	mstart(arg);
-	/* After mexit0 the M is on freem, but nothing is freed until the
+	/* After mexit the M is on freem, but nothing is freed until the
 	 * kernel clears freeWait, after this last instruction. */
 	arch_exit_thread();
 }
