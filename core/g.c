@@ -29,7 +29,6 @@ int malg(g **gpp, size_t stacksize, int kind)
 		fixalloc_free(&gpool, gp);
 		return r;
 	}
-	gp->stackcached = (int8_t)r;
 	gp->stackmem.vgid = san_stackregister(gp->stackmem.lo, gp->stackmem.hi);
 	gp->stack = gp->stackmem;
 	gp->ownstack = true;

@@ -161,13 +161,13 @@ static void mfreeres(m *mp, uint32_t freewait)
 	g *g0 = mp->g0;
 	bool undo = mp->starterr != 0;
 	if (undo)
-		stackundo(&gs->stackmem, gs->stackcached);
+		stackundo(&gs->stackmem);
 	else
 		stackfree(&gs->stackmem);
 	gs->stack.lo = gs->stack.hi = 0;
 	if (freewait == freeMStack && g0->ownstack) {
 		if (undo)
-			stackundo(&g0->stackmem, g0->stackcached);
+			stackundo(&g0->stackmem);
 		else
 			stackfree(&g0->stackmem);
 		g0->stack.lo = g0->stack.hi = 0;
@@ -266,9 +266,9 @@ void mfailed(m *mp, bool registered, int err)
 		unlock(&sched.lock);
 		TESTPOINT(TP_MFAILED, mp);
 	}
-	stackundo(&mp->gsignal->stackmem, mp->gsignal->stackcached);
+	stackundo(&mp->gsignal->stackmem);
 	if (mp->g0->ownstack)
-		stackundo(&mp->g0->stackmem, mp->g0->stackcached);
+		stackundo(&mp->g0->stackmem);
 	mp->gsignal->stack.lo = mp->gsignal->stack.hi = 0;
 	mp->g0->stack.lo = mp->g0->stack.hi = 0;
 	mfree(mp);
@@ -349,7 +349,6 @@ int allocm(m **mpp, mrt_fn fn, void *arg, void *p)
 			mfailed(mp, true, r);
 			return r;
 		}
-		g0->stackcached = (int8_t)r;
 		g0->stackmem.vgid = san_stackregister(g0->stackmem.lo, g0->stackmem.hi);
 		g0->stack.lo = g0->stackmem.lo;
 		g0->stack.hi = tlsbase(g0->stackmem.hi);

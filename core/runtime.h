@@ -110,7 +110,11 @@ bool notetsleep(note *n, int64_t ns);
 typedef struct stack {
 	uintptr_t lo, hi;
 	uint32_t vgid; /* Valgrind's id for it (san.h), 0 if none */
+	uint8_t from;  /* enum stackfrom: where stackalloc found it */
 } stack;
+
+/* Where stackalloc found a stack, which is where stackundo puts it back. */
+enum stackfrom { STACK_MAPPED, STACK_CACHED };
 
 /* An alternate signal stack as the OS reports it (core/signal.c): [lo, hi),
  * hi == 0 for none (disabled), and the OS's own mode bits, handed back
@@ -139,7 +143,6 @@ struct mrt_g {
 	stack stack;      /* exact usable bounds */
 	stack stackmem;   /* the allocation stack came from (stackalloc); g0's
 	                     usable top is lowered by the TLS block above it */
-	int8_t stackcached; /* stackalloc's answer: 1 from the cache, 0 mapped */
 	/*
 	 * ctx is the saved context while the g is suspended: the stack pointer
 	 * at which the arch's ctx_switch pushed the callee-saved registers. It
@@ -348,9 +351,10 @@ void mfailed(m *mp, bool registered, int err); /* undo allocm for a thread never
 
 /* stack.c: stacks with guard pages and a bounded cache */
 extern uintptr_t pagesize; /* set by osinit */
+/* 0 (s->from says cache or OS) or -ENOMEM. */
 int stackalloc(stack *s, size_t n);
 void stackfree(stack *s);
-void stackundo(stack *s, int fromcache);
+void stackundo(stack *s);
 void stackcache_stats(uint32_t *count, size_t *bytes);
 int64_t stacks_mapped(void); /* stack mappings in use or cached */
 void stackcache_forklock(void);

@@ -51,7 +51,6 @@ int gsignalalloc(m *mp)
 		r = stackalloc(&gs->stackmem, cfg.gsignalstack);
 	if (r < 0)
 		return r;
-	gs->stackcached = (int8_t)r;
 	gs->stack = gs->stackmem;
 	gs->ownstack = true;
 	return 0;

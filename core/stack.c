@@ -101,16 +101,18 @@ static bool cacheput(stack *s)
 
 /*
  * stackalloc gives s a stack of at least n bytes (rounded up to pages), from
- * the cache if it can. Returns 1 if it came from the cache, 0 if freshly
- * mapped, or -ENOMEM. Callers that must undo an allocation exactly (a failed
- * M creation) hand the stack back with stackundo.
+ * the cache if it can, and records in s->from where it came from. Returns 0
+ * or -ENOMEM. Callers that must undo an allocation exactly (a failed M
+ * creation) hand the stack back with stackundo.
  */
 int stackalloc(stack *s, size_t n)
 {
 	n = round_up(n, pagesize);
 	s->vgid = 0; /* registered by the g it is for, if at all (san.h) */
-	if (cacheget(s, n))
-		return 1;
+	if (cacheget(s, n)) {
+		s->from = STACK_CACHED;
+		return 0;
+	}
 	int err = FAULT(FAULT_STACK_MMAP);
 	uint8_t *base = err ? nil : sysalloc(n + pagesize);
 	if (base == nil) {
@@ -130,6 +132,7 @@ int stackalloc(stack *s, size_t n)
 	/* Counted, then recorded, lo last (a stack is recorded once lo is
 	 * set): a fork child must never find a stack it cannot free whole. */
 	__atomic_fetch_add(&nmapped, 1, __ATOMIC_RELAXED);
+	s->from = STACK_MAPPED;
 	s->hi = (uintptr_t)base + pagesize + n;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	s->lo = (uintptr_t)base + pagesize;
@@ -161,12 +164,13 @@ void stackfree(stack *s)
 		stackrelease(s);
 }
 
-/* Returns a stack where stackalloc found it: the cache, or the OS. */
-void stackundo(stack *s, int fromcache)
+/* Returns a stack where stackalloc found it (s->from): the cache, or the
+ * OS. */
+void stackundo(stack *s)
 {
 	if (s->lo == 0)
 		return;
-	if (fromcache == 1) {
+	if (s->from == STACK_CACHED) {
 		stackfree(s);
 	} else {
 		san_stackderegister(s->vgid);

@@ -75,10 +75,9 @@ static void steal_cached(size_t n)
 	for (;;) {
 		assert_true(nheld < (int)countof(held));
 		stack s;
-		int r = stackalloc(&s, n);
-		assert_true(r >= 0);
-		if (r == 0) { /* freshly mapped: the cache is empty */
-			stackundo(&s, 0);
+		assert_int_equal(stackalloc(&s, n), 0);
+		if (s.from == STACK_MAPPED) { /* the cache is empty */
+			stackundo(&s);
 			return;
 		}
 		held[nheld++] = s;
