@@ -447,6 +447,15 @@ MRT_API int mrt_reap(void)
 	return reapfreem();
 }
 
+/* mrt_trim: exited Ms' stacks into the cache first, then the cache out. */
+MRT_API int64_t mrt_trim(void)
+{
+	if (!load_acquire(&cfg.inited))
+		return -EINVAL;
+	reapfreem();
+	return stackcache_trim();
+}
+
 /* Finds M id on allm or freem. sched.lock held. */
 static m *findm(int64_t id)
 {

@@ -356,6 +356,15 @@ int stackalloc(stack *s, size_t n);
 void stackfree(stack *s);
 void stackundo(stack *s);
 void stackcache_stats(uint32_t *count, size_t *bytes);
+struct stackcachestats {
+	uint32_t count;           /* stacks cached */
+	int classes;              /* sizes cached */
+	size_t bytes, warmbytes;  /* their usable bytes; of which resident */
+	size_t maxbytes, warmmax; /* the bounds of both */
+	uint64_t released;        /* stacks whose pages were given back, ever */
+};
+void stackcache_read(struct stackcachestats *st);
+int64_t stackcache_trim(void); /* unmaps the cache: the bytes it held */
 int64_t stacks_mapped(void); /* stack mappings in use or cached */
 void stackcache_forklock(void);
 void stackcache_forkunlock(void);
@@ -471,6 +480,12 @@ void futexwakeup(uint32_t *addr, uint32_t cnt);
 void *sysalloc(size_t n);           /* anonymous RW memory, nil on failure */
 int sysfree(void *p, size_t n);
 int sysguard(void *p, size_t n);    /* make n bytes at p inaccessible */
+/* The pages of [p, p+n) are not needed for now: the kernel may take them
+ * back (Linux: at once, and they read as zeros next time; Darwin: when it
+ * wants). Before the range is used again, sysused (Go's sysUnused and
+ * sysUsed). Advice: nothing is lost if either does nothing. */
+void sysunused(void *p, size_t n);
+void sysused(void *p, size_t n);
 
 void osyield(void);
 void osusleep(int64_t us);

@@ -1,29 +1,59 @@
 /*
- * stack.c — stacks for g0, gsignal and user gs.
+ * stack.c — stacks for g0, gsignal and user gs, and the cache of freed ones.
  *
  * Each stack is one mapping: a PROT_NONE guard page, then the usable bytes.
  * C code does not check its stack the way Go's prologues do, so the guard
  * page is what turns an overflow into a clean SIGSEGV instead of silent
  * corruption of whatever lies below.
  *
- * Freed stacks go to a bounded cache, grouped by size, so that a steady churn
- * of Ms and gs makes no mmap, mprotect or munmap calls at all. The cache links
- * stacks through their own lowest word; it needs no memory of its own.
+ * The cache. Freed stacks are kept for reuse, so that a steady churn of Ms
+ * and gs makes no mmap, mprotect or munmap calls at all. It needs no memory
+ * of its own: a cached stack's lowest words (struct cachedstack) link it to
+ * the next stack of its size, and the first stack of each size (a class)
+ * to the first of the next. Any number of sizes can be cached; finding one
+ * walks the sizes cached, not the stacks.
+ *
+ * Bounds (mrt.h, at mrt_config.stack_cache). At most cfg.stackcache stacks,
+ * and at most maxbytes(): as many bytes as stackcache / 2 Ms' g0 and
+ * gsignal stacks. For Ms the count is what binds, as it always was; the
+ * bytes bound what large g stacks can pin. A freed stack that does not fit
+ * is unmapped. The bounds are derived from existing settings rather than
+ * set by a field of their own: mrt_config would grow (an ABI change), and
+ * one setting scales the cache as a whole; mrt_trim empties it on demand.
+ *
+ * Warm and cold. Of the cached bytes, at most warmmax() — a quarter of the
+ * bound — keep their pages (warm). The pages of the others are given back
+ * to the kernel (sysunused: MADV_DONTNEED on Linux, as Go's scavenger
+ * returns the spans of free stacks), all but the lowest page, which holds
+ * the links: a released page reads back as zeros and the list would be
+ * lost. Each class keeps its warm stacks first and its cold ones after, so
+ * a stack is handed out warm whenever one of its size is. When a stack
+ * comes in and the warm set is full, warm stacks of other sizes are demoted
+ * (released, and moved behind the cold ones of their class) to make room:
+ * the warm set follows what churns now, so a steady churn releases
+ * nothing, whatever its sizes. A stack larger than the whole warm set goes
+ * in cold.
  */
 #include "runtime.h"
 #include "san.h"
 
-enum { nbuckets = 8 };
+/* At lo of every cached stack. */
+struct cachedstack {
+	struct cachedstack *next;      /* the next stack of this size: warm first */
+	/* Meaningful in the first stack of a class only: */
+	struct cachedstack *nextclass; /* the first stack of the next class */
+	struct cachedstack *last;      /* the class's last stack: cold ones go there */
+	size_t size;                   /* usable bytes */
+	bool warm;                     /* its pages are resident */
+};
 
 static struct {
 	mutex lock;
-	struct bucket {
-		size_t size;   /* usable bytes; 0 = bucket unused */
-		uintptr_t head; /* lo of the first cached stack; its first word links on */
-		uint32_t n;
-	} b[nbuckets];
-	uint32_t count; /* stacks in the cache */
-	size_t bytes;
+	struct cachedstack *classes; /* the first stack of each size cached */
+	uint32_t count;              /* stacks in the cache */
+	size_t bytes;                /* their usable bytes */
+	size_t warmbytes;            /* of which warm */
+	uint64_t released;           /* stacks whose pages were given back, ever */
 } cache;
 
 uintptr_t pagesize = 4096; /* set by osinit */
@@ -32,71 +62,180 @@ uintptr_t pagesize = 4096; /* set by osinit */
  * up in. Changed only next to an mmap or munmap, never in steady state. */
 static int64_t nmapped;
 
+/* The byte bound: stackcache / 2 Ms' g0 (with its TLS block) and gsignal
+ * stacks; saturated rather than wrapped for a huge stackcache. */
+static size_t maxbytes(void)
+{
+	size_t perm = round_up(cfg.g0stack + cfg.tls_size, pagesize) + cfg.gsignalstack, b;
+	if (__builtin_mul_overflow((size_t)cfg.stackcache, perm, &b))
+		return SIZE_MAX;
+	return b / 2;
+}
+
+static size_t warmmax(void)
+{
+	return maxbytes() / 4;
+}
+
+/* The link to the first stack of n-byte class, or to the nil that ends the
+ * class list if there is none. cache.lock held. */
+static struct cachedstack **findclass(size_t n)
+{
+	struct cachedstack **pp = &cache.classes;
+	while (*pp != nil && (*pp)->size != n)
+		pp = &(*pp)->nextclass;
+	return pp;
+}
+
+/* Takes the first stack of the class *pp; the next one, if any, becomes
+ * the class's first and inherits its links. cache.lock held. */
+static struct cachedstack *pophead(struct cachedstack **pp)
+{
+	struct cachedstack *c = *pp, *nc = c->next;
+	if (nc != nil) {
+		nc->nextclass = c->nextclass;
+		nc->last = c->last;
+		*pp = nc;
+	} else {
+		*pp = c->nextclass;
+	}
+	return c;
+}
+
+/* Makes c a class of its own at *pp, the end of the class list. */
+static void newclass(struct cachedstack **pp, struct cachedstack *c)
+{
+	c->next = nil;
+	c->nextclass = nil;
+	c->last = c;
+	*pp = c;
+}
+
+/* Puts c first in its class (pp from findclass): warm ones go first. */
+static void pushwarm(struct cachedstack **pp, struct cachedstack *c)
+{
+	struct cachedstack *h = *pp;
+	c->warm = true;
+	cache.warmbytes += c->size;
+	if (h == nil) {
+		newclass(pp, c);
+		return;
+	}
+	c->next = h;
+	c->nextclass = h->nextclass;
+	c->last = h->last;
+	*pp = c;
+}
+
+/* Puts c last in its class (pp from findclass): cold ones go last. */
+static void appendcold(struct cachedstack **pp, struct cachedstack *c)
+{
+	struct cachedstack *h = *pp;
+	c->warm = false;
+	if (h == nil) {
+		newclass(pp, c);
+		return;
+	}
+	c->next = nil;
+	h->last->next = c;
+	h->last = c;
+}
+
+/* Gives c's pages but its first back to the kernel. c is in no list, and
+ * cache.lock is held: the release is done under the lock so that every
+ * stack the cache counts is on a list at every moment the lock is free —
+ * the moment a fork child (fork.c holds the lock across fork) inherits. */
+static void release(struct cachedstack *c)
+{
+	if (c->size > pagesize)
+		sysunused((uint8_t *)c + pagesize, c->size - pagesize);
+	cache.released++;
+}
+
+/* Makes room in the warm set by demoting the first warm stack of a class
+ * of another size than n. False if there is none. cache.lock held. */
+static bool demote(size_t n)
+{
+	for (struct cachedstack **pp = &cache.classes; *pp != nil; pp = &(*pp)->nextclass) {
+		if ((*pp)->warm && (*pp)->size != n) {
+			struct cachedstack *v = pophead(pp);
+			cache.warmbytes -= v->size;
+			release(v);
+			appendcold(findclass(v->size), v);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Takes a cached stack of exactly n usable bytes. */
 static bool cacheget(stack *s, size_t n)
 {
-	bool ok = false;
 #ifdef MRT_TESTHOOKS
 	if (load_relaxed(&testnocache))
 		return false;
 #endif
 	lock(&cache.lock);
-	for (int i = 0; i < nbuckets; i++) {
-		struct bucket *b = &cache.b[i];
-		if (b->size == n && b->head != 0) {
-			s->lo = b->head;
-			s->hi = b->head + n;
-			b->head = *(uintptr_t *)b->head;
-			b->n--;
-			cache.count--;
-			cache.bytes -= n;
-			ok = true;
-			break;
-		}
+	struct cachedstack **pp = findclass(n);
+	if (*pp == nil) {
+		unlock(&cache.lock);
+		return false;
 	}
+	struct cachedstack *c = pophead(pp);
+	bool warm = c->warm;
+	cache.count--;
+	cache.bytes -= n;
+	if (warm)
+		cache.warmbytes -= n;
+	/* Recorded in the same critical section, lo last (see stackalloc): a
+	 * fork child finds the stack in the cache or in s, never in neither. */
+	s->from = STACK_CACHED;
+	s->hi = (uintptr_t)c + n;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	s->lo = (uintptr_t)c;
 	unlock(&cache.lock);
-	return ok;
+	/* The stack is the caller's now: no lock needed to tell the kernel it
+	 * is in use again (Darwin's accounting; nothing on Linux). */
+	if (!warm && n > pagesize)
+		sysused((uint8_t *)c + pagesize, n - pagesize);
+	return true;
 }
 
-/* Puts a stack in the cache; false if the cache is full. On success *s is
+/* Puts a stack in the cache; false if it does not fit. On success *s is
  * cleared in the same critical section: a fork child (fork.c gives back the
  * stacks of ms that other threads held) finds the stack in the cache or in
  * its g, never in both. */
 static bool cacheput(stack *s)
 {
 	size_t n = s->hi - s->lo;
-	bool ok = false;
 #ifdef MRT_TESTHOOKS
 	if (load_relaxed(&testnocache))
 		return false;
 #endif
 	lock(&cache.lock);
-	if (cache.count < cfg.stackcache) {
-		struct bucket *b = nil, *empty = nil;
-		for (int i = 0; i < nbuckets; i++) {
-			if (cache.b[i].size == n) {
-				b = &cache.b[i];
-				break;
-			}
-			if (empty == nil && cache.b[i].n == 0)
-				empty = &cache.b[i];
-		}
-		if (b == nil && empty != nil) {
-			b = empty;
-			b->size = n;
-		}
-		if (b != nil) {
-			*(uintptr_t *)s->lo = b->head;
-			b->head = s->lo;
-			b->n++;
-			cache.count++;
-			cache.bytes += n;
-			s->lo = s->hi = 0;
-			ok = true;
-		}
+	if (cache.count >= cfg.stackcache || n > maxbytes() - cache.bytes) {
+		unlock(&cache.lock);
+		return false;
 	}
+	struct cachedstack *c = (struct cachedstack *)s->lo;
+	c->size = n;
+	size_t wmax = warmmax();
+	if (n <= wmax)
+		while (cache.warmbytes + n > wmax && demote(n)) {
+		}
+	/* After demote: it may have moved class heads. */
+	struct cachedstack **pp = findclass(n);
+	if (cache.warmbytes + n <= wmax) {
+		pushwarm(pp, c);
+	} else {
+		release(c);
+		appendcold(pp, c);
+	}
+	cache.count++;
+	cache.bytes += n;
+	s->lo = s->hi = 0;
 	unlock(&cache.lock);
-	return ok;
+	return true;
 }
 
 /*
@@ -109,10 +248,8 @@ int stackalloc(stack *s, size_t n)
 {
 	n = round_up(n, pagesize);
 	s->vgid = 0; /* registered by the g it is for, if at all (san.h) */
-	if (cacheget(s, n)) {
-		s->from = STACK_CACHED;
+	if (cacheget(s, n))
 		return 0;
-	}
 	int err = FAULT(FAULT_STACK_MMAP);
 	uint8_t *base = err ? nil : sysalloc(n + pagesize);
 	if (base == nil) {
@@ -139,15 +276,21 @@ int stackalloc(stack *s, size_t n)
 	return 0;
 }
 
-/* Unmaps a stack and its guard page, and clears *s first: a fork child that
- * found the record of a stack already unmapped would hand it out again. */
+/* Unmaps the stack [lo, lo+n) and its guard page. */
+static void unmap(uintptr_t lo, size_t n)
+{
+	sysfree((void *)(lo - pagesize), n + pagesize);
+	__atomic_fetch_sub(&nmapped, 1, __ATOMIC_RELAXED);
+}
+
+/* Unmaps a stack, and clears *s first: a fork child that found the record
+ * of a stack already unmapped would hand it out again. */
 static void stackrelease(stack *s)
 {
 	uintptr_t lo = s->lo, hi = s->hi;
 	s->lo = s->hi = 0;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	sysfree((void *)(lo - pagesize), hi - lo + pagesize);
-	__atomic_fetch_sub(&nmapped, 1, __ATOMIC_RELAXED);
+	unmap(lo, hi - lo);
 }
 
 void stackfree(stack *s)
@@ -157,7 +300,7 @@ void stackfree(stack *s)
 	san_stackderegister(s->vgid);
 	s->vgid = 0;
 	/* Frames abandoned on it (a g freed while suspended) leave ASan's
-	 * redzones poisoned; the cache's link write into its lowest word and
+	 * redzones poisoned; the cache's link writes into its lowest words and
 	 * its next owner must not trip over them. */
 	san_unpoison(s->lo, s->hi);
 	if (!cacheput(s))
@@ -179,11 +322,55 @@ void stackundo(stack *s)
 	}
 }
 
+/*
+ * stackcache_trim (mrt_trim, m.c) unmaps every cached stack and returns
+ * their usable bytes. The munmaps run under cache.lock, for the reason
+ * release does (a fork child must find the cache's counts true); trimming
+ * is rare, and stack allocations on other threads wait for it meanwhile.
+ */
+int64_t stackcache_trim(void)
+{
+	lock(&cache.lock);
+	int64_t freed = (int64_t)cache.bytes;
+	struct cachedstack *cl = cache.classes;
+	while (cl != nil) {
+		struct cachedstack *c = cl;
+		cl = cl->nextclass; /* read before c's memory goes */
+		while (c != nil) {
+			struct cachedstack *next = c->next;
+			unmap((uintptr_t)c, c->size);
+			c = next;
+		}
+	}
+	cache.classes = nil;
+	cache.count = 0;
+	cache.bytes = 0;
+	cache.warmbytes = 0;
+	unlock(&cache.lock);
+	return freed;
+}
+
 void stackcache_stats(uint32_t *count, size_t *bytes)
 {
 	lock(&cache.lock);
 	*count = cache.count;
 	*bytes = cache.bytes;
+	unlock(&cache.lock);
+}
+
+void stackcache_read(struct stackcachestats *st)
+{
+	lock(&cache.lock);
+	st->count = cache.count;
+	st->bytes = cache.bytes;
+	st->warmbytes = cache.warmbytes;
+	st->released = cache.released;
+	st->maxbytes = maxbytes();
+	st->warmmax = warmmax();
+	int n = 0;
+	for (struct cachedstack *c = cache.classes; c != nil; c = c->nextclass)
+		n++;
+	st->classes = n;
 	unlock(&cache.lock);
 }
 

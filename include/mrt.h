@@ -100,7 +100,20 @@ struct mrt_config {
 	int32_t max_threads;  /* thread limit (mrt_setmaxthreads); default 10000 */
 	int64_t idle_ns;      /* an M parked in mrt_stopm longer than this retires
 	                         (exits); 0 = never (Go's behaviour, the default) */
-	uint32_t stack_cache; /* freed stacks kept for reuse; default 256 */
+	uint32_t stack_cache; /* freed stacks kept for reuse; default 256.
+	                         It sets the cache's other bounds too: at most
+	                         as many bytes as stack_cache / 2 Ms' g0 and
+	                         gsignal stacks (12.5 MiB with the defaults),
+	                         of which a quarter stays resident; the other
+	                         cached stacks give their pages back to the OS
+	                         (MADV_DONTNEED on Linux), all but the first
+	                         page of each. A freed stack that does not fit
+	                         is unmapped: raise stack_cache to cache larger
+	                         g stacks; mrt_trim empties the cache. Any
+	                         number of stack sizes is cached, so a steady
+	                         churn within these bounds makes no system
+	                         call for stacks. (One setting, not new fields,
+	                         so that this struct keeps its layout.) */
 	uint32_t flags;       /* MRT_F_* */
 	const char *thread_name; /* when set, each new M names its thread this
 	                         prefix followed by its id, so that it shows in
@@ -273,6 +286,20 @@ MRT_API int mrt_join(int64_t id);
  * async-signal-safe]
  */
 MRT_API int mrt_reap(void);
+
+/*
+ * mrt_trim gives the stack cache back to the OS: it reaps as mrt_reap does
+ * (so exited Ms' stacks are included), then unmaps every cached stack —
+ * the warm ones too. Stacks in use are not touched; later allocations map
+ * afresh and fill the cache again. For a program that has ended a burst of
+ * Ms or gs and wants its memory back now (Go's debug.FreeOSMemory, for
+ * stacks); without it the cache stays within its bounds (stack_cache in
+ * struct mrt_config). Returns the number of usable stack bytes unmapped
+ * (0 if the cache was empty), or -EINVAL before mrt_init. Stack
+ * allocations and frees on other threads (mrt_newm, mrt_malg, mrt_gfree,
+ * reaping) wait while it unmaps. [any thread; not async-signal-safe]
+ */
+MRT_API int64_t mrt_trim(void);
 
 /*
  * mrt_setmaxthreads sets the thread limit (m0 included), as

@@ -207,6 +207,7 @@ static void child_before_init(void)
 	CHILD_CHECK(mrt_mexit() == -EPERM);
 	CHILD_CHECK(mrt_join(1) == -EINVAL);
 	CHILD_CHECK(mrt_reap() == -EINVAL);
+	CHILD_CHECK(mrt_trim() == -EINVAL);
 	CHILD_CHECK(mrt_malg(&gp, 65536) == -EINVAL && gp == NULL);
 	CHILD_CHECK(mrt_gogo(NULL) == -EPERM);
 	CHILD_CHECK(mrt_mcall(noopg, NULL) == -EPERM);

@@ -17,12 +17,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <pthread.h>
 #include <unistd.h>
+
+/* A g0 stack: the configured size and the clone model's TLS block above
+ * it, in whole pages. */
+static size_t g0bytes(void)
+{
+	return round_up(cfg.g0stack + cfg.tls_size, pagesize);
+}
 
 /* The bounds of mrt.h, from the configuration mrt_init kept. */
 static size_t cache_bound(void)
 {
-	return (size_t)cfg.stackcache * (cfg.g0stack + cfg.tls_size + cfg.gsignalstack) / 2;
+	return (size_t)cfg.stackcache * (g0bytes() + cfg.gsignalstack) / 2;
 }
 
 static size_t warm_bound(void)
@@ -121,15 +129,17 @@ static void test_freed_stacks_give_back_their_pages(void **state)
 	/* The process gave the memory back too, not only these ranges. */
 	assert_true(rss0 - rss1 >= (long)((before - warm_bound() - (size_t)nbig * page()) >> 10) / 2);
 
-	/* The stacks kept come back whole: every one usable again, every
-	 * mapping accounted for (one whose link the release lost would be
-	 * mapped and in no list). */
+	/* The stacks kept come back whole: every one the cache kept is found
+	 * again (only the others are mapped afresh), usable, and every mapping
+	 * is accounted for. */
+	uint32_t maps0 = mrt_test_faultcalls(FAULT_STACK_MMAP);
 	for (int i = 0; i < nbig; i++) {
 		uintptr_t lo, hi;
 		assert_int_equal(mrt_malg(&big[i], bigsize), 0);
 		touch(big[i], &lo, &hi);
 		assert_int_equal(hi - lo, bigsize);
 	}
+	assert_int_equal(mrt_test_faultcalls(FAULT_STACK_MMAP) - maps0, nbig - count);
 	struct mrtstate s1;
 	snapshot(&s1);
 	assert_int_equal(s1.stacks_mapped - s1.cache_count, inuse0 + nbig);
@@ -163,20 +173,238 @@ static void test_many_sizes_steady_state_maps_nothing(void **state)
 	(void)state;
 	mrt_g *gs[nsizes];
 	int rounds = quick ? 20 : 200;
+	/* The claim holds within the bounds: start from an empty cache, which
+	 * another case may have filled with stacks of its own. */
+	assert_true(mrt_trim() >= 0);
 	for (int i = 0; i < 3; i++)
 		size_round(gs);
+	struct stackcachestats c0, c1;
+	stackcache_read(&c0);
 	uint32_t maps0 = mrt_test_faultcalls(FAULT_STACK_MMAP);
 	int64_t mapped0 = stacks_mapped();
 	int vmas0 = count_maps();
 	for (int r = 0; r < rounds; r++)
 		size_round(gs);
 	uint32_t maps1 = mrt_test_faultcalls(FAULT_STACK_MMAP);
-	print_message("%d rounds of %d g sizes and an M: %u stacks mapped afresh\n", rounds,
-	              nsizes, maps1 - maps0);
+	stackcache_read(&c1);
+	print_message("%d rounds of %d g sizes and an M: %u stacks mapped afresh, %llu "
+	              "released; %d sizes cached\n",
+	              rounds, nsizes, maps1 - maps0,
+	              (unsigned long long)(c1.released - c0.released), c1.classes);
 	assert_int_equal(maps1 - maps0, 0);
 	assert_int_equal(stacks_mapped(), mapped0);
 	if (!pthread_model()) /* libc's own g0 stacks come and go there */
 		assert_int_equal(count_maps(), vmas0);
+	/* Nor does it give pages back and fault them in again: the sizes
+	 * churned are all resident. */
+	assert_int_equal(c1.released, c0.released);
+	assert_true(c1.classes >= nsizes + (pthread_model() ? 1 : 2));
+}
+
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The warm set follows the churn. It is filled with stacks of one size that
+ * are then left alone, while stacks of another size churn: the idle ones
+ * are demoted (released) to make room, once, and after that the churn
+ * releases nothing, its stacks staying resident from round to round.
+ */
+enum { nchurn = 8, churnsize = 128 << 10 };
+
+static void test_warm_set_follows_the_churn(void **state)
+{
+	(void)state;
+	assert_true(mrt_trim() >= 0);
+	size_t idlesize = 256 << 10;
+	int nidle = (int)(warm_bound() / idlesize);
+	assert_true(nidle >= 2 && nidle <= nbig);
+	for (int i = 0; i < nidle; i++) {
+		assert_int_equal(mrt_malg(&big[i], idlesize), 0);
+		touch(big[i], &biglo[i], &bighi[i]);
+	}
+	for (int i = 0; i < nidle; i++)
+		assert_int_equal(mrt_gfree(big[i]), 0);
+	struct stackcachestats c0, c1, c2;
+	stackcache_read(&c0);
+	assert_int_equal(c0.warmbytes, (size_t)nidle * idlesize); /* all resident */
+
+	mrt_g *gs[nchurn];
+	uintptr_t lo[nchurn], hi[nchurn];
+	for (int r = 0; r < 4; r++) {
+		for (int i = 0; i < nchurn; i++) {
+			assert_int_equal(mrt_malg(&gs[i], churnsize), 0);
+			touch(gs[i], &lo[i], &hi[i]);
+		}
+		for (int i = 0; i < nchurn; i++)
+			assert_int_equal(mrt_gfree(gs[i]), 0);
+		if (r == 0)
+			stackcache_read(&c1);
+	}
+	stackcache_read(&c2);
+	size_t idleres = 0, churnres = 0;
+	for (int i = 0; i < nidle; i++)
+		idleres += resident(biglo[i], bighi[i]);
+	for (int i = 0; i < nchurn; i++)
+		churnres += resident(lo[i], hi[i]);
+	print_message("warm set %zu KiB: %d idle 256 KiB stacks, then %d of 128 KiB churned: "
+	              "%llu released in the first round, %llu after; resident: idle %zu KiB, "
+	              "churned %zu KiB\n",
+	              warm_bound() >> 10, nidle, nchurn,
+	              (unsigned long long)(c1.released - c0.released),
+	              (unsigned long long)(c2.released - c1.released), idleres >> 10,
+	              churnres >> 10);
+	assert_true(c1.released > c0.released); /* room was made, by demotion */
+	assert_int_equal(c2.released, c1.released); /* and then kept */
+	assert_int_equal(churnres, (size_t)nchurn * churnsize);
+	assert_true(idleres + churnres <= warm_bound() + (size_t)(nidle + nchurn) * page());
+	assert_true(c2.warmbytes <= c2.warmmax);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static int32_t exit_tid;
+static uint32_t exit_ev;
+
+static void fn_tid_exit(void *arg)
+{
+	(void)arg;
+	__atomic_store_n(&exit_tid, mrt_gettid(), __ATOMIC_RELEASE);
+	ev_add(&exit_ev, 1);
+}
+
+/* mrt_trim unmaps the whole cache, exited Ms' stacks included, and the
+ * cache fills again afterwards. */
+static void test_trim_unmaps_the_cache(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(mrt_malg(&big[i], (size_t)(64 + 64 * i) << 10), 0);
+		touch(big[i], &biglo[i], &bighi[i]);
+	}
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(mrt_gfree(big[i]), 0);
+	/* An M that has exited, its thread gone, and is not yet reaped: its
+	 * stacks are trimmed too. */
+	exit_tid = 0;
+	exit_ev = 0;
+	must_newm(fn_tid_exit, NULL);
+	ev_wait(&exit_ev, 1);
+	wait_thread_gone(__atomic_load_n(&exit_tid, __ATOMIC_ACQUIRE));
+	struct mrt_mstats st;
+	assert_int_equal(mrt_mstats(&st), 0);
+	assert_int_equal(st.exiting, 1);
+	uint32_t count;
+	size_t bytes;
+	stackcache_stats(&count, &bytes);
+	assert_true(count >= 8);
+	int64_t mapped0 = stacks_mapped();
+	int vmas0 = count_maps();
+	int64_t r = mrt_trim();
+	uint32_t count1;
+	size_t bytes1;
+	stackcache_stats(&count1, &bytes1);
+	int64_t mapped1 = stacks_mapped();
+	int vmas1 = count_maps();
+	print_message("trim: %u cached stacks (%zu KiB) and an exited M's: %lld KiB unmapped, "
+	              "stack mappings %lld -> %lld, /proc/self/maps %d -> %d lines\n",
+	              count, bytes >> 10, (long long)(r >> 10), (long long)mapped0,
+	              (long long)mapped1, vmas0, vmas1);
+	assert_int_equal(count1, 0);
+	assert_int_equal(bytes1, 0);
+	/* The exited M's stacks: gsignal, and g0 where mrt made it. */
+	int mstacks = pthread_model() ? 1 : 2;
+	size_t mbytes = cfg.gsignalstack + (pthread_model() ? 0 : g0bytes());
+	assert_int_equal(r, (int64_t)(bytes + mbytes));
+	assert_int_equal(mapped1, mapped0 - (int64_t)count - mstacks);
+	/* Each stack is two lines (guard, stack) that cannot merge with a
+	 * neighbour (different protections): at least one line goes each. */
+	assert_true(vmas1 <= vmas0 - (int)count - mstacks);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(resident(biglo[i], bighi[i]), 0);
+	assert_int_equal(mrt_trim(), 0); /* nothing left */
+	/* The cache works on. */
+	assert_int_equal(mrt_join(must_newm(fn_exit, NULL)), 0);
+	stackcache_stats(&count1, &bytes1);
+	assert_true(count1 >= 1);
+}
+
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Threads freeing and allocating stacks of sizes that straddle the warm
+ * set and the byte bound, with a trimmer among them: every stack mapping is
+ * accounted for at the end (in use, cached, or unmapped), the bounds held,
+ * and no stack was handed out twice (each g writes its id over its stack
+ * and finds it intact).
+ */
+enum { nworkers = 3, nheld = 6 };
+static uint32_t work_bad;
+
+static void *worker(void *arg)
+{
+	uintptr_t seed = (uintptr_t)arg * 2654435761u + 1;
+	mrt_g *held[nheld] = { 0 };
+	uint64_t tag[nheld];
+	int rounds = quick ? 300 : 3000;
+	for (int r = 0; r < rounds; r++) {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		int i = (int)((seed >> 33) % nheld);
+		if (held[i] != NULL) {
+			uintptr_t lo, hi;
+			mrt_gstack(held[i], &lo, &hi);
+			for (uintptr_t p = lo; p < hi; p += page())
+				if (*(volatile uint64_t *)p != tag[i])
+					__atomic_fetch_add(&work_bad, 1, __ATOMIC_RELAXED);
+			mrt_gfree(held[i]);
+			held[i] = NULL;
+			if ((seed >> 20) % 64 == 0)
+				mrt_trim();
+			continue;
+		}
+		/* 16 KiB .. 4 MiB: warm, cold, and (with the bound ~12 MiB)
+		 * some that do not fit. */
+		size_t size = (size_t)16 << (10 + (seed >> 40) % 9);
+		if (mrt_malg(&held[i], size) != 0) {
+			__atomic_fetch_add(&work_bad, 1, __ATOMIC_RELAXED);
+			held[i] = NULL;
+			continue;
+		}
+		uintptr_t lo, hi;
+		mrt_gstack(held[i], &lo, &hi);
+		tag[i] = (uint64_t)(uintptr_t)held[i] ^ (uint64_t)r;
+		for (uintptr_t p = lo; p < hi; p += page())
+			*(volatile uint64_t *)p = tag[i];
+	}
+	for (int i = 0; i < nheld; i++)
+		if (held[i] != NULL)
+			mrt_gfree(held[i]);
+	return NULL;
+}
+
+static void test_concurrent_churn_accounts_for_every_stack(void **state)
+{
+	(void)state;
+	struct mrtstate s0, s1;
+	snapshot(&s0);
+	int64_t inuse0 = s0.stacks_mapped - s0.cache_count;
+	pthread_t t[nworkers];
+	for (int i = 0; i < nworkers; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)(i + 1)), 0);
+	for (int i = 0; i < nworkers; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	snapshot(&s1);
+	struct stackcachestats c;
+	stackcache_read(&c);
+	print_message("%d threads churned stacks of 16 KiB..4 MiB: %u cached (%zu KiB, %zu KiB "
+	              "warm), %llu released in all\n",
+	              nworkers, c.count, c.bytes >> 10, c.warmbytes >> 10,
+	              (unsigned long long)c.released);
+	assert_int_equal(work_bad, 0);
+	assert_int_equal(s1.stacks_mapped - s1.cache_count, inuse0);
+	assert_int_equal(s1.gpool_inuse, s0.gpool_inuse);
+	assert_true(c.bytes <= cache_bound());
+	assert_true(c.warmbytes <= warm_bound());
+	assert_true(c.count <= cfg.stackcache);
 }
 
 static int setup(void **state)
@@ -191,6 +419,9 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		MRT_TEST(test_freed_stacks_give_back_their_pages),
 		MRT_TEST(test_many_sizes_steady_state_maps_nothing),
+		MRT_TEST(test_warm_set_follows_the_churn),
+		MRT_TEST(test_trim_unmaps_the_cache),
+		MRT_TEST(test_concurrent_churn_accounts_for_every_stack),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -161,6 +161,19 @@ int sysguard(void *p, size_t n)
 	return mprotect(p, n, PROT_NONE) == 0 ? 0 : -errno;
 }
 
+/* As Go's sysUnusedOS/sysUsedOS on Darwin: MADV_FREE_REUSABLE is MADV_FREE
+ * that also takes the pages out of the task's footprint accounting, and
+ * MADV_FREE_REUSE puts them back in before reuse. */
+void sysunused(void *p, size_t n)
+{
+	madvise(p, n, MADV_FREE_REUSABLE);
+}
+
+void sysused(void *p, size_t n)
+{
+	madvise(p, n, MADV_FREE_REUSE);
+}
+
 /* ------------------------------------------------------------------------
  * time, scheduling, identity, output
  * ------------------------------------------------------------------------ */

@@ -77,6 +77,20 @@ int sysguard(void *p, size_t n)
 	return (int)sys3(__NR_mprotect, p, n, PROT_NONE);
 }
 
+/* MADV_DONTNEED, not MADV_FREE: the pages leave the RSS at once (MADV_FREE
+ * keeps them counted until the kernel needs memory), and Go's scavenger
+ * made the same choice (1.16). The range reads as zeros afterwards. */
+void sysunused(void *p, size_t n)
+{
+	sys3(__NR_madvise, p, n, MADV_DONTNEED);
+}
+
+/* Nothing to tell Linux: a released page comes back on first touch. */
+void sysused(void *p, size_t n)
+{
+	(void)p, (void)n;
+}
+
 /* ------------------------------------------------------------------------
  * Ms
  * ------------------------------------------------------------------------ */
