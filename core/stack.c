@@ -273,12 +273,19 @@ int stackalloc(stack *s, size_t n)
 	s->hi = (uintptr_t)base + pagesize + n;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	s->lo = (uintptr_t)base + pagesize;
+	san_acquire(&nmapped); /* see unmap */
 	return 0;
 }
 
-/* Unmaps the stack [lo, lo+n) and its guard page. */
+/* Unmaps the stack [lo, lo+n) and its guard page. TSan: the kernel orders
+ * an munmap before any later mmap that hands out the same addresses, but
+ * both are raw system calls TSan does not see; without the release here
+ * and the acquire in stackalloc, a thread's last use of a freed stack and
+ * another thread's first use of a new one at the same address look like a
+ * race. */
 static void unmap(uintptr_t lo, size_t n)
 {
+	san_release(&nmapped);
 	sysfree((void *)(lo - pagesize), n + pagesize);
 	__atomic_fetch_sub(&nmapped, 1, __ATOMIC_RELAXED);
 }
