@@ -112,8 +112,8 @@ struct mrt_config {
 	                         g stacks; mrt_trim empties the cache. Any
 	                         number of stack sizes is cached, so a steady
 	                         churn within these bounds makes no system
-	                         call for stacks. (One setting, not new fields,
-	                         so that this struct keeps its layout.) */
+	                         call for stacks. (One setting rather than new
+	                         fields: it scales the whole cache.) */
 	uint32_t flags;       /* MRT_F_* */
 	const char *thread_name; /* when set, each new M names its thread this
 	                         prefix followed by its id, so that it shows in
