@@ -38,11 +38,6 @@ static size_t warm_bound(void)
 	return cache_bound() / 4;
 }
 
-static size_t page(void)
-{
-	return (size_t)sysconf(_SC_PAGESIZE);
-}
-
 /*
  * Bytes of [lo, hi) resident, by mincore; an unmapped range has none.
  * The vector has room for 4 KiB pages, the smallest any CPU here uses, and
@@ -78,7 +73,7 @@ static long rss_kib(void)
 	assert_non_null(f);
 	assert_int_equal(fscanf(f, "%ld %ld", &pages, &res), 2);
 	fclose(f);
-	return res * (long)(page() / 1024);
+	return res * (long)(kernel_pagesize() / 1024);
 }
 
 /* Writes one byte in every 4 KiB of g's stack, as a g that used all of it
@@ -141,9 +136,10 @@ static void test_freed_stacks_give_back_their_pages(void **state)
 	assert_true(count <= cfg.stackcache);
 	assert_true(bytes <= cache_bound());
 	/* Resident: at most the warm set, and one page of each cached one. */
-	assert_true(after <= warm_bound() + (size_t)nbig * page());
+	size_t kept = warm_bound() + (size_t)nbig * kernel_pagesize();
+	assert_true(after <= kept);
 	/* The process gave the memory back too, not only these ranges. */
-	assert_true(rss0 - rss1 >= (long)((before - warm_bound() - (size_t)nbig * page()) >> 10) / 2);
+	assert_true(rss0 - rss1 >= (long)((before - kept) >> 10) / 2);
 
 	/* The stacks kept come back whole: every one the cache kept is found
 	 * again (only the others are mapped afresh), usable, and every mapping
@@ -178,7 +174,7 @@ enum { nsizes = 12 };
 static void size_round(mrt_g **gs)
 {
 	/* 16, 36, 56 ... KiB: distinct in whole pages of any size. */
-	size_t step = page() > (20 << 10) ? page() : 20 << 10;
+	size_t step = kernel_pagesize() > (20 << 10) ? kernel_pagesize() : 20 << 10;
 	for (int i = 0; i < nsizes; i++)
 		assert_int_equal(mrt_malg(&gs[i], (16 << 10) + i * step), 0);
 	assert_int_equal(mrt_join(must_newm(fn_exit, NULL)), 0);
@@ -274,7 +270,8 @@ static void test_warm_set_follows_the_churn(void **state)
 	assert_true(c1.released > c0.released); /* room was made, by demotion */
 	assert_int_equal(c2.released, c1.released); /* and then kept */
 	assert_int_equal(churnres, (size_t)nchurn * churnsize);
-	assert_true(idleres + churnres <= warm_bound() + (size_t)(nidle + nchurn) * page());
+	size_t kept = warm_bound() + (size_t)(nidle + nchurn) * kernel_pagesize();
+	assert_true(idleres + churnres <= kept);
 	assert_true(c2.warmbytes <= c2.warmmax);
 }
 
@@ -370,7 +367,7 @@ static void *worker(void *arg)
 		if (held[i] != NULL) {
 			uintptr_t lo, hi;
 			mrt_gstack(held[i], &lo, &hi);
-			for (uintptr_t p = lo; p < hi; p += page())
+			for (uintptr_t p = lo; p < hi; p += kernel_pagesize())
 				if (*(volatile uint64_t *)p != tag[i])
 					__atomic_fetch_add(&work_bad, 1, __ATOMIC_RELAXED);
 			mrt_gfree(held[i]);
@@ -390,7 +387,7 @@ static void *worker(void *arg)
 		uintptr_t lo, hi;
 		mrt_gstack(held[i], &lo, &hi);
 		tag[i] = (uint64_t)(uintptr_t)held[i] ^ (uint64_t)r;
-		for (uintptr_t p = lo; p < hi; p += page())
+		for (uintptr_t p = lo; p < hi; p += kernel_pagesize())
 			*(volatile uint64_t *)p = tag[i];
 	}
 	for (int i = 0; i < nheld; i++)
