@@ -72,6 +72,15 @@
 #error "darwin shim: glibc's <sys/mman.h> did not define MAP_ANON"
 #endif
 
+/* The stack cache's page release (os_darwin.c's sysunused/sysused):
+ * Darwin's MADV_FREE_REUSABLE frees the pages and takes them out of the
+ * task's footprint; Linux's nearest is MADV_DONTNEED (freed at once, zeros
+ * on the next touch, where Darwin may keep the old bytes: the cache relies
+ * on neither). MADV_FREE_REUSE, which puts them back in the footprint, has
+ * no Linux counterpart: MADV_NORMAL, which changes nothing. */
+#define MADV_FREE_REUSABLE MADV_DONTNEED
+#define MADV_FREE_REUSE MADV_NORMAL
+
 /* Darwin's pthread_setname_np names the calling thread (one argument);
  * glibc's, declared above, takes the thread: a function-like macro, so
  * that glibc's own prototype (already seen) stays as it is. */
