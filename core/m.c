@@ -150,6 +150,8 @@ void mputfreem(m *mp)
 	unlock(&sched.lock);
 }
 
+static void mstacksfree(m *mp, bool undo, bool g0too);
+
 /*
  * Frees what an exited M holds, as freeWait allows. An M whose start failed
  * is a failed creation: like mfailed, it returns each stack where it came
@@ -157,22 +159,28 @@ void mputfreem(m *mp)
  */
 static void mfreeres(m *mp, uint32_t freewait)
 {
-	g *gs = mp->gsignal;
-	g *g0 = mp->g0;
-	bool undo = mp->starterr != 0;
+	mstacksfree(mp, mp->starterr != 0, freewait == freeMStack);
+	mfree(mp);
+}
+
+/* Gives back gsignal's stack and, with g0too, g0's if mrt made it: where
+ * each came from (stackundo: a failed creation leaves the cache as it
+ * was), or to the cache (stackfree). */
+static void mstacksfree(m *mp, bool undo, bool g0too)
+{
+	g *gs = mp->gsignal, *g0 = mp->g0;
 	if (undo)
 		stackundo(&gs->stackmem);
 	else
 		stackfree(&gs->stackmem);
 	gs->stack.lo = gs->stack.hi = 0;
-	if (freewait == freeMStack && g0->ownstack) {
+	if (g0too && g0->ownstack) {
 		if (undo)
 			stackundo(&g0->stackmem);
 		else
 			stackfree(&g0->stackmem);
 		g0->stack.lo = g0->stack.hi = 0;
 	}
-	mfree(mp);
 }
 
 /* Returns mp, whose stacks are given back, to the pool. Its status goes to
@@ -266,11 +274,7 @@ void mfailed(m *mp, bool registered, int err)
 		unlock(&sched.lock);
 		TESTPOINT(TP_MFAILED, mp);
 	}
-	stackundo(&mp->gsignal->stackmem);
-	if (mp->g0->ownstack)
-		stackundo(&mp->g0->stackmem);
-	mp->gsignal->stack.lo = mp->gsignal->stack.hi = 0;
-	mp->g0->stack.lo = mp->g0->stack.hi = 0;
+	mstacksfree(mp, true, true);
 	mfree(mp);
 }
 
