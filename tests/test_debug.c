@@ -81,6 +81,41 @@ static void test_parse_settings(void **state)
 	assert_int_equal(parsedebugvars("mtrace=1", 8, NULL, NULL, 0), 0);
 }
 
+/* trace=<file>: the name is the rest of the setting, pointed at in the
+ * string, not copied (#16 item 4). */
+static void test_parse_trace(void **state)
+{
+	(void)state;
+	struct debugvars dv = { 0 };
+	char bad[256];
+	const char *s = "mtrace=1,trace=/tmp/a b.json,schedtrace=5";
+	assert_int_equal(parsedebugvars(s, strlen(s), &dv, bad, sizeof bad), 0);
+	assert_ptr_equal(dv.trace, s + 15);
+	assert_int_equal(dv.tracelen, 13);
+	assert_int_equal(dv.mtrace, 1);
+	assert_int_equal(dv.schedtrace, 5);
+	/* The last one wins; a name may hold '='. */
+	s = "trace=x,trace=y=z";
+	assert_int_equal(parsedebugvars(s, strlen(s), &dv, bad, sizeof bad), 0);
+	assert_ptr_equal(dv.trace, s + 14);
+	assert_int_equal(dv.tracelen, 3);
+	/* Empty, missing, too long: malformed, and the earlier name stays. */
+	assert_int_equal(parsedebugvars("trace=,trace", 12, &dv, bad, sizeof bad), 2);
+	assert_string_equal(bad, "malformed \"trace=\" (want a file name, 1 to 1024 bytes), "
+	                         "malformed \"trace\" (want a file name, 1 to 1024 bytes)");
+	assert_ptr_equal(dv.trace, s + 14);
+	char longname[6 + 1025 + 1];
+	memcpy(longname, "trace=", 6);
+	memset(longname + 6, 'a', 1025);
+	longname[6 + 1025] = '\0';
+	struct debugvars dv2 = { 0 };
+	assert_int_equal(parsedebugvars(longname, sizeof longname, &dv2, NULL, 0), 1);
+	assert_null(dv2.trace);
+	longname[6 + 1024] = '\0';
+	assert_int_equal(parsedebugvars(longname, sizeof longname, &dv2, NULL, 0), 0);
+	assert_int_equal(dv2.tracelen, 1024);
+}
+
 /* n bounds the string: nothing at or past s[n] is read, even without a NUL.
  * The string ends right before a PROT_NONE page, so one byte too far is a
  * SIGSEGV. A NUL before n ends it too. */
@@ -635,6 +670,7 @@ int main(int argc, char **argv)
 	testlib_init(argc, argv);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_settings),
+		cmocka_unit_test(test_parse_trace),
 		cmocka_unit_test(test_parse_never_reads_past_n),
 		cmocka_unit_test(test_parse_report_is_bounded),
 		cmocka_unit_test(test_mtrace_shows_every_event),
