@@ -395,12 +395,30 @@ uintptr_t tlsbase(uintptr_t top);
 
 /* trace.c: MRTDEBUG, the M event trace, schedtrace, mrt_dump, thread names */
 extern struct debugvars debug; /* MRTDEBUG, set once by mrt_init */
-enum { MT_CREATED, MT_STARTED, MT_PARKED, MT_WOKEN, MT_EXITING, MT_REAPED, MT_FAILED };
+/*
+ * The M events: what mtrace prints and the USDT probes mark (probes.h says
+ * what each passes). The last four belong to the blocking sections (#13),
+ * whose code places them as it does the others: MTRACE(MT_ENTERSYSCALL,
+ * mp, 0) entering a section, MT_EXITSYSCALL leaving it (err: 1 if the P
+ * was lost), MT_RETAKEN on the monitor when it takes mp's P, MT_HANDEDOFF
+ * when that P goes to the hand-off function (err: the error it was told,
+ * or 0).
+ */
+enum {
+	MT_CREATED, MT_STARTED, MT_PARKED, MT_WOKEN, MT_EXITING, MT_REAPED, MT_FAILED,
+	MT_ENTERSYSCALL, MT_EXITSYSCALL, MT_RETAKEN, MT_HANDEDOFF, NMTEVENT
+};
 void mtrace(int ev, m *mp, int err) __attribute__((cold, noinline));
-/* An M event (mtrace=1). Off, it costs the M path one load and one
- * predictable branch: the call is out of line and marked cold. */
+#include "probes.h"
+/*
+ * An M event: its USDT probe (probes.h: one nop until a tool attaches),
+ * then mtrace if MRTDEBUG asked for it. Off, the M path pays the nop, one
+ * load and one predictable branch: the call is out of line and marked
+ * cold. ev is an MT_ name as written: it names the probe.
+ */
 #define MTRACE(ev, mp, err)                                                              \
 	do {                                                                             \
+		MPROBE(ev, mp, err);                                                     \
 		if (unlikely(debug.mtrace != 0))                                         \
 			mtrace((ev), (mp), (err));                                       \
 	} while (0)
