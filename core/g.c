@@ -92,6 +92,7 @@ static void gentry(void *arg)
 		fatal("goexit: g%lld ended but g0 is not suspended", (long long)gp->goid);
 	__atomic_store_n(&mp->curg, g0, __ATOMIC_RELAXED);
 	setg(g0);
+	TRACEGSWITCH(mp, g0); /* MRTDEBUG=trace; off, a load and a branch */
 	TESTPOINT(TP_GEXIT, gp);
 	san_leave(gp, true, g0);
 	/* The g's last context goes to a slot no one resumes, never to
@@ -178,6 +179,9 @@ MRT_API int mrt_gogo(mrt_g *to)
 	g *self = getg();
 	__atomic_store_n(&mp->curg, to, __ATOMIC_RELAXED);
 	setg(to);
+	/* MRTDEBUG=trace: off, one load and a never-taken branch, the g
+	 * switch row of the benchmark's only cost of it. */
+	TRACEGSWITCH(mp, to);
 	san_release(&self->ctx);
 	san_leave(self, false, to);
 	/* Resumed, perhaps on another M, by a switch that did our
@@ -230,6 +234,7 @@ MRT_API int mrt_mcall(void (*fn)(mrt_g *g, void *arg), void *arg)
 	mp->mcallg = gp;
 	__atomic_store_n(&mp->curg, g0, __ATOMIC_RELAXED);
 	setg(g0);
+	TRACEGSWITCH(mp, g0); /* MRTDEBUG=trace; off, a load and a branch */
 	san_release(&gp->ctx);
 	san_leave(gp, false, g0);
 	ctx_switch_call(&gp->ctx, c, mcall0, mp);
