@@ -420,7 +420,7 @@ extern const char *const mtracenames[NMTEVENT]; /* tracefile.c: "created", ... *
  * MRTDEBUG=mtrace=1, TRACE_FILE for trace=<file>. Set by mrt_init on m0;
  * TRACE_FILE is cleared by the trace's last flush (at exit) and in a fork
  * child. */
-extern uint32_t tracing;
+extern uint32_t tracing HIDDEN; /* HIDDEN: one PC-relative load, no GOT */
 enum { TRACE_PRINT = 1, TRACE_FILE = 2 };
 #include "probes.h"
 /*
