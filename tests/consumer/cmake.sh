@@ -15,13 +15,8 @@
 set -eu
 model=$1
 meson=${2:-meson}
-src=$(cd "$(dirname "$0")/../.." && pwd)
-here=$src/tests/consumer
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mrt-consumer-cmake.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-
-step() { echo "consumer-cmake: $*"; }
-quiet() { log=$1; shift; "$@" >"$log" 2>&1 || { cat "$log"; exit 1; }; }
+name=cmake
+. "$(dirname "$0")/lib.sh"
 command -v cmake >/dev/null || { echo "cmake not found (./ci/setup base installs it)"; exit 1; }
 
 proj=$tmp/project

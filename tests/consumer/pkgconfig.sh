@@ -16,13 +16,8 @@ set -eu
 model=$1
 meson=${2:-meson}
 cc=${CC:-cc}
-src=$(cd "$(dirname "$0")/../.." && pwd)
-here=$src/tests/consumer
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mrt-consumer-pc.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-
-step() { echo "consumer-pkgconfig: $*"; }
-quiet() { log=$1; shift; "$@" >"$log" 2>&1 || { cat "$log"; exit 1; }; }
+name=pkgconfig
+. "$(dirname "$0")/lib.sh"
 
 if [ -z "${MRT_CROSS_FILE:-}" ]; then
     step "installing mrt ($model model) into $tmp/prefix"

@@ -10,10 +10,8 @@
 set -eu
 model=$1
 meson=${2:-meson}
-src=$(cd "$(dirname "$0")/../.." && pwd)
-here=$src/tests/consumer
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mrt-consumer-sp.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+name=subproject
+. "$(dirname "$0")/lib.sh"
 
 proj=$tmp/project
 mkdir -p "$proj/subprojects"

@@ -18,9 +18,12 @@ Exit 77 (skipped) only when the machine forbids ptrace.
 """
 import collections
 import re
-import subprocess
 import sys
 import tempfile
+
+# The gdb test's helpers (this folder is on the path: it is the script's).
+from test_gdb import check, failures
+import test_gdb
 
 EVENTS = ["created", "started", "parked", "woken", "exiting", "reaped", "failed"]
 EAGAIN = 11
@@ -35,25 +38,12 @@ WANT = {
     "failed": [-1],
 }
 
-failures = []
-
-
-def check(cond, what, out=None):
-    if not cond:
-        failures.append(what)
-        print("FAIL: " + what)
-        if out is not None:
-            print("----- gdb output -----\n" + out + "\n----------------------")
-
-
 def gdb(gdbexe, exe, script):
+    """gdb's output for a run of the command file `script` on exe."""
     with tempfile.NamedTemporaryFile("w", suffix=".gdb") as f:
         f.write(script)
         f.flush()
-        r = subprocess.run([gdbexe, "-nx", "-batch", "-x", f.name, exe],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           timeout=300)
-    return r.stdout
+        return test_gdb.gdb([gdbexe, "-nx", "-batch", "-x", f.name, exe], None)
 
 
 HEAD = "set pagination off\nset confirm off\nset debuginfod enabled off\n"
