@@ -355,6 +355,7 @@ int allocm(m **mpp, mrt_fn fn, void *arg, void *p)
 		}
 		g0->stackmem.vgid = san_stackregister(g0->stackmem.lo, g0->stackmem.hi);
 		g0->stack.lo = g0->stackmem.lo;
+		TESTPOINT(TP_G0HALF, mp);
 		g0->stack.hi = tlsbase(g0->stackmem.hi);
 		mp->tp = tlsmake(mp, g0->stackmem.hi);
 	}

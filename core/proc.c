@@ -227,6 +227,7 @@ void mstart(void *arg)
 	 * before this thread ends, so the wake reaches this M. */
 	if (xchg(&mp->birth, birthDone) == birthWaited)
 		futexwakeup(&mp->birth, INT32_MAX);
+	TESTPOINT(TP_MSTART, mp);
 
 	int err = minit(mp);
 	bool retired = false;

@@ -584,6 +584,9 @@ enum testpoint {
 	                 given back yet */
 	TP_REAPED,    /* reapfreem: Ms taken off freem, not freed yet (the
 	                 first of them) */
+	TP_G0HALF,    /* g0's bounds half recorded, lo set and hi not yet
+	                 (allocm; the pthread model's minit): the m, on allm */
+	TP_MSTART,    /* a new M's thread at mstart, before minit: the m */
 	NTESTPOINT
 };
 #ifdef MRT_TESTHOOKS

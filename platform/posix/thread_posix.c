@@ -130,6 +130,7 @@ int minit(m *mp)
 	if (err != 0)
 		return err;
 	__atomic_store_n(&mp->g0->stack.lo, lo, __ATOMIC_RELAXED);
+	TESTPOINT(TP_G0HALF, mp);
 	__atomic_store_n(&mp->g0->stack.hi, hi, __ATOMIC_RELAXED);
 	__atomic_store_n(&mp->os.thread, pthread_self(), __ATOMIC_RELEASE);
 	__atomic_store_n(&mp->procid, osgettid(), __ATOMIC_RELAXED);
