@@ -485,8 +485,10 @@ MRT_API int mrt_gostart(mrt_g *g, mrt_fn fn, void *arg);
  * running, but does not arbitrate a race between two Ms resuming the same
  * suspended g (Go's gogo does not either).
  * Returns 0 when something switches back to the caller; -EINVAL if g is NULL,
- * dead or idle, or another M's g0; -EBUSY if g is running; -EPERM on non-Ms
- * and inside mrt_systemstack. [an M; not async-signal-safe]
+ * dead, idle or freed (a runnable g that was freed keeps no context), or
+ * another M's g0; -EBUSY if g is running, the calling g itself included
+ * (g0 on g0); -EPERM on non-Ms and inside mrt_systemstack.
+ * [an M; not async-signal-safe]
  */
 MRT_API int mrt_gogo(mrt_g *g);
 
