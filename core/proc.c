@@ -446,6 +446,10 @@ MRT_API int mrt_mexit(void)
 	m *mp = getm();
 	if (mp == nil || mp == &m0)
 		return -EPERM;
+	/* As mrt_stopm: the g running above the systemstack call would be
+	 * left running for good (mtoexitpoint sees g0). */
+	if (mp->onsystemstack)
+		return -EINVAL;
 	mtoexitpoint(MEXIT_EXIT);
 }
 

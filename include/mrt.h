@@ -249,7 +249,8 @@ MRT_API int mrt_stopm(void);
  * user g, which is then dead (its owner may mrt_gfree it): it reads
  * MRT_G_DEAD once the M has left its stack, as after a return (mrt_gostart).
  * Does not return on success. Returns -EPERM on m0 and on threads that are
- * not Ms. [an M other than m0; not async-signal-safe]
+ * not Ms, -EINVAL on a systemstack call (as mrt_stopm: return from it
+ * first). [an M other than m0; not async-signal-safe]
  */
 MRT_API int mrt_mexit(void);
 
