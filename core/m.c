@@ -526,7 +526,9 @@ MRT_API int mrt_join(int64_t id)
 
 MRT_API int32_t mrt_setmaxthreads(int32_t n)
 {
-	if (n <= 0)
+	/* Before mrt_init the limit has nowhere to go: mrt_init sets it from
+	 * the configuration. */
+	if (n <= 0 || !load_acquire(&cfg.inited))
 		return -EINVAL;
 	lock(&sched.lock);
 	int32_t old = sched.maxmcount;

@@ -305,7 +305,7 @@ MRT_API int64_t mrt_trim(void);
 /*
  * mrt_setmaxthreads sets the thread limit (m0 included), as
  * debug.SetMaxThreads does, and returns the previous one (or -EINVAL for
- * n <= 0). Lowering it below the live count harms no M; it only refuses new
+ * n <= 0 and before mrt_init, whose configuration sets it). Lowering it below the live count harms no M; it only refuses new
  * ones (mrt_newm's -EAGAIN). [any thread; not async-signal-safe]
  */
 MRT_API int32_t mrt_setmaxthreads(int32_t n);
