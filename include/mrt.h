@@ -177,8 +177,10 @@ struct mrt_config {
  * above 1 GiB, a negative limit or idle time, unknown flags, a thread_name
  * longer than 15 bytes) and for a size smaller than this version 0.1's
  * struct; -E2BIG for a larger size whose fields beyond this version's are
- * not all zero (the program asks for something this mrt cannot do); -EBUSY if mrt is already initialised (the first
- * configuration stays in force); -ENOMEM; in the clone model, -ERANGE if
+ * not all zero (the program asks for something this mrt cannot do);
+ * -EBUSY if mrt is already initialised (the first configuration stays in
+ * force). cfg is checked first: a bad one gets -EINVAL or -E2BIG even
+ * when mrt is initialised already. -ENOMEM; in the clone model, -ERANGE if
  * no M's TLS block can put mrt's thread-local variable where compiled code
  * looks for it: more than 1 GiB from the thread pointer (the program's
  * static TLS, which lies between, is that large), or inside the thread

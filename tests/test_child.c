@@ -300,8 +300,10 @@ static void test_forallm_before_init_is_refused(void **state)
 	assert_child_ok(&c);
 }
 
-/* #11 item 10: a second mrt_init is -EBUSY whatever its configuration (it
- * used to be -EINVAL for a bad one), and the first stays in force. */
+/* #11 item 10 (the words fixed, mrt.h): a second mrt_init checks its
+ * configuration first, as the first does — a bad one is -EINVAL (a newer
+ * header's unknown fields -E2BIG) — and only a good one gets -EBUSY; the
+ * first configuration stays in force either way. */
 static void child_second_init_bad_config(void)
 {
 	struct mrt_config first = CFG(.max_threads = 77);
@@ -313,11 +315,19 @@ static void child_second_init_bad_config(void)
 		{ .max_threads = 77 }, /* no size */
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		CHILD_CHECK(mrt_init(&bad[i]) == -EBUSY);
+		CHILD_CHECK(mrt_init(&bad[i]) == -EINVAL);
+	struct {
+		struct mrt_config c;
+		uint64_t newer;
+	} newer = { .c = CFG(.max_threads = 5), .newer = 1 };
+	newer.c.size = sizeof newer;
+	CHILD_CHECK(mrt_init(&newer.c) == -E2BIG);
+	CHILD_CHECK(mrt_init(&first) == -EBUSY);
+	CHILD_CHECK(mrt_init(NULL) == -EBUSY);
 	CHILD_CHECK(mrt_setmaxthreads(5) == 77);
 }
 
-static void test_second_init_is_busy_whatever_its_config(void **state)
+static void test_second_init_checks_its_config_first(void **state)
 {
 	(void)state;
 	struct child c;
@@ -466,7 +476,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_tls_out_of_reach_is_erange),
 		cmocka_unit_test(test_setmaxthreads_before_init_is_refused),
 		cmocka_unit_test(test_forallm_before_init_is_refused),
-		cmocka_unit_test(test_second_init_is_busy_whatever_its_config),
+		cmocka_unit_test(test_second_init_checks_its_config_first),
 		cmocka_unit_test(test_huge_idle_time_does_not_overflow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
