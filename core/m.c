@@ -563,7 +563,7 @@ MRT_API int mrt_mstats(struct mrt_mstats *out)
  */
 MRT_API int mrt_forallm(int (*fn)(const struct mrt_minfo *info, void *arg), void *arg)
 {
-	if (fn == nil)
+	if (fn == nil || !load_acquire(&cfg.inited))
 		return -EINVAL;
 	walkbegin();
 	int r = 0;

@@ -407,9 +407,10 @@ struct mrt_minfo {
  * taking mrt's scheduler lock: Ms may be born and die during the walk. Every
  * M live for the whole walk is seen; an M is never seen after its structure is
  * recycled. Stops early and returns fn's value when fn returns non-zero;
- * returns 0 after the last M; -EINVAL if fn is NULL. While the walk runs,
- * exited Ms are not reaped (their structures wait for the next reap), and
- * mrt_join from fn returns -EDEADLK.
+ * returns 0 after the last M; -EINVAL if fn is NULL or before mrt_init
+ * (there are no Ms yet: fn is not called). While the walk runs, exited Ms
+ * are not reaped (their structures wait for the next reap), and mrt_join
+ * from fn returns -EDEADLK.
  * [any thread; the walk itself is async-signal-safe, so the call is when fn
  * is]
  */
