@@ -553,11 +553,12 @@ static inline mrt_m *mrt_getm(void);
  * length modifiers l, ll, z, j and t, a width (at most 4096: larger ones
  * count as 4096) and the 0 and - flags; an unknown verb is printed as
  * written, a NULL %s as "(null)".
- * Return the bytes written (or that would have been, for snprintf) or a
- * negative errno: -EINVAL for a NULL fmt (and, for the snprintf pair, a NULL
- * buf with n > 0), -EBADF for fd < 0, write(2)'s error. Each call is one
- * write(2) of at most 511 bytes (longer output is cut), so lines from
- * different Ms never mix.
+ * Return the bytes written — for printf and dprintf at most 511, as below;
+ * for the snprintf pair the length of the whole output, as if n had been
+ * large enough — or a negative errno: -EINVAL for a NULL fmt (and, for the
+ * snprintf pair, a NULL buf with n > 0), -EBADF for fd < 0, write(2)'s
+ * error. Each printf or dprintf is one write(2) of at most 511 bytes
+ * (longer output is cut), so lines from different Ms never mix.
  * [any thread; async-signal-safe] */
 MRT_API int mrt_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 MRT_API int mrt_dprintf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
