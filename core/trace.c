@@ -153,7 +153,13 @@ void debuginit(void)
 	const char *s = osgetenv("MRTDEBUG");
 	if (s == nil)
 		return;
-	if (parsedebugvars(s, 4096, &debug, bad, sizeof bad) > 0)
+	/* All of it: the parser reads in place and needs no buffer, and the
+	 * kernel already bounds an environment string (128 KiB on Linux). A
+	 * fixed cap here cut settings past it without a word. */
+	size_t n = 0;
+	while (s[n] != '\0')
+		n++;
+	if (parsedebugvars(s, n, &debug, bad, sizeof bad) > 0)
 		printfd(2, "mrt: MRTDEBUG: ignoring %s\n", bad);
 }
 
