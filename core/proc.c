@@ -166,7 +166,12 @@ static int newm1(m *mp)
 			break;
 		osusleep((tries + 1) * 1000);
 	}
-	if (err != 0) {
+	if (err == -EDEADLK) {
+		/* execrlock: this thread holds the exec lock (mrt_execlock), and
+		 * no thread was asked for. */
+		seterrmsg("mrt: the calling thread holds mrt_execlock: no M can be created "
+		          "until mrt_execunlock");
+	} else if (err != 0) {
 		lock(&sched.lock);
 		int64_t have = mcount() - 1; /* not counting mp itself */
 		unlock(&sched.lock);

@@ -208,14 +208,18 @@ MRT_API const char *mrt_threadmodel(void);
  *  -EAGAIN  the thread limit is reached (mrt_errmsg() names it), or the
  *           kernel refused the thread after retries (RLIMIT_NPROC);
  *  -ENOMEM  no memory for the stacks;
- *  -EDEADLK the calling thread holds mrt_execlock.
- * On failure nothing is left behind: counts, allm, stacks and pools are as
- * they were. A new thread that cannot set itself up (install its signal
- * stack: it cannot happen with the stack sizes mrt_init accepts, but it is
- * checked) exits without running fn; newm has already returned its id, so
- * that failure is reported by mrt_join(id), and it too is counted as a
- * failed creation (mrt_mstats) with nothing left once reaped. A join of the
- * id of any failed creation returns its error (see mrt_join).
+ *  -EDEADLK the calling thread holds mrt_execlock (mrt_errmsg() says so).
+ * On failure nothing is left behind: allm, stacks, pools and the live,
+ * idle, freed and exiting counts are as they were. Only the id stays spent:
+ * a failure after the M took its id (every one but the thread limit's
+ * -EAGAIN and the m pool's -ENOMEM) counts once in mrt_mstats' failed, and
+ * created, which counts ids, grows with it; ids are never reused. A new
+ * thread that cannot set itself up (install its signal stack: it cannot
+ * happen with the stack sizes mrt_init accepts, but it is checked) exits
+ * without running fn; newm has already returned its id, so that failure is
+ * reported by mrt_join(id), and it too is counted as a failed creation,
+ * with nothing left once reaped. A join of the id of any failed creation
+ * returns its error (see mrt_join).
  * In the clone model fn runs freestanding (see Conventions); in the pthread
  * model it may call anything.
  * [any thread, an M, a user g or neither; not async-signal-safe]
