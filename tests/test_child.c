@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "testlib.h"
+#include "san.h" /* MRT_TSAN */
 
 #include <sched.h>
 #include <signal.h>
@@ -352,7 +353,8 @@ static void idle_usr1(int sig)
 
 static void idle_work(void *arg)
 {
-	*(int64_t *)arg = mrt_mid();
+	__atomic_store_n((int64_t *)arg, mrt_mid(), __ATOMIC_RELEASE);
+	mrt_stopm(); /* and park again */
 }
 
 static void child_idle_max(void)
@@ -395,6 +397,11 @@ static void child_idle_max(void)
 static void test_huge_idle_time_does_not_overflow(void **state)
 {
 	(void)state;
+	if (MRT_TSAN) {
+		print_message("ThreadSanitizer runs the handler only at the M's next "
+		              "intercepted libc call: a parked M makes none\n");
+		skip();
+	}
 	struct child c;
 	run_child(child_idle_max, 60, &c);
 	assert_child_ok(&c);
