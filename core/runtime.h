@@ -101,6 +101,14 @@ void notesleep(note *n);
  * if woken. */
 bool notetsleep(note *n, int64_t ns);
 
+/* The deadline of a sleep of ns >= 0 nanoseconds from now (>= 0, a
+ * nanotime), saturated: an idle time near INT64_MAX must not wrap into the
+ * past, where the first early wakeup (a signal's EINTR) would end it. */
+static inline int64_t deadlineafter(int64_t now, int64_t ns)
+{
+	return ns > INT64_MAX - now ? INT64_MAX : now + ns;
+}
+
 /* ---------------------------------------------------------------------------
  * Stacks and gs
  * ------------------------------------------------------------------------- */

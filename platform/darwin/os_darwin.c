@@ -55,7 +55,7 @@ bool semasleep(semawaiter *w, int64_t ns)
 		while (s->count == 0)
 			pthread_cond_wait(&s->cond, &s->mu);
 	} else {
-		int64_t deadline = nanotime() + ns;
+		int64_t deadline = deadlineafter(nanotime(), ns);
 		while (s->count == 0) {
 			/* Relative: a wall-clock change cannot stretch it. */
 			struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
