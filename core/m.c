@@ -575,13 +575,10 @@ MRT_API int mrt_forallm(int (*fn)(const struct mrt_minfo *info, void *arg), void
 		info.status = __atomic_load_n(&mp->status, __ATOMIC_ACQUIRE);
 		info.id = __atomic_load_n(&mp->id, __ATOMIC_RELAXED);
 		info.tid = __atomic_load_n(&mp->procid, __ATOMIC_RELAXED);
-		/* Where the thread library makes g0 (and a sanitizer the
-		 * signal stack), the new M records the bounds itself, while
-		 * walkers may look. */
-		info.g0_lo = load_relaxed(&mp->g0->stack.lo);
-		info.g0_hi = load_relaxed(&mp->g0->stack.hi);
-		info.gsignal_lo = load_relaxed(&mp->gsignal->stack.lo);
-		info.gsignal_hi = load_relaxed(&mp->gsignal->stack.hi);
+		/* Recorded while walkers may look, a word at a time: a half
+		 * recorded pair reads as unknown (stackbounds). */
+		stackbounds(&mp->g0->stack, &info.g0_lo, &info.g0_hi);
+		stackbounds(&mp->gsignal->stack, &info.gsignal_lo, &info.gsignal_hi);
 		g *cg = __atomic_load_n(&mp->curg, __ATOMIC_RELAXED);
 		info.curg = cg;
 		info.curg_id = cg != nil ? __atomic_load_n(&cg->goid, __ATOMIC_RELAXED) : -1;

@@ -124,6 +124,25 @@ typedef struct stack {
 /* Where stackalloc found a stack, which is where stackundo puts it back. */
 enum stackfrom { STACK_MAPPED, STACK_CACHED };
 
+/*
+ * A stack's bounds as a lock-free allm walker takes them (mrt_forallm,
+ * mrt_dump). They are stored one word at a time while the M is on allm — a
+ * new M's g0 by allocm (clone model) or by the thread's own minit
+ * (pthread model), a failed creation's cleared (mstacksfree) — so a walker
+ * can meet one half set: such a pair reads as [0, 0), "not known yet".
+ * Bounds only ever go from zero to whole and back, so a pair with both
+ * halves set is a true one.
+ */
+static inline void stackbounds(const stack *s, uintptr_t *lo, uintptr_t *hi)
+{
+	uintptr_t l = __atomic_load_n(&s->lo, __ATOMIC_RELAXED);
+	uintptr_t h = __atomic_load_n(&s->hi, __ATOMIC_RELAXED);
+	if (l == 0 || h <= l)
+		l = h = 0;
+	*lo = l;
+	*hi = h;
+}
+
 /* An alternate signal stack as the OS reports it (core/signal.c): [lo, hi),
  * hi == 0 for none (disabled), and the OS's own mode bits, handed back
  * unchanged when the stack is put back, so that it reads as it was. */

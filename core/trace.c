@@ -203,11 +203,13 @@ MRT_API int mrt_dump(int fd)
 			mrt_snprintf(cg, sizeof cg, "gsignal");
 		else
 			mrt_snprintf(cg, sizeof cg, "g%lld", (long long)load_relaxed(&gp->goid));
+		uintptr_t g0lo, g0hi, gslo, gshi; /* [0, 0) while not known */
+		stackbounds(&mp->g0->stack, &g0lo, &g0hi);
+		stackbounds(&mp->gsignal->stack, &gslo, &gshi);
 		r = printfd(fd, "  M%-5lld tid %-7d %-8s g0 [%p, %p) gsignal [%p, %p) curg %s\n",
 		            (long long)load_relaxed(&mp->id), (int)load_relaxed(&mp->procid),
-		            mstatusname(load_acquire(&mp->status)), (void *)mp->g0->stack.lo,
-		            (void *)mp->g0->stack.hi, (void *)mp->gsignal->stack.lo,
-		            (void *)mp->gsignal->stack.hi, cg);
+		            mstatusname(load_acquire(&mp->status)), (void *)g0lo, (void *)g0hi,
+		            (void *)gslo, (void *)gshi, cg);
 		if (r < 0)
 			break;
 		n++;

@@ -402,6 +402,9 @@ struct mrt_minfo {
 	uint32_t status; /* enum mrt_mstatus */
 	uintptr_t g0_lo, g0_hi;           /* g0 stack bounds [lo, hi) */
 	uintptr_t gsignal_lo, gsignal_hi; /* gsignal stack bounds [lo, hi) */
+	/* Either pair is [0, 0) while it is not known, never half of it: an M
+	 * being born (STARTING) whose g0 is still being made, or, in the
+	 * pthread model, whose thread has not yet recorded it. */
 	const mrt_g *curg;                /* the g it runs (g0 when none) */
 	int64_t curg_id;
 };
@@ -444,7 +447,7 @@ MRT_API int mrt_mstats(struct mrt_mstats *out);
  *     M0     tid 4240    running  g0 [...) gsignal [...) curg g17
  *
  * (state: starting, running, idle, exiting; curg: g0, gsignal or g<id> of a
- * user g). Like mrt_forallm it walks allm without mrt's scheduler lock, so
+ * user g; bounds not yet known, as in struct mrt_minfo, are [0x0, 0x0)). Like mrt_forallm it walks allm without mrt's scheduler lock, so
  * it works while the process is wedged on that lock, and each line is one
  * write(2). Returns the number of Ms written; -EBADF for fd < 0, -EINVAL
  * before mrt_init, or write's -errno.
