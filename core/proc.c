@@ -329,12 +329,19 @@ static NORETURN void mtoexitpoint(uint32_t reason)
  * unminit (the platform's signal teardown), then — in one critical section —
  * off allm, onto freem, counted as freed. The stacks stay until freeWait
  * says the thread is gone: the platform's last step (osexit) makes that
- * happen only after the thread's last use of them.
+ * happen only after the thread's last use of them. Between the two, the
+ * thread waits for every mrt_signalm that saw it live (mp->sending): the
+ * status is stored (mputfreem) before the count is read, the mirror of
+ * mrt_signalm, so no send can still be on its way to this thread's tid or
+ * handle once the thread has ended.
  */
 static void mexit(m *mp)
 {
 	unminit(mp);
 	mputfreem(mp);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* pairs with mrt_signalm's */
+	while (__atomic_load_n(&mp->sending, __ATOMIC_ACQUIRE) != 0)
+		osyield(); /* a send in flight: a system call away from done */
 #ifdef MRT_TESTHOOKS
 	void (*hook)(m *) = load_relaxed(&testmexithook);
 	if (hook != nil)
@@ -536,21 +543,35 @@ MRT_API int32_t mrt_gettid(void)
 	return osgettid();
 }
 
-/* Looks the M up without sched.lock (a lock in a signal handler could
- * deadlock against the thread it interrupted), as mrt_forallm does. */
+/*
+ * mrt_signalm looks the M up without sched.lock (a lock in a signal handler
+ * could deadlock against the thread it interrupted), as mrt_forallm does:
+ * as a walker it keeps the m from being recycled under it. What the walk
+ * cannot keep is the thread: an M that exits meanwhile ends its thread,
+ * and the system may give its tid (or a pthread's handle, sooner still) to
+ * a thread that is not this M. So the send is announced in mp->sending
+ * before the status is read, and the exiting M stores its status before
+ * it reads the count (mexit0): either this call sees the M leave and sends
+ * nothing, or the M's thread waits for the send to finish before it ends.
+ * The C library's own signals are refused (OS_SIGRESERVED: glibc's
+ * cancellation and setxid signals, 32 and 33, which would kill the
+ * process or run libc's handler on a thread that takes no part in it).
+ */
 MRT_API int mrt_signalm(int64_t id, int sig)
 {
-	if (!inited() || id < 0 || sig <= 0 || sig > 64)
+	if (!inited() || id < 0 || sig <= 0 || sig > 64 || OS_SIGRESERVED(sig))
 		return -EINVAL;
 	int r = -ESRCH;
 	walkbegin();
 	for (m *mp = load_acquire(&allm); mp != nil; mp = load_acquire(&mp->alllink)) {
 		if (__atomic_load_n(&mp->id, __ATOMIC_RELAXED) != id)
 			continue;
+		__atomic_fetch_add(&mp->sending, 1, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST); /* pairs with mexit0's */
 		uint32_t st = __atomic_load_n(&mp->status, __ATOMIC_ACQUIRE);
-		if ((st == MRT_M_STARTING || st == MRT_M_RUNNING || st == MRT_M_IDLE) &&
-		    __atomic_load_n(&mp->procid, __ATOMIC_RELAXED) > 0)
+		if (st == MRT_M_STARTING || st == MRT_M_RUNNING || st == MRT_M_IDLE)
 			r = signalm(mp, sig);
+		__atomic_fetch_sub(&mp->sending, 1, __ATOMIC_RELEASE);
 		break;
 	}
 	walkend();

@@ -243,6 +243,12 @@ struct mrt_m {
 	                           curg: both are touched by every switch) */
 	int64_t id;
 	int32_t procid; /* kernel tid; CLONE_PARENT_SETTID writes it */
+	/* mrt_signalm calls that may send to this M's thread right now, and
+	 * (pthread model) the creator until it has stored the thread's handle
+	 * (atomic): the thread does not end while any is in flight (mexit0),
+	 * so a tid or handle read while the M was live names this thread,
+	 * never one the system made since. */
+	uint32_t sending;
 	/*
 	 * freeWait is the clone child-tid word: its address is given to the
 	 * kernel as CLONE_CHILD_CLEARTID, so it must stay a 32-bit word at a
@@ -518,6 +524,8 @@ void osyield(void);
 void osusleep(int64_t us);
 int64_t nanotime(void);
 int32_t osgettid(void);
+/* Sends sig to mp's thread (tgkill, pthread_kill): 0 or -errno, -ESRCH while
+ * the thread is not there yet. The caller (mrt_signalm) holds mp->sending. */
 int signalm(m *mp, int sig);
 int oswrite(int fd, const void *p, size_t n); /* bytes or -errno */
 /* The calling thread's alternate signal stack: *old (unless nil) gets the

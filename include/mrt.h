@@ -589,10 +589,21 @@ MRT_API int64_t mrt_nanotime(void);
  * pthread_threadid_np). [any thread; async-signal-safe] */
 MRT_API int32_t mrt_gettid(void);
 
-/* Sends signal sig to M `id` only (tgkill on Linux, pthread_kill on Darwin),
- * m0 included. Returns 0, -ESRCH if no such live M, -EINVAL (sig outside
- * 1..64, id < 0, before mrt_init). Looks the M up without locks. [any thread;
- * async-signal-safe] */
+/*
+ * Sends signal sig to M `id` only (clone model: tgkill to its tid; pthread
+ * model: pthread_kill to its thread), m0 included. An M can be signalled
+ * from the moment mrt_newm (or mrt_startm) has returned its id until it
+ * leaves allm; a signal that reaches a new M before its thread has set up
+ * its signal stack and mask waits, pending, until it has (pthread model;
+ * in the clone model it runs on g0). Never to another thread: an M that
+ * exits while the signal is on its way ends its thread only after the send
+ * (its tid is not reused under the call).
+ * Returns 0; -ESRCH if no such live M (also for an M that a walker found
+ * while its creation had not yet returned); -EINVAL for sig outside 1..64
+ * or one the C library keeps for itself (Linux: glibc's 32, cancellation,
+ * and 33, setxid; Darwin has signals 1..31 only), id < 0, before
+ * mrt_init. Looks the M up without locks. [any thread; async-signal-safe]
+ */
 MRT_API int mrt_signalm(int64_t id, int sig);
 
 /* ========================================================================

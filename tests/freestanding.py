@@ -47,6 +47,8 @@ PTHREAD = {
     "pthread_attr_getstack", "pthread_getattr_np", "pthread_create",
     "pthread_self", "pthread_sigmask", "sigemptyset", "sigfillset", "sigaddset",
     "sigismember",
+    # signalm: a signal to an M through its handle.
+    "pthread_kill",
     # PTHREAD_STACK_MIN is a sysconf call in glibc >= 2.34 with _GNU_SOURCE.
     "__sysconf", "sysconf",
 }

@@ -206,18 +206,6 @@ int32_t osgettid(void)
 	return (int32_t)(tid & 0x7fffffff);
 }
 
-/* Darwin's pthread_kill looks the thread up in libpthread's list of live
- * threads and answers ESRCH for one that has gone. os.thread is 0 until
- * minit stores it (mclear's zero: pthread_t is a pointer here, but POSIX
- * leaves the type open and glibc's is an integer; 0 reads as none in both). */
-int signalm(m *mp, int sig)
-{
-	pthread_t t = __atomic_load_n(&mp->os.thread, __ATOMIC_ACQUIRE);
-	if (t == 0)
-		return -ESRCH;
-	return -pthread_kill(t, sig);
-}
-
 /* sigaltstack in core's terms (runtime.h: ossigaltstack); SS_ONSTACK is
  * a state, not a mode, and is not handed back. */
 int ossigaltstack(const sigstk *ss, sigstk *old)

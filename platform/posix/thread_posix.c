@@ -74,9 +74,19 @@ int newosproc(m *mp)
 		pthread_t t;
 		sigfillset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, &old);
+		/* The handle is signalm's, and must be in place when newm
+		 * returns the id: a live M is signallable. POSIX stores it only
+		 * by the time pthread_create returns (Darwin after the thread
+		 * runs), when the thread may already be ending; the creator's
+		 * hold on mp->sending keeps it from ending, and so mp from
+		 * being recycled, until the handle is stored (mexit0 waits). */
+		__atomic_fetch_add(&mp->sending, 1, __ATOMIC_ACQ_REL);
 		err = pthread_create(&t, &attr, mstart_pthread, mp);
-		pthread_sigmask(SIG_SETMASK, &old, nil);
+		if (err == 0)
+			__atomic_store_n(&mp->os.thread, t, __ATOMIC_RELEASE);
+		__atomic_fetch_sub(&mp->sending, 1, __ATOMIC_RELEASE);
 		/* From here mp is the new thread's: it may even have exited. */
+		pthread_sigmask(SIG_SETMASK, &old, nil);
 	}
 	pthread_attr_destroy(&attr);
 	return -err;
@@ -111,12 +121,11 @@ int ossigmask(const os_sigset *set, os_sigset *old)
 }
 
 /*
- * minit runs on the new M (Go's minit): g0's bounds, the thread and the
- * tid first (a lock-free allm walker may read them as soon as they are
- * there), then the signal stack and mask by core's rule, and last the
- * thread's name (cosmetic). m0 keeps its stack, which mrt_init measured,
- * but records its thread like any M: Darwin's signalm reaches an M only
- * through it (mrt_signalm(0, ...)).
+ * minit runs on the new M (Go's minit): g0's bounds and the tid first (a
+ * lock-free allm walker may read them as soon as they are there), then the
+ * signal stack and mask by core's rule, and last the thread's name
+ * (cosmetic). The handle is newosproc's to store. m0 keeps its stack,
+ * which mrt_init measured, and records its own handle.
  */
 int minit(m *mp)
 {
@@ -132,7 +141,6 @@ int minit(m *mp)
 	__atomic_store_n(&mp->g0->stack.lo, lo, __ATOMIC_RELAXED);
 	TESTPOINT(TP_G0HALF, mp);
 	__atomic_store_n(&mp->g0->stack.hi, hi, __ATOMIC_RELAXED);
-	__atomic_store_n(&mp->os.thread, pthread_self(), __ATOMIC_RELEASE);
 	__atomic_store_n(&mp->procid, osgettid(), __ATOMIC_RELAXED);
 
 	err = minitSignals(mp);
@@ -145,6 +153,21 @@ int minit(m *mp)
 void unminit(m *mp)
 {
 	unminitSignals(mp);
+}
+
+/*
+ * signalm sends through the thread's handle (pthread_kill), which names
+ * the thread from the moment newm returns, before the new thread has run
+ * a line, and which libc refuses for its own signals. mrt_signalm holds
+ * mp->sending, so the thread has not ended. A handle of 0: pthread_create
+ * has not returned yet (a walker found the M being born).
+ */
+int signalm(m *mp, int sig)
+{
+	__typeof__(mp->os.thread) t = __atomic_load_n(&mp->os.thread, __ATOMIC_ACQUIRE);
+	if (t == 0)
+		return -ESRCH;
+	return -pthread_kill((pthread_t)t, sig);
 }
 
 /*
