@@ -138,13 +138,19 @@ struct mrt_config {
  * way it was installed (SA_SIGINFO or not, its mask, SA_NODEFER,
  * SA_RESETHAND); SIG_DFL kills the process with SIGSEGV; SIG_IGN ignores a
  * sent SIGSEGV, while a real fault still kills (the kernel never lets a
- * fault be ignored). So install your own SIGSEGV handler before mrt_init;
+ * fault be ignored). One difference with SIG_IGN cannot be helped: the
+ * signal now has a handler (mrt's), and a handled signal interrupts the
+ * system calls that SA_RESTART does not restart (poll, nanosleep, a timed
+ * futex wait, ...: they fail with EINTR), where an ignored one would not
+ * have touched them. So install your own SIGSEGV handler before mrt_init;
  * one installed after replaces mrt's (it may chain to the action
- * sigaction() returned, which is mrt's). Limits: a frame larger than a page
- * can jump over the guard page (build with -fstack-clash-protection); an
- * overflow of the signal stack itself, or of a thread that is not an M and
- * has no signal stack, cannot be reported (the kernel has nowhere to run the
- * handler) and stays a plain SIGSEGV. Linux only.
+ * sigaction() returned, which is mrt's). An overflow of a gsignal stack
+ * itself is reported too: the stack pointer has then left the signal stack
+ * for its guard page, and the kernel delivers the fault at the signal
+ * stack's top again. Limits: a frame larger than a page can jump over the
+ * guard page (build with -fstack-clash-protection); a thread that is not an
+ * M and has no signal stack has nowhere to run the handler when its own
+ * stack overflows, so that stays a plain SIGSEGV. Linux only.
  */
 #define MRT_F_STACKOVERFLOW 0x1u
 /* Name each M's thread "mrt/M<id>" (or thread_name's prefix, which turns

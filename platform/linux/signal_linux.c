@@ -18,7 +18,13 @@
  *    handler returns;
  *  - SIG_IGN: a sent SIGSEGV is ignored; a real fault cannot be (the kernel
  *    kills a process that ignores or blocks the signal of a synchronous
- *    fault), so it is treated as SIG_DFL.
+ *    fault), so it is treated as SIG_DFL. What cannot be reproduced is the
+ *    kernel discarding an ignored signal unseen: with this handler in
+ *    place, a sent SIGSEGV interrupts a system call that SA_RESTART does
+ *    not restart (EINTR from poll, nanosleep, ...). Restarting it from
+ *    here would take rewriting the interrupted context per CPU, and the
+ *    kernel's sigreturn cancels the restart of the calls that have one
+ *    (restart_syscall). mrt.h documents it.
  */
 #include "linux.h"
 
