@@ -366,6 +366,7 @@ static void child_end(void)
 	CHILD_CHECK(mrt_mid() == 0);
 	CHILD_CHECK(pipe(end_pipe) == 0);
 	int64_t id;
+	/* a: the counts before the M that ends, which b must come back to. */
 	if (endhow == END_EXIT_STARTM) {
 		id = mrt_newm(fn_park, NULL, NULL);
 		CHILD_CHECK(id > 0);
@@ -373,6 +374,8 @@ static void child_end(void)
 			mrt_mstats(&a);
 		while (a.idle != 1);
 		CHILD_CHECK(mrt_startm(end_m, NULL, NULL) == id);
+		a.live--; /* the parked M is the one that ends */
+		a.idle--;
 	} else {
 		mrt_mstats(&a);
 		/* The limit holds m0 and this M: an M left behind would refuse
@@ -380,8 +383,8 @@ static void child_end(void)
 		mrt_setmaxthreads((int32_t)a.live + 1);
 		id = mrt_newm(end_m, NULL, NULL);
 		CHILD_CHECK(id > 0);
+		a.created++;
 	}
-	mrt_mstats(&a);
 	while (ev_get(&end_up) == 0)
 		sched_yield();
 	int32_t tid = __atomic_load_n(&end_tid, __ATOMIC_ACQUIRE);
@@ -397,8 +400,8 @@ static void child_end(void)
 	}
 	CHILD_CHECK(mrt_join(id) == 0);
 	mrt_mstats(&b);
-	CHILD_CHECK(b.live == a.live - 1 && b.freed == a.freed + 1 && b.failed == a.failed);
-	CHILD_CHECK(b.exiting == 0);
+	CHILD_CHECK(b.live == a.live && b.idle == a.idle && b.created == a.created);
+	CHILD_CHECK(b.freed == a.freed + 1 && b.failed == a.failed && b.exiting == 0);
 	CHILD_CHECK(mrt_forallm(find_id, &id) == 0); /* off allm */
 	CHILD_CHECK(mrt_signalm(id, SIGURG) == -ESRCH);
 	if (end_g != NULL) {
