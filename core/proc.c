@@ -282,7 +282,52 @@ void mstart(void *arg)
 			MTRACE(MT_WOKEN, mp, 0); /* with new work */
 		}
 	}
-	MTRACE(MT_EXITING, mp, retired);
+	MTRACE(MT_EXITING, mp, retired ? MT_WHY_IDLE : 0);
+	mexit(mp);
+	osexit(mp);
+}
+
+/*
+ * mexitthread ends mp from the end of its thread, when that thread ended
+ * outside mrt: in the pthread model code on an M may call pthread_exit or
+ * be cancelled, and the platform catches the thread's end (thread_posix.c).
+ * The thread library has abandoned the frames of the M's function — and of
+ * the user g running it, or of a systemstack call — without returning
+ * through them, and mstart's exit point with them: glibc unwinds them and
+ * jumps back to its own start frame on the pthread's stack, g0; Darwin's
+ * pthread_exit runs on where it was called. Here is done what mtoexitpoint
+ * and mstart would have done: the g the M ran is dead, the M is on g0,
+ * then mexit and osexit, as for an M whose function returned.
+ *
+ * A stack the thread still runs on is not given back: where the thread
+ * library ends the thread on a user g's stack (Darwin), that g stays
+ * running for good — mrt_gfree refuses it — rather than be freed and
+ * reused under the dying thread. On g0, where glibc ends it, the g is dead
+ * and its owner may free it.
+ */
+void mexitthread(m *mp)
+{
+	uintptr_t sp = arch_getsp();
+	g *gp = __atomic_load_n(&mp->curg, __ATOMIC_RELAXED);
+	bool ong0 = sp >= mp->g0->stack.lo && sp < mp->g0->stack.hi;
+	if (gp->kind == G_USER && !(sp >= gp->stack.lo && sp < gp->stack.hi)) {
+		gp->ctx = nil;
+		__atomic_store_n(&gp->status, _Gdead, __ATOMIC_RELEASE);
+	}
+	mp->onsystemstack = 0;
+	mp->mcallfn = nil; /* an mcall's fn that never returned */
+	mp->mcallg = nil;
+	mp->exitctx = nil;
+	mp->g0->ctx = nil;
+	__atomic_store_n(&mp->curg, mp->g0, __ATOMIC_RELAXED);
+	setg(mp->g0);
+	if (ong0) {
+		/* The sanitizers were last told of the abandoned context: back
+		 * to the exit point's, as a jump there would have said. */
+		san_exitpoint_return(mp);
+		san_exitpoint_enter(mp);
+	}
+	MTRACE(MT_EXITING, mp, MT_WHY_THREAD);
 	mexit(mp);
 	osexit(mp);
 }
@@ -551,7 +596,7 @@ MRT_API int32_t mrt_gettid(void)
  * and the system may give its tid (or a pthread's handle, sooner still) to
  * a thread that is not this M. So the send is announced in mp->sending
  * before the status is read, and the exiting M stores its status before
- * it reads the count (mexit0): either this call sees the M leave and sends
+ * it reads the count (mexit): either this call sees the M leave and sends
  * nothing, or the M's thread waits for the send to finish before it ends.
  * The C library's own signals are refused (OS_SIGRESERVED: glibc's
  * cancellation and setxid signals, 32 and 33, which would kill the
@@ -567,7 +612,7 @@ MRT_API int mrt_signalm(int64_t id, int sig)
 		if (__atomic_load_n(&mp->id, __ATOMIC_RELAXED) != id)
 			continue;
 		__atomic_fetch_add(&mp->sending, 1, __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_SEQ_CST); /* pairs with mexit0's */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST); /* pairs with mexit's */
 		uint32_t st = __atomic_load_n(&mp->status, __ATOMIC_ACQUIRE);
 		if (st == MRT_M_STARTING || st == MRT_M_RUNNING || st == MRT_M_IDLE)
 			r = signalm(mp, sig);

@@ -245,7 +245,7 @@ struct mrt_m {
 	int32_t procid; /* kernel tid; CLONE_PARENT_SETTID writes it */
 	/* mrt_signalm calls that may send to this M's thread right now, and
 	 * (pthread model) the creator until it has stored the thread's handle
-	 * (atomic): the thread does not end while any is in flight (mexit0),
+	 * (atomic): the thread does not end while any is in flight (mexit),
 	 * so a tid or handle read while the M was live names this thread,
 	 * never one the system made since. */
 	uint32_t sending;
@@ -376,6 +376,9 @@ int mcommoninit(m *mp);
 int allocm(m **mpp, mrt_fn fn, void *arg, void *p);
 int64_t newm(mrt_fn fn, void *arg, void *p);
 void mstart(void *mp); /* platform's thread entry calls this on g0 */
+/* The platform's report that mp's thread is ending without mrt (pthread
+ * model: pthread_exit, cancellation), on that thread: ends the M. */
+void mexitthread(m *mp);
 void mputfreem(m *mp);
 int64_t startm(mrt_fn fn, void *arg, void *p);
 int reapfreem(void);
@@ -429,6 +432,9 @@ uintptr_t tlsbase(uintptr_t top);
 /* trace.c: MRTDEBUG, the M event trace, schedtrace, mrt_dump, thread names */
 extern struct debugvars debug; /* MRTDEBUG, set once by mrt_init */
 enum { MT_CREATED, MT_STARTED, MT_PARKED, MT_WOKEN, MT_EXITING, MT_REAPED, MT_FAILED };
+/* Why an M exits (MT_EXITING's err): its function ended (0), it retired
+ * after its idle time, its thread ended outside mrt (mexitthread). */
+enum { MT_WHY_IDLE = 1, MT_WHY_THREAD = 2 };
 void mtrace(int ev, m *mp, int err) __attribute__((cold, noinline));
 /* An M event (mtrace=1). Off, it costs the M path one load and one
  * predictable branch: the call is out of line and marked cold. */

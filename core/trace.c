@@ -48,7 +48,7 @@ static void fmttime(char *buf, size_t n)
 /*
  * mtrace prints one M event (MRTDEBUG=mtrace=1). mp is nil when a creation
  * failed before the M had an id. err is the error of MT_FAILED, and for
- * MT_EXITING non-zero when the M retires after its idle time.
+ * MT_EXITING why the M ends when its function did not end it (MT_WHY_*).
  */
 void mtrace(int ev, m *mp, int err)
 {
@@ -74,7 +74,8 @@ void mtrace(int ev, m *mp, int err)
 		break;
 	case MT_EXITING:
 		if (err != 0)
-			mrt_snprintf(extra, sizeof extra, " why=idle");
+			mrt_snprintf(extra, sizeof extra, " why=%s",
+			             err == MT_WHY_THREAD ? "thread-ended" : "idle");
 		break;
 	}
 	if (mp == nil) {
