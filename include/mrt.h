@@ -25,7 +25,13 @@
  *    libc's per-thread state (errno, malloc, stdio, pthread_*, __thread
  *    variables of other libraries or of the program). In the *pthread*
  *    model (Darwin, or Linux built with -Dthreads=pthread) Ms are pthreads
- *    and may call anything.
+ *    and may call anything, pthread_exit included, and may be cancelled
+ *    (deferred cancellation, acted on at a cancellation point of the M's
+ *    code): the M then ends with its thread as if its function had
+ *    returned (see mrt_mexit). Asynchronous cancellation is not supported
+ *    (mrt is not async-cancel-safe), nor is ending m0's thread (the
+ *    program's own: m0 would stay on allm), nor pthread_exit from a signal
+ *    handler (POSIX leaves that undefined).
  *    mrt_threadmodel() says which one a build uses.
  *  - Each function's comment ends with a bracketed line saying who may call it
  *    (any thread; an M, i.e. a thread mrt_newm made; the thread that will be
@@ -263,6 +269,17 @@ MRT_API int mrt_stopm(void);
  * Does not return on success. Returns -EPERM on m0 and on threads that are
  * not Ms, -EINVAL on a systemstack call (as mrt_stopm: return from it
  * first). [an M other than m0; not async-signal-safe]
+ *
+ * Pthread model: an M whose thread ends outside mrt — pthread_exit, or a
+ * cancellation, from its function, a user g or a systemstack call — ends
+ * the same way, from the thread library's exit (a thread-specific key's
+ * destructor): its joiner gets 0, the user g it ran is dead. Where the
+ * thread library finishes the thread on the user g's own stack (Darwin;
+ * glibc leaves it for the pthread's stack first), that g stays running
+ * for good instead, and mrt_gfree refuses it: its stack is in use until
+ * the thread is gone. Thread-exit code that runs before mrt's destructor
+ * (C++ thread_local objects, other keys' destructors) must not call
+ * mrt_mexit or mrt_stopm nor switch gs: the M's exit point is gone.
  */
 MRT_API int mrt_mexit(void);
 
@@ -278,7 +295,8 @@ MRT_API int mrt_mexit(void);
  * still under way — the kernel's EAGAIN is retried for about 200 ms — and
  * the creation may then fail: the join waits for that outcome, and a failed
  * creation ends it with the creation's error.
- * Returns 0 once the M is gone; if the M's creation failed — mrt_newm
+ * Returns 0 once the M is gone (also when its thread ended outside mrt:
+ * see mrt_mexit); if the M's creation failed — mrt_newm
  * returned the error instead of the id, or the new thread could not set
  * itself up (mrt_newm) — that error (-EAGAIN, -ENOMEM, ...), to a join
  * that was waiting and to a later one, for the last 64 failures (an older
