@@ -561,6 +561,7 @@ static void test_reserved_signals_are_refused(void **state)
 {
 	(void)state;
 	struct child c;
+	assert_true(settle_threads(expected_threads(0))); /* fork with no M but m0 */
 	run_child(child_reserved_signals, 30, &c);
 	if (!WIFEXITED(c.status) || WEXITSTATUS(c.status) != 0 ||
 	    strcmp(c.out, "survived\n") != 0) {
