@@ -385,8 +385,11 @@ static void mexit(m *mp)
 	unminit(mp);
 	mputfreem(mp);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* pairs with mrt_signalm's */
-	while (__atomic_load_n(&mp->sending, __ATOMIC_ACQUIRE) != 0)
-		osyield(); /* a send in flight: a system call away from done */
+	if (__atomic_load_n(&mp->sending, __ATOMIC_ACQUIRE) != 0) {
+		TESTPOINT(TP_SENDWAIT, mp);
+		while (__atomic_load_n(&mp->sending, __ATOMIC_ACQUIRE) != 0)
+			osyield(); /* a send in flight: a system call from done */
+	}
 #ifdef MRT_TESTHOOKS
 	void (*hook)(m *) = load_relaxed(&testmexithook);
 	if (hook != nil)
@@ -614,8 +617,10 @@ MRT_API int mrt_signalm(int64_t id, int sig)
 		__atomic_fetch_add(&mp->sending, 1, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST); /* pairs with mexit's */
 		uint32_t st = __atomic_load_n(&mp->status, __ATOMIC_ACQUIRE);
-		if (st == MRT_M_STARTING || st == MRT_M_RUNNING || st == MRT_M_IDLE)
+		if (st == MRT_M_STARTING || st == MRT_M_RUNNING || st == MRT_M_IDLE) {
+			TESTPOINT(TP_SIGNALM, mp);
 			r = signalm(mp, sig);
+		}
 		__atomic_fetch_sub(&mp->sending, 1, __ATOMIC_RELEASE);
 		break;
 	}

@@ -628,6 +628,8 @@ enum testpoint {
 	TP_G0HALF,    /* g0's bounds half recorded, lo set and hi not yet
 	                 (allocm; the pthread model's minit): the m, on allm */
 	TP_MSTART,    /* a new M's thread at mstart, before minit: the m */
+	TP_SIGNALM,   /* mrt_signalm has found the M live, not sent yet: the m */
+	TP_SENDWAIT,  /* an exiting M waits for a send in flight (mexit): the m */
 	NTESTPOINT
 };
 #ifdef MRT_TESTHOOKS

@@ -539,6 +539,74 @@ static void test_signalm_reaches_an_m_as_soon_as_newm_returns(void **state)
 }
 
 /*
+ * #11 item 9 (the race with the thread's end): a send that found the M
+ * live reaches that M's thread, never one the kernel made since. The test
+ * hook stalls mrt_signalm between its look at the M and the send, and the
+ * M exits meanwhile: its thread must wait for the send (TP_SENDWAIT
+ * says it does) instead of ending and freeing its tid (its pthread handle,
+ * in the pthread model) for the next thread.
+ */
+static int64_t sw_id;
+static uint32_t sw_stalled, sw_release, sw_waited, sw_exit;
+static int sw_result;
+
+static void sw_hook(int point, void *arg)
+{
+	m *mp = arg;
+	if (mp->id != __atomic_load_n(&sw_id, __ATOMIC_ACQUIRE))
+		return;
+	if (point == TP_SIGNALM) {
+		ev_add(&sw_stalled, 1);
+		ev_block(&sw_release, 1);
+	} else if (point == TP_SENDWAIT) {
+		ev_add(&sw_waited, 1);
+	}
+}
+
+static void sw_m(void *arg)
+{
+	(void)arg;
+	ev_block(&sw_exit, 1);
+}
+
+static void *sw_signaller(void *arg)
+{
+	(void)arg;
+	sw_result = mrt_signalm(sw_id, SIGURG); /* ignored by default */
+	return NULL;
+}
+
+static void test_exiting_m_waits_for_a_send_in_flight(void **state)
+{
+	(void)state;
+	sw_stalled = sw_release = sw_waited = sw_exit = 0;
+	sw_result = 1;
+	int64_t id = must_newm(sw_m, NULL);
+	int32_t tid;
+	while ((tid = tid_of(id)) <= 0) /* pthread model: once minit ran */
+		sched_yield();
+	__atomic_store_n(&sw_id, id, __ATOMIC_RELEASE);
+	mrt_test_pointhook(sw_hook);
+	pthread_t t;
+	pthread_create(&t, NULL, sw_signaller, NULL);
+	ev_wait(&sw_stalled, 1);
+	ev_add(&sw_exit, 1); /* the M ends while the send is stalled */
+	int64_t deadline = mrt_nanotime() + 60 * 1000000000LL;
+	while (ev_get(&sw_waited) == 0 && thread_exists(tid) && mrt_nanotime() < deadline)
+		sched_yield();
+	bool waited = ev_get(&sw_waited) == 1, alive = thread_exists(tid);
+	ev_add(&sw_release, 1);
+	pthread_join(t, NULL);
+	mrt_test_pointhook(NULL);
+	assert_int_equal(mrt_join(id), 0);
+	if (!waited || !alive)
+		print_error("M%lld's thread %s while a send to it was in flight\n", (long long)id,
+		            alive ? "did not wait" : "ended");
+	assert_true(waited && alive);
+	assert_int_equal(sw_result, 0);
+}
+
+/*
  * #11 item 9: the C library's own signals — glibc's 32 (cancellation) and
  * 33 (setxid) — are refused: sent to an M, the first killed the process
  * (its action stays the default until the thread library needs it) and
@@ -591,6 +659,7 @@ int main(int argc, char **argv)
 		MRT_TEST(test_signals_at_death_never_on_unmapped_stack),
 		MRT_TEST(test_sigusr1_storm_during_churn),
 		MRT_TEST(test_signalm_reaches_an_m_as_soon_as_newm_returns),
+		MRT_TEST(test_exiting_m_waits_for_a_send_in_flight),
 		MRT_TEST(test_reserved_signals_are_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
