@@ -152,8 +152,9 @@ struct mrt_config {
  * one installed after replaces mrt's (it may chain to the action
  * sigaction() returned, which is mrt's). An overflow of a gsignal stack
  * itself is reported too: the stack pointer has then left the signal stack
- * for its guard page, and the kernel delivers the fault at the signal
- * stack's top again. Limits: a frame larger than a page can jump over the
+ * for its guard page, and Linux delivers the fault at the signal stack's
+ * top again (an emulator may not: QEMU's riscv64 user mode kills the
+ * process with a plain SIGSEGV). Limits: a frame larger than a page can jump over the
  * guard page (build with -fstack-clash-protection); a thread that is not an
  * M and has no signal stack has nowhere to run the handler when its own
  * stack overflows, so that stays a plain SIGSEGV. Linux only.

@@ -27,6 +27,7 @@
  *    (restart_syscall). mrt.h documents it.
  */
 #include "linux.h"
+#include "san.h"
 
 #include <asm/signal.h> /* SA_RESTORER: whether the kernel's sigaction has sa_restorer */
 
@@ -109,6 +110,15 @@ static void chain(int sig, struct l_siginfo *si, void *uc)
 
 static void sigsegv(int sig, struct l_siginfo *si, void *uc)
 {
+	/* ASan: after an overflow of gsignal itself the kernel delivers this
+	 * fault at gsignal's top again, where the overflowing handler's frames
+	 * left their poisoned redzones; what runs below this frame (the
+	 * report, a chained handler) would trip over them. Nothing below sp
+	 * is live. */
+	m *mp = getm();
+	uintptr_t sp = arch_getsp();
+	if (mp != nil && sp > mp->gsignal->stack.lo && sp <= mp->gsignal->stack.hi)
+		san_unpoison(mp->gsignal->stack.lo, sp);
 	/* A positive si_code is the kernel reporting a fault at si_addr; a
 	 * SIGSEGV someone sent has no fault address to look at. */
 	if (si->code > 0)
