@@ -361,11 +361,7 @@ static void child_idle_max(void)
 {
 	struct mrt_config c = CFG(.idle_ns = INT64_MAX);
 	CHILD_CHECK(mrt_init(&c) == 0);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = idle_usr1;
-	sa.sa_flags = SA_ONSTACK;
-	sigaction(SIGUSR1, &sa, NULL);
+	catch_signal(SIGUSR1, idle_usr1, NULL);
 	int64_t id = mrt_newm(fn_park, NULL, NULL);
 	CHILD_CHECK(id > 0);
 	struct mrt_mstats st;

@@ -702,11 +702,7 @@ static void child_gsignal(void)
 {
 	install_prev();
 	CHILD_CHECK(mrt_init(&withflag) == 0);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = overflow_in_handler;
-	sa.sa_flags = SA_ONSTACK;
-	sigaction(SIGUSR1, &sa, NULL);
+	catch_signal(SIGUSR1, overflow_in_handler, NULL);
 	int64_t id = mrt_newm(overflow_gsignal, NULL, NULL);
 	CHILD_CHECK(id > 0);
 	mrt_join(id);

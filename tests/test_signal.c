@@ -49,11 +49,7 @@ static void usr1(int sig)
 /* usr1 for SIGUSR1, on the signal stack; *old gets the action it replaces. */
 static void catch_usr1(struct sigaction *old)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = usr1;
-	sa.sa_flags = SA_ONSTACK;
-	sigaction(SIGUSR1, &sa, old);
+	catch_signal(SIGUSR1, usr1, old);
 }
 
 struct bounds {
@@ -509,11 +505,8 @@ static void wait_for_newm_signal(void *arg)
 static void test_signalm_reaches_an_m_as_soon_as_newm_returns(void **state)
 {
 	(void)state;
-	struct sigaction sa, old;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = newm_usr1;
-	sa.sa_flags = SA_ONSTACK;
-	sigaction(SIGUSR1, &sa, &old);
+	struct sigaction old;
+	catch_signal(SIGUSR1, newm_usr1, &old);
 	int rounds = quick ? 5 : 30;
 	for (int i = 0; i < rounds; i++) {
 		newm_release = newm_handled = newm_sent = 0;
