@@ -355,6 +355,7 @@ int allocm(m **mpp, mrt_fn fn, void *arg, void *p)
 		}
 		g0->stackmem.vgid = san_stackregister(g0->stackmem.lo, g0->stackmem.hi);
 		g0->stack.lo = g0->stackmem.lo;
+		TESTPOINT(TP_G0HALF, mp);
 		g0->stack.hi = tlsbase(g0->stackmem.hi);
 		mp->tp = tlsmake(mp, g0->stackmem.hi);
 	}
@@ -525,7 +526,9 @@ MRT_API int mrt_join(int64_t id)
 
 MRT_API int32_t mrt_setmaxthreads(int32_t n)
 {
-	if (n <= 0)
+	/* Before mrt_init the limit has nowhere to go: mrt_init sets it from
+	 * the configuration. */
+	if (n <= 0 || !load_acquire(&cfg.inited))
 		return -EINVAL;
 	lock(&sched.lock);
 	int32_t old = sched.maxmcount;
@@ -560,7 +563,7 @@ MRT_API int mrt_mstats(struct mrt_mstats *out)
  */
 MRT_API int mrt_forallm(int (*fn)(const struct mrt_minfo *info, void *arg), void *arg)
 {
-	if (fn == nil)
+	if (fn == nil || !load_acquire(&cfg.inited))
 		return -EINVAL;
 	walkbegin();
 	int r = 0;
@@ -572,13 +575,10 @@ MRT_API int mrt_forallm(int (*fn)(const struct mrt_minfo *info, void *arg), void
 		info.status = __atomic_load_n(&mp->status, __ATOMIC_ACQUIRE);
 		info.id = __atomic_load_n(&mp->id, __ATOMIC_RELAXED);
 		info.tid = __atomic_load_n(&mp->procid, __ATOMIC_RELAXED);
-		/* Where the thread library makes g0 (and a sanitizer the
-		 * signal stack), the new M records the bounds itself, while
-		 * walkers may look. */
-		info.g0_lo = load_relaxed(&mp->g0->stack.lo);
-		info.g0_hi = load_relaxed(&mp->g0->stack.hi);
-		info.gsignal_lo = load_relaxed(&mp->gsignal->stack.lo);
-		info.gsignal_hi = load_relaxed(&mp->gsignal->stack.hi);
+		/* Recorded while walkers may look, a word at a time: a half
+		 * recorded pair reads as unknown (stackbounds). */
+		stackbounds(&mp->g0->stack, &info.g0_lo, &info.g0_hi);
+		stackbounds(&mp->gsignal->stack, &info.gsignal_lo, &info.gsignal_hi);
 		g *cg = __atomic_load_n(&mp->curg, __ATOMIC_RELAXED);
 		info.curg = cg;
 		info.curg_id = cg != nil ? __atomic_load_n(&cg->goid, __ATOMIC_RELAXED) : -1;
