@@ -822,6 +822,83 @@ static void test_join_of_a_failed_creation(void **state)
 	assert_int_equal(mrt_join(id), 0);
 }
 
+/*
+ * #11 item 9: mrt_join of an id handed out but whose M is not on allm yet
+ * (mcommoninit has taken the id and is allocating gsignal) returned 0 at
+ * once, as if the M had run and been reaped. The hook holds the creation
+ * there; a joiner must wait for the M, which then runs, and return only
+ * after it has. In a child: a regression may hang.
+ */
+static uint32_t nq_at, nq_release, nq_joined, nq_ran;
+static m *nq_m;
+static int64_t nq_id;
+static int nq_join, nq_ran_at_join;
+
+static void nq_hook(int tp, void *arg)
+{
+	if (tp != TP_MPREINIT || __atomic_load_n(&nq_m, __ATOMIC_ACQUIRE) != NULL)
+		return;
+	nq_id = ((m *)arg)->id;
+	__atomic_store_n(&nq_m, arg, __ATOMIC_RELEASE);
+	ev_add(&nq_at, 1);
+	ev_block(&nq_release, 1);
+}
+
+static void nq_fn(void *arg)
+{
+	(void)arg;
+	ev_add(&nq_ran, 1);
+}
+
+static void *nq_creator(void *arg)
+{
+	(void)arg;
+	int64_t id = mrt_newm(nq_fn, NULL, NULL);
+	return (void *)(intptr_t)(id > 0);
+}
+
+static void *nq_joiner(void *arg)
+{
+	(void)arg;
+	nq_join = mrt_join(nq_id);
+	nq_ran_at_join = (int)ev_get(&nq_ran);
+	ev_add(&nq_joined, 1);
+	return NULL;
+}
+
+static void child_join_of_an_id_in_creation(void)
+{
+	mrt_test_pointhook(nq_hook);
+	pthread_t c, j;
+	CHILD_CHECK(pthread_create(&c, NULL, nq_creator, NULL) == 0);
+	ev_block(&nq_at, 1);
+	CHILD_CHECK(pthread_create(&j, NULL, nq_joiner, NULL) == 0);
+	/* Until the joiner waits for the M, or has (wrongly) returned. */
+	for (bool waiting = false; !waiting && ev_get(&nq_joined) == 0; sched_yield()) {
+		lock(&sched.lock);
+		waiting = nq_m->joining != 0;
+		unlock(&sched.lock);
+	}
+	ev_add(&nq_release, 1);
+	void *made;
+	pthread_join(c, &made);
+	CHILD_CHECK(made != NULL);
+	ev_block(&nq_joined, 1);
+	pthread_join(j, NULL);
+	mrt_test_pointhook(NULL);
+	CHILD_CHECK(nq_join == 0);
+	CHILD_CHECK(nq_ran_at_join == 1); /* the join returned after the M ran */
+}
+
+static void test_join_of_an_id_in_creation(void **state)
+{
+	(void)state;
+	struct child c;
+	assert_true(settle_threads(expected_threads(0))); /* fork with no M but m0 */
+	run_child(child_join_of_an_id_in_creation, 60, &c);
+	assert_child_ok(&c);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -847,6 +924,7 @@ int main(int argc, char **argv)
 		MRT_TEST(test_join_sleeps_while_a_walker_holds_it_up),
 		MRT_TEST(test_join_wakes_when_the_creation_fails),
 		MRT_TEST(test_join_of_a_failed_creation),
+		MRT_TEST(test_join_of_an_id_in_creation),
 		MRT_TEST(test_walkers_never_see_half_recorded_bounds),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
