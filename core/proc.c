@@ -116,6 +116,11 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	mp->sigmask = cfg.initsigmask;
 	err = mcommoninit(mp);
 	if (err == 0) {
+		err = gsignalalloc(mp);
+		if (err == 0)
+			mpreinit(mp);
+	}
+	if (err == 0) {
 		mrt_tls.m = mp;
 		setg(mp->g0);
 		err = minit(mp);

@@ -325,7 +325,6 @@ struct schedt {
 	int64_t mnext;   /* number of Ms created (also the next id) */
 	int64_t nmfreed; /* Ms that exited */
 	int64_t nmfailed; /* Ms whose creation failed after taking an id */
-	int32_t ncreating; /* ids taken by mcommoninit, M not yet on allm */
 	int32_t maxmcount;
 	m *midle;        /* parked Ms, via schedlink */
 	int32_t nmidle;
@@ -619,8 +618,8 @@ enum testpoint {
 	TP_NEWOSPROC, /* newm1, before each try to start the thread: the m,
 	                 already on allm */
 	TP_MNEW,      /* allocm: an m fresh from the pool, on no list yet */
-	TP_MPREINIT,  /* mcommoninit: id taken and gsignal allocated, the m
-	                 not on allm yet */
+	TP_MPREINIT,  /* allocm: id taken, on allm, gsignal allocated, g0's
+	                 stack not yet: the m */
 	TP_MFAILED,   /* mfailed: a registered m off allm, its stacks not
 	                 given back yet */
 	TP_REAPED,    /* reapfreem: Ms taken off freem, not freed yet (the
