@@ -22,8 +22,10 @@
  *   started      0        on the new M, before its function (m0: in mrt_init)
  *   parked       0        on the M, on the idle list, about to sleep
  *   woken        0        on the M, woken with new work
- *   exiting      retired  on the M at its end; 1 when it retires after its
- *                         idle time (mrt_config.idle_ns)
+ *   exiting      why      on the M at its end: 0 when its function ended it,
+ *                         1 when it retires after its idle time
+ *                         (mrt_config.idle_ns), 2 when its thread ended
+ *                         outside mrt (MT_WHY_* in runtime.h)
  *   reaped       0        on the thread that reaps it (its stacks freed)
  *   failed       -errno   a creation that failed: on the creator, or on the
  *                         new M when its own setup (minit) failed

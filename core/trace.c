@@ -44,10 +44,10 @@ static void fmttime(char *buf, size_t n)
  * mtrace is an M event that MRTDEBUG asked for (the MTRACE macro calls it
  * only then): recorded into the trace file (trace=<file>, tracefile.c),
  * and printed (mtrace=1). mp is nil when a creation failed before the M
- * had an id. err is the error of MT_FAILED, and for MT_EXITING non-zero
- * when the M retires after its idle time. A blocking section's entry and
- * exit are recorded but not printed: they come at the rate of the
- * program's blocking calls, where a line each would drown the rest.
+ * had an id. err is the error of MT_FAILED, and for MT_EXITING why the M
+ * ends when its function did not end it (MT_WHY_*). A blocking section's
+ * entry and exit are recorded but not printed: they come at the rate of
+ * the program's blocking calls, where a line each would drown the rest.
  */
 void mtrace(int ev, m *mp, int err)
 {
@@ -77,7 +77,8 @@ void mtrace(int ev, m *mp, int err)
 		break;
 	case MT_EXITING:
 		if (err != 0)
-			mrt_snprintf(extra, sizeof extra, " why=idle");
+			mrt_snprintf(extra, sizeof extra, " why=%s",
+			             err == MT_WHY_THREAD ? "thread-ended" : "idle");
 		break;
 	case MT_HANDEDOFF:
 		if (err != 0)
@@ -158,8 +159,16 @@ void debuginit(void)
 {
 	char bad[320];
 	const char *s = osgetenv("MRTDEBUG");
-	if (s != nil && parsedebugvars(s, 4096, &debug, bad, sizeof bad) > 0)
-		printfd(2, "mrt: MRTDEBUG: ignoring %s\n", bad);
+	if (s != nil) {
+		/* All of it: the parser reads in place and needs no buffer, and
+		 * the kernel already bounds an environment string (128 KiB on
+		 * Linux). A fixed cap here cut settings past it without a word. */
+		size_t n = 0;
+		while (s[n] != '\0')
+			n++;
+		if (parsedebugvars(s, n, &debug, bad, sizeof bad) > 0)
+			printfd(2, "mrt: MRTDEBUG: ignoring %s\n", bad);
+	}
 	/* Before any M event: m0's start is the first. trace points into the
 	 * environment, which outlives this call. */
 	if (debug.trace != nil)
@@ -208,11 +217,13 @@ MRT_API int mrt_dump(int fd)
 			mrt_snprintf(cg, sizeof cg, "gsignal");
 		else
 			mrt_snprintf(cg, sizeof cg, "g%lld", (long long)load_relaxed(&gp->goid));
+		uintptr_t g0lo, g0hi, gslo, gshi; /* [0, 0) while not known */
+		stackbounds(&mp->g0->stack, &g0lo, &g0hi);
+		stackbounds(&mp->gsignal->stack, &gslo, &gshi);
 		r = printfd(fd, "  M%-5lld tid %-7d %-8s g0 [%p, %p) gsignal [%p, %p) curg %s\n",
 		            (long long)load_relaxed(&mp->id), (int)load_relaxed(&mp->procid),
-		            mstatusname(load_acquire(&mp->status)), (void *)mp->g0->stack.lo,
-		            (void *)mp->g0->stack.hi, (void *)mp->gsignal->stack.lo,
-		            (void *)mp->gsignal->stack.hi, cg);
+		            mstatusname(load_acquire(&mp->status)), (void *)g0lo, (void *)g0hi,
+		            (void *)gslo, (void *)gshi, cg);
 		if (r < 0)
 			break;
 		n++;

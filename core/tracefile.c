@@ -255,7 +255,7 @@ static void outrec(const struct tracerec *r)
 		outi(r->aux);
 		break;
 	case MT_EXITING:
-		outs("\"retired\":");
+		outs("\"why\":"); /* MT_WHY_*: 0 its function ended, 1 idle, 2 thread ended */
 		outi(r->arg);
 		break;
 	case MT_FAILED:
