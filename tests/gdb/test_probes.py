@@ -22,7 +22,7 @@ import sys
 import tempfile
 
 # The gdb test's helpers (this folder is on the path: it is the script's).
-from test_gdb import check, failures
+from test_gdb import check
 import test_gdb
 
 EVENTS = ["created", "started", "parked", "woken", "exiting", "reaped", "failed"]
@@ -99,11 +99,7 @@ def main():
     check(all(tid in lwps for mid, tid, _ in hits["started"] if mid != 0),
           "mrt:started's tid is the new thread's LWP: %s, gdb saw %s" % (hits["started"],
                                                                         sorted(lwps)))
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        return 1
-    print("probes: every M event is a probe, a nop, hit once per M")
-    return 0
+    return test_gdb.verdict("probes: every M event is a probe, a nop, hit once per M")
 
 
 if __name__ == "__main__":
