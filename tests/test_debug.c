@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "testlib.h"
+#include "san.h" /* MRT_TSAN */
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -438,12 +439,22 @@ static void child_tracefile(void)
 	CHILD_CHECK(mrt_newm(noop, NULL, NULL) == -EAGAIN);
 	mrt_setmaxthreads(100);
 
-	/* Single-threaded again: the fork is not an emulator's trouble. */
+	/* Single-threaded again, as far as the kernel says: M1's and M2's
+	 * threads may linger a moment after their joins (settle_threads),
+	 * and QEMU has trouble with a multi-threaded fork. TSan still counts
+	 * them and refuses new threads in the child ("starting new threads
+	 * after multi-threaded fork is not supported"): there the child
+	 * makes no M, and only its exit handler is held to writing nothing. */
+	CHILD_CHECK(settle_threads(expected_threads(0)));
 	pid_t pid = fork();
 	CHILD_CHECK(pid >= 0);
 	if (pid == 0) {
-		int64_t c = mrt_newm(noop, NULL, NULL);
-		if (c < 0 || mrt_join(c) != 0 || mrt_traceflush() != 0)
+		if (!MRT_TSAN) {
+			int64_t c = mrt_newm(noop, NULL, NULL);
+			if (c < 0 || mrt_join(c) != 0)
+				_exit(3);
+		}
+		if (mrt_traceflush() != 0)
 			_exit(3);
 		exit(0); /* the fork child's exit handler must write nothing */
 	}
