@@ -232,7 +232,23 @@ void osexit(m *mp)
 	futexwakeup(&mp->freeWait, INT32_MAX);
 }
 
-/* osjoin waits for osexit's store. */
+/* An attached M (core/extram.c) is signalled through its thread's
+ * handle, like every M of this model. */
+void osthreadbind(m *mp)
+{
+	__atomic_store_n(&mp->os.thread, pthread_self(), __ATOMIC_RELEASE);
+}
+
+/* dropm's last use of an attached M, as osexit's is of an M that ends:
+ * from the store on, a reaper may free gsignal and recycle mp (g0 is the
+ * thread's, which goes on). */
+void osdropm(m *mp)
+{
+	store_release(&mp->freeWait, freeMRef);
+	futexwakeup(&mp->freeWait, INT32_MAX);
+}
+
+/* osjoin waits for osexit's (or osdropm's) store. */
 void osjoin(m *mp)
 {
 	for (;;) {
