@@ -451,7 +451,10 @@ static void *churn_thread(void *arg)
  * size, which glibc's cache of thread stacks keeps all of — so that after a
  * first batch, mrt's pools and caches and the process's mappings come back
  * exactly to the same state after every batch: what is left over then is a
- * leak.
+ * leak. Its walks (minfo) while the threads switch to and from their gs
+ * also guard the publication of a g as an M's curg (#14 item 1): under
+ * TSan, with curg stored relaxed, the walker's read of the g's goid raced
+ * with malg's write of it.
  */
 static void churn(int n)
 {
