@@ -522,7 +522,12 @@ static void test_foreign_threads_attach_and_end_leaving_nothing(void **state)
 	 * g pools, mrt's stack mappings, allm. */
 	assert_same_state(&a, &b);
 #if defined(__linux__)
-	assert_int_equal(count_maps(), maps);
+	/* Under TSan each thread that ran leaves mappings of the runtime's own
+	 * (its per-thread state, reused lazily: 325 -> 518 here), and under
+	 * Valgrind the tool's memory is in the maps: the count is not mrt's
+	 * there, as in test_fault; mrt's own mappings are compared above. */
+	if (!MRT_TSAN && !under_valgrind())
+		assert_int_equal(count_maps(), maps);
 	assert_true(settle_threads(expected_threads(0)));
 #endif
 	print_message("%d foreign threads attached, ran a g, took a signal on gsignal and "
