@@ -589,7 +589,8 @@ MRT_API int mrt_forallm(int (*fn)(const struct mrt_minfo *info, void *arg), void
 		 * recorded pair reads as unknown (stackbounds). */
 		stackbounds(&mp->g0->stack, &info.g0_lo, &info.g0_hi);
 		stackbounds(&mp->gsignal->stack, &info.gsignal_lo, &info.gsignal_hi);
-		g *cg = __atomic_load_n(&mp->curg, __ATOMIC_RELAXED);
+		/* Acquire, against mrt_gogo's release: cg's goid is read. */
+		g *cg = __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE);
 		info.curg = cg;
 		info.curg_id = cg != nil ? __atomic_load_n(&cg->goid, __ATOMIC_RELAXED) : -1;
 		r = fn(&info, arg);

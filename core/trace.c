@@ -200,7 +200,7 @@ MRT_API int mrt_dump(int fd)
 	walkbegin();
 	for (m *mp = load_acquire(&allm); mp != nil; mp = load_acquire(&mp->alllink)) {
 		char cg[24];
-		g *gp = __atomic_load_n(&mp->curg, __ATOMIC_RELAXED);
+		g *gp = load_acquire(&mp->curg); /* mrt_gogo's release: goid read */
 		if (gp == nil || gp == mp->g0)
 			mrt_snprintf(cg, sizeof cg, "g0");
 		else if (gp == mp->gsignal)
