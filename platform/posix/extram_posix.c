@@ -43,6 +43,24 @@ static void extrakeyinit(void)
 }
 
 /*
+ * osthreadrecord, on the thread itself: a lock-free walker may read the
+ * bounds as soon as they are stored, a word at a time, lo first
+ * (runtime.h: stackbounds); TP_G0HALF holds a thread between the two.
+ */
+int osthreadrecord(m *mp)
+{
+	uintptr_t lo, hi;
+	int err = osthreadstack(&lo, &hi);
+	if (err != 0)
+		return err;
+	__atomic_store_n(&mp->g0->stack.lo, lo, __ATOMIC_RELAXED);
+	TESTPOINT(TP_G0HALF, mp);
+	__atomic_store_n(&mp->g0->stack.hi, hi, __ATOMIC_RELAXED);
+	__atomic_store_n(&mp->procid, osgettid(), __ATOMIC_RELAXED);
+	return 0;
+}
+
+/*
  * osneedm, on the attaching thread: g0's bounds (a lock-free walker may
  * read them from here: lo, then hi, as the pthread model's minit stores
  * them), the tid, the model's handle, then the binding.
@@ -52,14 +70,9 @@ int osneedm(m *mp)
 	pthread_once(&extrakeyonce, extrakeyinit);
 	if (extrakeyerr != 0)
 		return -extrakeyerr; /* EAGAIN: the process has used up its keys */
-	uintptr_t lo, hi;
-	int err = osthreadstack(&lo, &hi);
+	int err = osthreadrecord(mp);
 	if (err != 0)
 		return err;
-	__atomic_store_n(&mp->g0->stack.lo, lo, __ATOMIC_RELAXED);
-	TESTPOINT(TP_G0HALF, mp);
-	__atomic_store_n(&mp->g0->stack.hi, hi, __ATOMIC_RELAXED);
-	__atomic_store_n(&mp->procid, osgettid(), __ATOMIC_RELAXED);
 	osthreadbind(mp);
 	return -pthread_setspecific(extrakey, mp);
 }

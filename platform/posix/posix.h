@@ -24,4 +24,9 @@ void osthreadname(m *mp);
  * has its own (thread_posix.c, platform/linux/thread_clone.c). */
 void osthreadbind(m *mp);
 
+/* Records the calling pthread in mp for lock-free walkers: g0's exact
+ * bounds (osthreadstack), then the tid. Shared by the pthread model's
+ * minit and osneedm (extram_posix.c, built in every model). 0 or -errno. */
+int osthreadrecord(m *mp);
+
 #endif

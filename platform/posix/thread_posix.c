@@ -177,14 +177,9 @@ int minit(m *mp)
 	int err = pthread_setspecific(mkey, mp);
 	if (err != 0)
 		return -err;
-	uintptr_t lo, hi;
-	err = osthreadstack(&lo, &hi);
+	err = osthreadrecord(mp); /* g0's bounds and the tid */
 	if (err != 0)
 		return err;
-	__atomic_store_n(&mp->g0->stack.lo, lo, __ATOMIC_RELAXED);
-	TESTPOINT(TP_G0HALF, mp);
-	__atomic_store_n(&mp->g0->stack.hi, hi, __ATOMIC_RELAXED);
-	__atomic_store_n(&mp->procid, osgettid(), __ATOMIC_RELAXED);
 
 	err = minitSignals(mp);
 	if (err != 0)
