@@ -29,6 +29,9 @@
  *   reaped       0        on the thread that reaps it (its stacks freed)
  *   failed       -errno   a creation that failed: on the creator, or on the
  *                         new M when its own setup (minit) failed
+ *   attached     0        on a thread mrt did not make, now an M (mrt_needm)
+ *   dropped      why      on that thread, its M ending (mrt_dropm: 0; 2 when
+ *                         the thread ended with its M attached)
  *
  * and the blocking sections' (#13: mrt_entersyscall and its monitor M),
  * which their code places with MTRACE(MT_ENTERSYSCALL, mp, 0) and so on:
@@ -62,6 +65,8 @@
 #define MPROBE_MT_EXITING(mp, arg) MPROBE_M_(exiting, mp, arg)
 #define MPROBE_MT_REAPED(mp, arg) MPROBE_M_(reaped, mp, arg)
 #define MPROBE_MT_FAILED(mp, arg) MPROBE_M_(failed, mp, arg)
+#define MPROBE_MT_ATTACHED(mp, arg) MPROBE_M_(attached, mp, arg)
+#define MPROBE_MT_DROPPED(mp, arg) MPROBE_M_(dropped, mp, arg)
 #define MPROBE_MT_ENTERSYSCALL(mp, arg) MPROBE_M_(entersyscall, mp, arg)
 #define MPROBE_MT_EXITSYSCALL(mp, arg) MPROBE_M_(exitsyscall, mp, arg)
 #define MPROBE_MT_RETAKEN(mp, arg) MPROBE_M_(retaken, mp, arg)

@@ -301,6 +301,12 @@ struct mrt_m {
 	 * back. */
 	bool newsigstack;
 	sigstk oldsigstack;
+	/* A thread mrt did not make, made an M by mrt_needm (core/extram.c,
+	 * Go's extra M): its g0 is the thread's own stack, it has no exit
+	 * point (it cannot park or exit), it is not counted against the
+	 * thread limit, and its thread's code is the thread owner's. Set by
+	 * needm, cleared by dropm. */
+	bool attached;
 	void *tp;          /* thread pointer for the new thread (clone model) */
 	uintptr_t mlocal[MRT_MLOCAL_SLOTS];
 	/* tracefile.c (MRTDEBUG=trace): the buffer this M records into, and
@@ -344,14 +350,18 @@ struct schedt {
 	 * nwalkwait (atomic; see walkwait in m.c). */
 	uint32_t nwalkers;
 	uint32_t nwalkwait;
+	/* Attached Ms on allm (core/extram.c; Go's extraMInUse): in mcount,
+	 * as Go counts its extra Ms, and left out of checkmcount's, as Go's
+	 * checkmcount leaves them out. */
+	int32_t nmextra;
 };
 extern struct schedt sched;
 extern m *allm;   /* every M not yet exited, newest first (release-published) */
 extern m m0;      /* the thread that called mrt_init; g0 is its own stack */
 extern int32_t ncpu; /* CPUs the process may run on (osinit) */
 
-/* mcount: Ms created and not yet exited, m0 included (Go's mcount).
- * sched.lock held. */
+/* mcount: Ms created and not yet exited, m0 and attached Ms included
+ * (Go's mcount). sched.lock held. */
 static inline int64_t mcount(void)
 {
 	return sched.mnext - sched.nmfreed - sched.nmfailed;
@@ -386,8 +396,17 @@ void mstart(void *mp); /* platform's thread entry calls this on g0 */
  * model: pthread_exit, cancellation), on that thread: ends the M. */
 void mexitthread(m *mp);
 void mputfreem(m *mp);
+/* On the M that leaves allm (mexit, dropm), after mputfreem: waits for the
+ * mrt_signalm calls that saw it live (mp->sending). */
+void mwaitsends(m *mp);
+/* The thread library ended mp's thread without returning through mrt and
+ * abandoned the frames the M ran (pthread_exit, cancellation): the g it
+ * ran is dead unless the thread still runs on its stack, and the M is on
+ * g0 again. Returns whether the thread runs on g0. */
+bool mabandon(m *mp);
 int64_t startm(mrt_fn fn, void *arg, void *p);
 int reapfreem(void);
+m *mnew(void);        /* a cleared m from the pool, held by the caller; nil: no memory */
 void mfree(m *mp);    /* back to the m pool */
 void mfailed(m *mp, bool registered, int err); /* undo allocm for a thread never born */
 
@@ -439,8 +458,10 @@ uintptr_t tlsbase(uintptr_t top);
 extern struct debugvars debug; /* MRTDEBUG, set once by mrt_init */
 /*
  * The M events: what mtrace prints, tracefile.c records and the USDT probes
- * mark (probes.h says what each passes). The last four belong to the
- * blocking sections (#13), whose code places them as it does the others:
+ * mark (probes.h says what each passes). MT_ATTACHED and MT_DROPPED are a
+ * thread mrt did not make becoming an M and ceasing to be one (mrt_needm,
+ * mrt_dropm: core/extram.c). The last four belong to the blocking
+ * sections (#13), whose code places them as it does the others:
  * MTRACE(MT_ENTERSYSCALL, mp, 0) entering a section, MT_EXITSYSCALL leaving
  * it (err: 1 if the P was lost), MT_RETAKEN on the monitor when it takes
  * mp's P, MT_HANDEDOFF when that P goes to the hand-off function (err: the
@@ -448,10 +469,12 @@ extern struct debugvars debug; /* MRTDEBUG, set once by mrt_init */
  */
 enum {
 	MT_CREATED, MT_STARTED, MT_PARKED, MT_WOKEN, MT_EXITING, MT_REAPED, MT_FAILED,
+	MT_ATTACHED, MT_DROPPED,
 	MT_ENTERSYSCALL, MT_EXITSYSCALL, MT_RETAKEN, MT_HANDEDOFF, NMTEVENT
 };
-/* Why an M exits (MT_EXITING's err): its function ended (0), it retired
- * after its idle time, its thread ended outside mrt (mexitthread). */
+/* Why an M exits (MT_EXITING's err) or is dropped (MT_DROPPED's): its
+ * function ended or mrt_dropm was called (0), it retired after its idle
+ * time, its thread ended outside mrt (mexitthread, extramthreadend). */
 enum { MT_WHY_IDLE = 1, MT_WHY_THREAD = 2 };
 void mtrace(int ev, m *mp, int err) __attribute__((cold, noinline));
 extern const char *const mtracenames[NMTEVENT]; /* tracefile.c: "created", ... */
@@ -545,6 +568,18 @@ void unminit(m *mp);          /* on the exiting M, before it leaves allm */
 void osexit(m *mp);           /* the M's last step, after mexit; the thread ends when mstart returns */
 void osjoin(m *mp);           /* wait until mp->freeWait != freeMWait */
 void m0stack(stack *s);       /* bounds of m0's (the initial thread's) stack */
+/*
+ * Threads mrt did not make (core/extram.c). osneedm, on the thread that
+ * becomes mp: g0's exact bounds (read once, here), the tid, what signalm
+ * needs, and the binding whose end drops mp when the thread ends (the
+ * platform calls extramthreadend then); 0 or -errno. osunbindm undoes the
+ * binding. osdropm is dropm's last use of mp: freeWait becomes freeMRef
+ * (only the m and gsignal are mrt's to free) and osjoin's waiter wakes.
+ */
+int osneedm(m *mp);
+void osunbindm(m *mp);
+void osdropm(m *mp);
+void extramthreadend(m *mp);  /* core: the attached thread is ending */
 
 #if OS_LOCK_SEMA
 semawaiter *semaself(void);                 /* the calling thread's (see semawaiter) */

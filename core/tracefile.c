@@ -51,7 +51,8 @@ uint32_t tracing;
 const char *const mtracenames[NMTEVENT] = {
 	[MT_CREATED] = "created", [MT_STARTED] = "started", [MT_PARKED] = "parked",
 	[MT_WOKEN] = "woken",     [MT_EXITING] = "exiting", [MT_REAPED] = "reaped",
-	[MT_FAILED] = "failed",   [MT_ENTERSYSCALL] = "entersyscall",
+	[MT_FAILED] = "failed",   [MT_ATTACHED] = "attached", [MT_DROPPED] = "dropped",
+	[MT_ENTERSYSCALL] = "entersyscall",
 	[MT_EXITSYSCALL] = "exitsyscall", [MT_RETAKEN] = "retaken",
 	[MT_HANDEDOFF] = "handedoff",
 };
@@ -251,10 +252,12 @@ static void outrec(const struct tracerec *r)
 		outi(r->arg);
 		break;
 	case MT_STARTED:
+	case MT_ATTACHED:
 		outs("\"tid\":");
 		outi(r->aux);
 		break;
 	case MT_EXITING:
+	case MT_DROPPED:
 		outs("\"why\":"); /* MT_WHY_*: 0 its function ended, 1 idle, 2 thread ended */
 		outi(r->arg);
 		break;
@@ -440,8 +443,9 @@ void traceevent(int ev, m *mp, int err)
 		setstate(mp, TS_STARTING, 0, t);
 		break;
 	case MT_STARTED:
+	case MT_ATTACHED: /* a thread mrt did not make, an M from here on: on g0 */
 		r.aux = load_relaxed(&mp->procid);
-		endstate(self, mp, t); /* starting (m0: none) */
+		endstate(self, mp, t); /* starting (m0, an attached M: none) */
 		setstate(mp, TS_G, 0, t);
 		break;
 	case MT_PARKED:
@@ -453,6 +457,7 @@ void traceevent(int ev, m *mp, int err)
 		setstate(mp, TS_G, 0, t);
 		break;
 	case MT_EXITING:
+	case MT_DROPPED: /* the end of an attached M: its thread goes on without it */
 		r.arg = err;
 		endstate(self, mp, t);
 		setstate(mp, TS_NONE, 0, t);

@@ -11,7 +11,8 @@ must hit each probe exactly once per M, for the Ms that have that event:
   started   m0 and M1, M2, M3, each with its kernel tid
   created   M1, M2, M3 (before their threads exist: tid 0)
   parked    M3, woken M3
-  exiting   M1, M2, M3 (none retired), reaped M1, M2, M3
+  exiting   M1, M2, M3 (none retired), reaped M1, M2, M3, M4
+  attached  M4 (a pthread mrt did not make), dropped M4 (its thread ended: 2)
   failed    once, id -1, -EAGAIN: the creation the thread limit refused
 
 Exit 77 (skipped) only when the machine forbids ptrace.
@@ -26,7 +27,8 @@ import tempfile
 from test_gdb import check
 import test_gdb
 
-EVENTS = ["created", "started", "parked", "woken", "exiting", "reaped", "failed"]
+EVENTS = ["created", "started", "parked", "woken", "exiting", "reaped", "failed",
+          "attached", "dropped"]
 EAGAIN = 11
 
 WANT = {
@@ -35,7 +37,9 @@ WANT = {
     "parked": [3],
     "woken": [3],
     "exiting": [1, 2, 3],
-    "reaped": [1, 2, 3],
+    "reaped": [1, 2, 3, 4],
+    "attached": [4],
+    "dropped": [4],
     "failed": [-1],
 }
 
@@ -99,13 +103,18 @@ def main():
           "mrt:created comes before the thread exists (tid 0): %s" % hits["created"])
     check(all(arg == 0 for _, _, arg in hits["exiting"]),
           "mrt:exiting: no M retired: %s" % hits["exiting"])
+    check([arg for _, _, arg in hits["dropped"]] == [2],
+          "mrt:dropped: M4's thread ended with it attached (why 2): %s" % hits["dropped"])
+    check(all(tid > 0 for _, tid, _ in hits["attached"]),
+          "mrt:attached passes the thread's kernel tid: %s" % hits["attached"])
     check(hits["failed"] == [(-1, 0, -EAGAIN)],
           "mrt:failed: the refused creation, -EAGAIN: %s" % hits["failed"])
     # A started M's tid is the thread gdb saw.
     lwps = {int(x) for x in re.findall(r"\(LWP (\d+)\)", out)}
-    check(all(tid in lwps for mid, tid, _ in hits["started"] if mid != 0),
-          "mrt:started's tid is the new thread's LWP: %s, gdb saw %s" % (hits["started"],
-                                                                        sorted(lwps)))
+    mine = [h for h in hits["started"] + hits["attached"] if h[0] != 0]
+    check(all(tid in lwps for _, tid, _ in mine),
+          "mrt:started's and mrt:attached's tid is the thread's LWP: %s, gdb saw %s" %
+          (mine, sorted(lwps)))
     return test_gdb.verdict("probes: every M event is a probe, a nop, hit once per M")
 
 

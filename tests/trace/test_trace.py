@@ -4,14 +4,16 @@ time, end to end (#16 item 4).
 
 1. examples/life-of-m runs with MRTDEBUG=trace=<file>. The file must be one
    JSON array of trace events in which every M has its life: M1, M2 and M3
-   are created, started, exit and are reaped; m0 starts; M2 runs a user g;
+   are created, started, exit and are reaped; M4, a pthread mrt did not
+   make, is attached, dropped at its thread's end and reaped; m0 starts;
+   M2 runs a user g;
    M3 starts on g0, parks, is woken and runs g0 again; each M's slices
    follow each other without a gap; the refused creation is on m0's lane.
 2. tools/mrt-trace turns it into a page that is self-contained: no script,
    style, font or image from anywhere else.
 3. Headless Chromium (Debian's) renders the page, driven through the
    DevTools protocol on a pipe (--remote-debugging-pipe: no network, no
-   library): one lane per M (M0 to M3, named), M3's lane showing its park
+   library): one lane per M (M0 to M4, named), M3's lane showing its park
    (a parked slice) and its wake (the woken mark) in that order, the
    counts drawn; hovering M3's parked slice shows its details; the wheel
    zooms. With MRT_TRACE_SCREENSHOT=<png>, a screenshot is saved there
@@ -51,7 +53,7 @@ def lanes_of(events):
 
 def check_trace(events):
     lanes = lanes_of(events)
-    check(sorted(lanes) == [0, 1, 2, 3], "a lane for each of M0..M3: %s" % sorted(lanes))
+    check(sorted(lanes) == [0, 1, 2, 3, 4], "a lane for each of M0..M4: %s" % sorted(lanes))
     names = lambda tid, ph: [e["name"] for e in sorted(lanes.get(tid, []), key=lambda e: e["ts"])
                              if e["ph"] == ph]
     for tid in (1, 2, 3):
@@ -65,6 +67,10 @@ def check_trace(events):
           "M3: starting, g0, parked, g0 (woken): %s" % m3)
     check(names(3, "i") == ["created", "started", "parked", "woken", "exiting", "reaped"],
           "M3's events in order: %s" % names(3, "i"))
+    # The attached M: on g0 from its attach to its drop, nothing before.
+    check(names(4, "i") == ["attached", "dropped", "reaped"],
+          "M4 (attached): attached, dropped, reaped: %s" % names(4, "i"))
+    check(names(4, "X")[:1] == ["g0"], "M4 starts on g0, its thread's stack: %s" % names(4, "X"))
     check(any(re.fullmatch(r"g[1-9]\d*", n) for n in names(2, "X")),
           "M2 runs a user g: %s" % names(2, "X"))
     # Each M's slices tile its life: one ends where the next begins (the
@@ -195,7 +201,7 @@ def check_rendered(chromium, page, tmp):
           return { lanes, counts, tick: document.querySelector('g.axis text').textContent };
         })()""")
         lanes = {ln["m"]: ln for ln in dom["lanes"]}
-        check(sorted(lanes) == [0, 1, 2, 3], "the page shows one lane per M: %s" % sorted(lanes))
+        check(sorted(lanes) == [0, 1, 2, 3, 4], "the page shows one lane per M: %s" % sorted(lanes))
         check(all(ln["label"] == "M%d" % m for m, ln in lanes.items()),
               "each lane is labelled with its M: %s" % [ln["label"] for ln in dom["lanes"]])
         m3 = lanes.get(3, {"slices": [], "marks": []})
@@ -207,8 +213,9 @@ def check_rendered(chromium, page, tmp):
         check(any(s == "g" for _, s in lanes.get(2, {"slices": []})["slices"]),
               "M2's lane shows its user g")
         counts = dict(dom["counts"])
-        check(counts.get("live") == 3 and counts.get("idle") == 1,
-              "the counts: at most 3 Ms live and 1 idle at once: %s" % counts)
+        check(counts.get("live") == 4 and counts.get("idle") == 1,
+              "the counts: at most 4 Ms live (m0, M2, M3, the attached M4) and 1 idle "
+              "at once: %s" % counts)
 
         # Hover over M3's parked slice: its details.
         box = c.eval("""(() => { const r = document.querySelector(
@@ -249,7 +256,7 @@ def main():
         page = os.path.join(tmp, "life-of-m.html")
         r = subprocess.run([sys.executable, tool, trace, "-o", page], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, timeout=120)
-        check(r.returncode == 0 and "4 Ms" in r.stdout, "mrt-trace wrote the page", r.stdout)
+        check(r.returncode == 0 and "5 Ms" in r.stdout, "mrt-trace wrote the page", r.stdout)
         with open(page, encoding="utf-8") as f:
             check_page(f.read())
 
