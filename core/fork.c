@@ -129,12 +129,14 @@ static void forkprepare(void)
 	lock(&mpool.lock);
 	lock(&gpool.lock);
 	stackcache_forklock();
+	sysmonforklock();
 }
 
 static void forkparent(void)
 {
 	if (!load_acquire(&cfg.inited))
 		return;
+	sysmonforkunlock();
 	stackcache_forkunlock();
 	unlock(&gpool.lock);
 	unlock(&mpool.lock);
@@ -222,6 +224,11 @@ static void forkchild(void)
 	}
 	sched.midle = nil;
 	sched.nmidle = 0;
+	sched.mspin = nil; /* spinning Ms were other threads */
+	sched.nmspinning = 0;
+	/* The monitor was one of them: the next blocking section starts a
+	 * new one, and only our M stays on its list (core/sysmon.c). */
+	sysmonforkchild(me);
 	/* Ids taken by creations the fork cut off before their M reached
 	 * allm: failed creations, so that mcount is exact. */
 	sched.nmfailed += sched.ncreating;

@@ -76,6 +76,17 @@ void mtrace(int ev, m *mp, int err)
 		if (err != 0)
 			mrt_snprintf(extra, sizeof extra, " why=idle");
 		break;
+	case MT_PARKED:
+		if (err != 0) /* core/spin.c: polling for work before it sleeps */
+			mrt_snprintf(extra, sizeof extra, " spinning");
+		break;
+	}
+	/* The monitor M (core/sysmon.c) says so in each of its events. */
+	if (mp != nil && mp->mstartfn == sysmon) {
+		size_t k = 0;
+		while (extra[k] != '\0')
+			k++;
+		mrt_snprintf(extra + k, sizeof extra - k, " monitor");
 	}
 	if (mp == nil) {
 		printfd(2, "mrt mtrace %s M- %s%s\n", t, mtracenames[ev], extra);
@@ -197,11 +208,13 @@ MRT_API int mrt_dump(int fd)
 			mrt_snprintf(cg, sizeof cg, "gsignal");
 		else
 			mrt_snprintf(cg, sizeof cg, "g%lld", (long long)load_relaxed(&gp->goid));
-		r = printfd(fd, "  M%-5lld tid %-7d %-8s g0 [%p, %p) gsignal [%p, %p) curg %s\n",
+		/* The monitor (core/sysmon.c) is named: its function is mrt's. */
+		r = printfd(fd, "  M%-5lld tid %-7d %-8s g0 [%p, %p) gsignal [%p, %p) curg %s%s\n",
 		            (long long)load_relaxed(&mp->id), (int)load_relaxed(&mp->procid),
 		            mstatusname(load_acquire(&mp->status)), (void *)mp->g0->stack.lo,
 		            (void *)mp->g0->stack.hi, (void *)mp->gsignal->stack.lo,
-		            (void *)mp->gsignal->stack.hi, cg);
+		            (void *)mp->gsignal->stack.hi, cg,
+		            ismonitor(mp) ? " monitor" : "");
 		if (r < 0)
 			break;
 		n++;
