@@ -81,8 +81,11 @@ void mtrace(int ev, m *mp, int err)
 			mrt_snprintf(extra, sizeof extra, " spinning");
 		break;
 	}
-	/* The monitor M (core/sysmon.c) says so in each of its events. */
-	if (mp != nil && mp->mstartfn == sysmon) {
+	/* The monitor M (core/sysmon.c) says so in each of its events. Its
+	 * function says which M it is, read where nothing else writes it:
+	 * not at MT_PARKED, whose M is on the idle list already, where a
+	 * startm may be handing it new work (the monitor never parks). */
+	if (mp != nil && ev != MT_PARKED && mp->mstartfn == sysmon) {
 		size_t k = 0;
 		while (extra[k] != '\0')
 			k++;
