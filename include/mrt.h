@@ -205,10 +205,11 @@ struct mrt_config {
  *   mtrace=1           print every M event to fd 2 (created, started,
  *                      parked, woken, exiting, reaped, failed), one line
  *                      each with the M's id, tid, time and stacks;
- *   schedtrace=<ms>    start a monitor M that prints a summary of the M
- *                      counts every <ms> milliseconds (1..3600000). It is an
- *                      M like any other: it counts in mrt_mstats and the
- *                      thread limit, and it never exits;
+ *   schedtrace=<ms>    start an M that prints a summary of the M counts
+ *                      every <ms> milliseconds (1..3600000). It is an M
+ *                      like any other: it counts in mrt_mstats and the
+ *                      thread limit, and it never exits (it is not the
+ *                      monitor M of blocking sections, below);
  *   threadnames=1      name every M's thread, as MRT_F_THREAD_NAMES does.
  * Unknown or malformed settings are reported in one line on fd 2 and
  * ignored; they never make mrt_init fail.
@@ -485,13 +486,14 @@ MRT_API uint32_t mrt_fastrand(void);
  * Its mrt_exitsyscall always returns 1. Errors as mrt_entersyscall's, and
  * -EINVAL without a hand-off function.
  *
- * Usable on any M that holds a P: on g0, on a user g (a g may even switch
- * away and be resumed on another M between the two calls; the section is
- * the M's, not the g's), in a signal handler. Without a hand-off function
- * no P is ever taken and mrt_exitsyscall always returns 0. Misuse is
- * refused, never a corrupt state: mrt_stopm, mrt_mexit and mrt_setp return
- * -EBUSY inside a section, and an M whose function returns inside one ends
- * it on its way out. Both thread models.
+ * Usable on any M that holds a P: on g0, on a user g, in a signal handler
+ * (which may run a whole section of its own when it interrupts code outside
+ * one). A section is the M's, not the g's: the g that enters one exits it
+ * on the same M, before it switches away. Without a hand-off function no P
+ * is ever taken and mrt_exitsyscall always returns 0. Misuse is refused,
+ * never a corrupt state: mrt_stopm, mrt_mexit and mrt_setp return -EBUSY
+ * inside a section, and an M whose function returns inside one ends it on
+ * its way out. Both thread models.
  * [an M; mrt_entersyscall and mrt_exitsyscall are async-signal-safe where
  * mrt's notes sleep on a futex (Linux); on Darwin, whose notes are a mutex
  * and a condition variable, the entry that wakes a sleeping monitor is not.
@@ -506,12 +508,15 @@ MRT_API int mrt_entersyscallblock(void);
 /*
  * What the monitor M has done, for programs and tests that want to see it
  * (mrt_sysmonstats: 0 and *out, -EINVAL for a NULL out). The monitor wakes
- * up only while some M is in a blocking section with its P: every
- * min(retake_ns / 2, ...) at first, doubling up to 10 ms when there is
- * nothing to take (Go's sysmon doubles after 50 idle rounds, as mrt does).
- * With no M in a section it sleeps with no timeout until the next section
- * begins: no wake-ups at all meanwhile, where Go's sysmon polls while any
- * P runs.
+ * up only while some M is in a blocking section with its P: when the
+ * oldest such section comes due (retake_ns after the monitor first saw
+ * it), and every retake_ns / 2 (at least 1 us) to look for new ones; after
+ * 50 looks that took nothing, it looks half as often each time, down to
+ * once per 10 ms (Go's sysmon: 20 us, doubling after 50 idle rounds, up to
+ * 10 ms). With no M in a section holding a P it sleeps with no timeout
+ * until the next section begins: no wake-ups at all meanwhile, where Go's
+ * sysmon polls while any P runs. Before mrt_init, or without a hand-off
+ * function, id is -1 and the counts are 0.
  * [any thread; async-signal-safe]
  */
 struct mrt_sysmonstats {
