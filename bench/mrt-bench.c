@@ -1051,6 +1051,10 @@ static void blocker(void *arg)
 		sys3(__NR_read, bpipe[0], (long)&c, 1);
 		mrt_exitsyscall();
 	}
+	/* The last runner parked: its sample is ordered before ours by that
+	 * (sched.lock), as each earlier one was by the next block's wait; the
+	 * pipe orders nothing a race detector sees. */
+	wait_idle_atleast(1);
 	__atomic_store_n(&blockerdone, 1, __ATOMIC_RELEASE);
 	futexwakeup(&blockerdone, 1);
 }
@@ -1303,14 +1307,18 @@ static double oneway_spin(long iters)
 {
 	/* Spinning on for this variant only: cfg is mrt_init's, and the other
 	 * rows measure a parked M. mrt_init would take spin_ns; the benchmark
-	 * sets the field it fills, between runs, with the M asleep or
-	 * spinning (it reads the field when it parks). */
-	cfg.spinns = 1000 * 1000 * 1000;
+	 * sets the fields mrt_init fills, between runs, with the M asleep or
+	 * spinning: mspin reads spin_ns once as it parks (acquire, pairing
+	 * with the release here that publishes maxspinning too). */
 	cfg.maxspinning = 1;
+	store_release(&cfg.spinns, 1000 * 1000 * 1000);
 	double ns = oneway_mrt(iters);
-	cfg.spinns = 0;
-	/* It spins still: one more hand-off, and it parks asleep. */
+	/* Once it spins again: it read the setting before it said so, under
+	 * sched.lock, which wait_idle1 takes after it. */
 	wait_idle1();
+	store_release(&cfg.spinns, 0);
+	/* It spins still, with its deadline: one more hand-off, and it reads
+	 * 0 as it parks and sleeps. */
 	oneway_ack = 0;
 	mrt_startm(oneway_fn, NULL, NULL);
 	while (__atomic_load_n(&oneway_ack, __ATOMIC_ACQUIRE) == 0)

@@ -31,12 +31,12 @@ enum {
 };
 
 /*
- * spinwait polls mp->spinwake until startm stores it (true), the deadline
- * passes or the CPU is found taken away (false).
+ * spinwait polls mp->spinwake until startm stores it (true), spinns pass
+ * or the CPU is found taken away (false).
  */
-static bool spinwait(m *mp)
+static bool spinwait(m *mp, int64_t spinns)
 {
-	int64_t last = nanotime(), deadline = last + cfg.spinns;
+	int64_t last = nanotime(), deadline = last + spinns;
 	for (uint32_t i = 1;; i++) {
 		if (load_acquire(&mp->spinwake) != 0)
 			return true;
@@ -67,7 +67,12 @@ static bool spinwait(m *mp)
  */
 bool mspin(m *mp)
 {
-	if (cfg.spinns <= 0 || ncpu < 2)
+	/* Read once, and atomically: a test or the benchmark turns spinning
+	 * on and off between runs while Ms park, and this spin keeps the
+	 * deadline it started with. Acquire pairs with that release store, so
+	 * the maxspinning it set before is seen with it. */
+	int64_t spinns = load_acquire(&cfg.spinns);
+	if (spinns <= 0 || ncpu < 2)
 		return false;
 	lock(&sched.lock);
 	if (sched.nmspinning >= cfg.maxspinning) {
@@ -85,7 +90,7 @@ bool mspin(m *mp)
 	unlock(&sched.lock);
 	MTRACE(MT_PARKED, mp, 1);
 
-	if (spinwait(mp))
+	if (spinwait(mp, spinns))
 		return true;
 	lock(&sched.lock);
 	if (mp->spinning) {
