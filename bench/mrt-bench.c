@@ -946,6 +946,39 @@ static double section_mrt(long iters)
 	return ns;
 }
 
+/* The overhead again, load-proof: the fastest of many short batches of
+ * each, interleaved, so that a batch the kernel preempted (or whose P the
+ * monitor took) counts for nothing. On a quiet machine it agrees with the
+ * medians; on a loaded one it is the figure that still means something. */
+static double section_bestover(long batches)
+{
+	enum { BATCH = 200 };
+	double best[2] = { 1e18, 1e18 };
+	mrt_setp(&ptoken);
+	for (long b = 0; b < batches; b++) {
+		for (int v = 0; v < 2; v++) {
+			int64_t t0 = now();
+			for (int i = 0; i < BATCH; i++) {
+				if (v == 0) {
+					sys0(__NR_getpid);
+					continue;
+				}
+				mrt_entersyscall();
+				sys0(__NR_getpid);
+				if (unlikely(mrt_exitsyscall() != 0)) {
+					sectionlost++;
+					mrt_setp(&ptoken);
+				}
+			}
+			double d = (double)(now() - t0) / BATCH;
+			if (d < best[v])
+				best[v] = d;
+		}
+	}
+	mrt_setp(NULL);
+	return best[1] - best[0];
+}
+
 static double section_go(long iters, int which)
 {
 	char args[64];
@@ -978,18 +1011,22 @@ static void row_section(void)
 			v[i].skipped = true, v[i].why = nogo();
 	run_interleaved(v, 4);
 	double over = v[1].med - v[0].med;
+	double bestover = section_bestover(quick ? 100 : 5000);
 	struct row r = { .key = "section", .title = "8. a short blocking section around getpid",
 		         .unit = "ns per call", .v = v, .nv = 4, .target = "<= 20 ns over the bare call",
 		         .ratio = over, .ratio_desc = "mrt overhead (ns)" };
 	r.holds = over <= 20;
 	if (!v[2].skipped)
 		snprintf(r.note, sizeof r.note,
-		         "Go's syscall.Getpid over its RawSyscall: %.1f ns; %llu of mrt's sections "
-		         "were preempted long enough to lose the P",
-		         v[2].med - v[3].med, (unsigned long long)sectionlost);
+		         "fastest 200-call batch: mrt over bare %.1f ns; Go's syscall.Getpid over "
+		         "its RawSyscall: %.1f ns; %llu of mrt's sections were preempted long "
+		         "enough to lose the P",
+		         bestover, v[2].med - v[3].med, (unsigned long long)sectionlost);
 	else
-		snprintf(r.note, sizeof r.note, "%llu of mrt's sections lost the P (preempted)",
-		         (unsigned long long)sectionlost);
+		snprintf(r.note, sizeof r.note,
+		         "fastest 200-call batch: mrt over bare %.1f ns; %llu of mrt's sections "
+		         "lost the P (preempted)",
+		         bestover, (unsigned long long)sectionlost);
 	print_row(&r);
 }
 
