@@ -1096,6 +1096,87 @@ static void test_spinning_is_off_by_default(void **state)
 	assert_child_ok(&c);
 }
 
+/* ------------------------------------------------------------------------
+ * Attached Ms (mrt_needm) in blocking sections
+ * ------------------------------------------------------------------------ */
+
+static int attached_dropm_insection;
+
+/* The end of a section whose P the monitor may have retaken (the
+ * threshold is 1 ns; handoff_record keeps the token with its holder). */
+static void exit_keeping(struct tp *p)
+{
+	int r = mrt_exitsyscall();
+	CHILD_CHECK(r == 0 || r == 1);
+	if (r == 1)
+		CHILD_CHECK(mrt_setp(p) == 0);
+}
+
+/* A thread mrt did not make: attached, it holds a P through a section
+ * (which puts it on the monitor's list), tries mrt_dropm inside one, and
+ * ends without mrt_dropm (the thread's end drops it). */
+static void *attached_sections(void *arg)
+{
+	struct tp *p = arg;
+	CHILD_CHECK(mrt_needm() > 0);
+	CHILD_CHECK(mrt_setp(p) == 0);
+	for (int i = 0; i < 100; i++) {
+		CHILD_CHECK(mrt_entersyscall() == 0);
+		exit_keeping(p);
+	}
+	CHILD_CHECK(mrt_entersyscall() == 0);
+	__atomic_store_n(&attached_dropm_insection, mrt_dropm(), __ATOMIC_RELEASE);
+	exit_keeping(p);
+	CHILD_CHECK(mrt_setp(NULL) == 0);
+	return NULL;
+}
+
+static void sectionsm(void *arg)
+{
+	struct tp *p = arg;
+	CHILD_CHECK(mrt_setp(p) == 0);
+	for (int i = 0; i < 100; i++) {
+		CHILD_CHECK(mrt_entersyscall() == 0);
+		exit_keeping(p);
+	}
+}
+
+/* #14 item 1 with #13: an attached M's end is an M's end for the monitor
+ * too. Inside a section mrt_dropm is -EBUSY (as mrt_mexit: the P would
+ * be lost), and a dropped M leaves the monitor's list: left on it, its m,
+ * reused by the next Ms, was linked into the list twice (a cycle the
+ * monitor's walk and the next M's exit went round for ever: the child's
+ * alarm). After it, Ms that reuse the m run sections and the monitor
+ * still retakes a blocked one. */
+static void child_attached(void)
+{
+	struct mrt_config c = CFG(.handoff = handoff_record, .retake_ns = 1);
+	CHILD_CHECK(mrt_init(&c) == 0);
+	pool_init(2);
+	struct tp *p = pool_get();
+	pthread_t t;
+	CHILD_CHECK(pthread_create(&t, NULL, attached_sections, p) == 0);
+	CHILD_CHECK(pthread_join(t, NULL) == 0);
+	CHILD_CHECK(attached_dropm_insection == -EBUSY);
+	mrt_reap();
+	for (int i = 0; i < 20; i++)
+		CHILD_CHECK(mrt_join(must_newm(sectionsm, p)) == 0);
+	/* The monitor still walks its list: a blocked section is retaken. */
+	uint32_t before = ev_get(&nhandoffs);
+	int64_t id = must_newm(blocker, p);
+	child_wait(&nhandoffs, before + 1);
+	ev_add(&release, 1);
+	CHILD_CHECK(mrt_join(id) == 0);
+}
+
+static void test_attached_m_sections_and_its_end(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_attached, 60, &c);
+	assert_child_ok(&c);
+}
+
 int main(int argc, char **argv)
 {
 	testlib_init(argc, argv);
@@ -1117,6 +1198,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_startm_prefers_a_spinning_m),
 		cmocka_unit_test(test_spinner_gives_up_and_sleeps),
 		cmocka_unit_test(test_spinning_is_off_by_default),
+		cmocka_unit_test(test_attached_m_sections_and_its_end),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
