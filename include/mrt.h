@@ -487,8 +487,11 @@ MRT_API int64_t mrt_needm(void);
  * the drop, to a thread that is no M any more.
  * Returns 0; -EPERM on a thread that is not an attached M (m0, an M mrt
  * made, a thread that is no M); -EBUSY on a user g, inside
- * mrt_systemstack, or in a handler running on gsignal: come back to the
- * thread's own frames on g0 first. [an attached M; not async-signal-safe]
+ * mrt_systemstack, or in a handler running on gsignal (come back to the
+ * thread's own frames on g0 first), and inside a blocking section
+ * (mrt_exitsyscall first: the P in it would be lost). A thread that ends
+ * inside a section ends the section as it is dropped; its P, unless the
+ * monitor took it, is dropped with it, as an ending M's is. [an attached M; not async-signal-safe]
  */
 MRT_API int mrt_dropm(void);
 
