@@ -749,6 +749,8 @@ enum testpoint {
 	TP_MSTART,    /* a new M's thread at mstart, before minit: the m */
 	TP_SIGNALM,   /* mrt_signalm has found the M live, not sent yet: the m */
 	TP_SENDWAIT,  /* an exiting M waits for a send in flight (mexit): the m */
+	TP_OSHANDLE,  /* pthread model: pthread_create has returned, the handle
+	                 is not stored yet (newosproc, on the creator): the m */
 	TP_SYSMONSLEEP, /* deepsleep: the monitor found no section, and has not
 	                 announced its sleep yet (nil) */
 	NTESTPOINT

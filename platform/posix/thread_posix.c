@@ -121,8 +121,10 @@ int newosproc(m *mp)
 		 * being recycled, until the handle is stored (mexit waits). */
 		__atomic_fetch_add(&mp->sending, 1, __ATOMIC_ACQ_REL);
 		err = pthread_create(&t, &attr, mstart_pthread, mp);
-		if (err == 0)
+		if (err == 0) {
+			TESTPOINT(TP_OSHANDLE, mp);
 			__atomic_store_n(&mp->os.thread, t, __ATOMIC_RELEASE);
+		}
 		__atomic_fetch_sub(&mp->sending, 1, __ATOMIC_RELEASE);
 		/* From here mp is the new thread's: it may even have exited. */
 		pthread_sigmask(SIG_SETMASK, &old, nil);
