@@ -165,8 +165,9 @@ int ossigmask(const os_sigset *set, os_sigset *old)
  * minit runs on the new M (Go's minit): g0's bounds and the tid first (a
  * lock-free allm walker may read them as soon as they are there), then the
  * signal stack and mask by core's rule, and last the thread's name
- * (cosmetic). The handle is newosproc's to store. m0 keeps its stack,
- * which mrt_init measured, and records its own handle.
+ * (cosmetic). The handle is stored by both newosproc and minit, whichever
+ * comes first. m0 keeps its stack, which mrt_init measured, and records
+ * its own handle.
  */
 int minit(m *mp)
 {
@@ -174,6 +175,11 @@ int minit(m *mp)
 		__atomic_store_n(&mp->os.thread, pthread_self(), __ATOMIC_RELEASE);
 		return minitSignals(mp);
 	}
+
+	/* The handle, as the creator stores it: the creator may not have
+	 * resumed from pthread_create yet, and this M may signal itself
+	 * first thing (the same value, so the two stores never disagree). */
+	__atomic_store_n(&mp->os.thread, pthread_self(), __ATOMIC_RELEASE);
 
 	/* From here on, a thread that ends outside mrt ends the M too. */
 	int err = pthread_setspecific(mkey, mp);
