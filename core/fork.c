@@ -157,9 +157,7 @@ static void forkdead(m *mp)
 		gs->stack.lo = gs->stack.hi = 0;
 		return;
 	}
-	mp->freelink = sched.freem;
-	sched.freem = mp;
-	sched.nfreem++;
+	freempush(mp);
 }
 
 /*
@@ -208,15 +206,14 @@ static void forkchild(void)
 	m *me = getm();
 	if (me != nil)
 		me->procid = self;
+	/* No walker is left: a table the index replaced goes back. */
+	mindexquiet();
 	/* Every M on allm but ours is dead, parked ones included. */
-	m **pp = &allm;
-	while (*pp != nil) {
-		m *mp = *pp;
-		if (mp == me) {
-			pp = &mp->alllink;
+	for (m *mp = allm, *next; mp != nil; mp = next) {
+		next = mp->alllink;
+		if (mp == me)
 			continue;
-		}
-		*pp = mp->alllink;
+		allmunlink(mp);
 		sched.nmfreed++;
 		forkdead(mp);
 	}

@@ -128,7 +128,7 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	if (err != 0) {
 		/* Nothing of m0 stays: mrt_init may be called again. */
 		lock(&sched.lock);
-		store_release(&allm, nil);
+		allmunlink(mp);
 		__atomic_store_n(&sched.mnext, 0, __ATOMIC_RELEASE);
 		sched.nmfailed = 0;
 		unlock(&sched.lock);
@@ -527,21 +527,20 @@ MRT_API int32_t mrt_gettid(void)
 }
 
 /* Looks the M up without sched.lock (a lock in a signal handler could
- * deadlock against the thread it interrupted), as mrt_forallm does. */
+ * deadlock against the thread it interrupted), in allm's index by id, a
+ * lock-free walk like mrt_forallm's (mindex.c): O(1). */
 MRT_API int mrt_signalm(int64_t id, int sig)
 {
 	if (!inited() || id < 0 || sig <= 0 || sig > 64)
 		return -EINVAL;
 	int r = -ESRCH;
 	walkbegin();
-	for (m *mp = load_acquire(&allm); mp != nil; mp = load_acquire(&mp->alllink)) {
-		if (__atomic_load_n(&mp->id, __ATOMIC_RELAXED) != id)
-			continue;
+	m *mp = mindexfind(MIDX_ALLM, id);
+	if (mp != nil) {
 		uint32_t st = __atomic_load_n(&mp->status, __ATOMIC_ACQUIRE);
 		if ((st == MRT_M_STARTING || st == MRT_M_RUNNING || st == MRT_M_IDLE) &&
 		    __atomic_load_n(&mp->procid, __ATOMIC_RELAXED) > 0)
 			r = signalm(mp, sig);
-		break;
 	}
 	walkend();
 	return r;

@@ -226,9 +226,16 @@ struct mrt_m {
 	uint32_t status;      /* enum mrt_mstatus, or 0 while in the pool */
 	uint32_t where;       /* mInPool, mInFlight or mOnList */
 	struct mrt_m *alllink;  /* on allm; read by lock-free walkers */
+	struct mrt_m *allprev;  /* on allm, the M before (sched.lock only: an
+	                           O(1) unlink; walkers never read it) */
 	struct mrt_m *freelink; /* on sched.freem; a different field from
 	                           alllink because walkers may still follow
 	                           alllink of an M that just left allm */
+	struct mrt_m *freeprev; /* on sched.freem, the M before (sched.lock) */
+	/* The chains of the indexes by id (mindex.c): [which index][the
+	 * generation of its table & 1]. Fields of their own, as alllink is:
+	 * a lock-free reader may still follow a chain an M has left. */
+	struct mrt_m *idxlink[2][2];
 	struct mrt_m *schedlink; /* on sched.midle, or the m pool */
 	note park;            /* stopm sleeps here; startm wakes */
 
@@ -344,6 +351,8 @@ int allocm(m **mpp, mrt_fn fn, void *arg, void *p);
 int64_t newm(mrt_fn fn, void *arg, void *p);
 void mstart(void *mp); /* platform's thread entry calls this on g0 */
 void mputfreem(m *mp);
+bool allmunlink(m *mp); /* sched.lock held: off allm and its index, if there */
+void freempush(m *mp);  /* sched.lock held: on freem and its index */
 int64_t startm(mrt_fn fn, void *arg, void *p);
 int reapfreem(void);
 void mfree(m *mp);    /* back to the m pool */
@@ -552,6 +561,37 @@ static inline void walkend(void)
 	mrt_tlsp_()->walking--;
 }
 
+/*
+ * walkersactive says whether a lock-free allm walker may be running.
+ * sched.lock held. The fence pairs with the one in walkbegin: either the
+ * walker's count is visible here, or the walker starts after every unlink
+ * made before this call and cannot reach those Ms. Acquire: a walker that
+ * has finished (its release decrement) has finished reading too, before
+ * the caller frees what it read.
+ */
+static inline bool walkersactive(void)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(&sched.nwalkers, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * mindex.c: Ms by id in O(1). MIDX_ALLM holds exactly the Ms on allm (in
+ * and out with them, in the same critical sections) and may be read
+ * lock-free, inside walkbegin/walkend; MIDX_FREEM the Ms on sched.freem,
+ * read and written under sched.lock only.
+ * ------------------------------------------------------------------------- */
+
+enum { MIDX_ALLM, MIDX_FREEM, NMIDX };
+void mindexadd(int which, m *mp); /* sched.lock held */
+void mindexdel(int which, m *mp); /* sched.lock held; mp must be in it */
+/* M id in the index, or nil: sched.lock held, or (MIDX_ALLM) inside
+ * walkbegin/walkend. Async-signal-safe, lock-free. */
+m *mindexfind(int which, int64_t id);
+/* sched.lock held, and walkersactive() has just said false: a table the
+ * index replaced has no reader left and is given back. */
+void mindexquiet(void);
+
 /* ---------------------------------------------------------------------------
  * Test hooks: compiled only into the test build (MRT_TESTHOOKS). A fault
  * point makes the Nth call of a creation-path primitive fail.
@@ -584,6 +624,10 @@ enum testpoint {
 	                 given back yet */
 	TP_REAPED,    /* reapfreem: Ms taken off freem, not freed yet (the
 	                 first of them) */
+	TP_MINDEX,    /* mindexfind, its table loaded, its chain not walked
+	                 yet: the table. Also reached under sched.lock (joins,
+	                 unlinks): a hook may hold only a lock-free reader
+	                 (mrt_signalm) here */
 	NTESTPOINT
 };
 #ifdef MRT_TESTHOOKS
@@ -606,6 +650,14 @@ void mrt_test_mexithook(void (*fn)(m *mp));
  * measuring it (on false, measures again): a layout no program here has. */
 void mrt_test_tlsoff(bool on, intptr_t off);
 extern void (*testpointhook)(int tp, void *arg);
+/* For the tests: index x of mindex.c (MIDX_ALLM, MIDX_FREEM) — its Ms, its
+ * buckets, its table's generation, and whether a table it replaced still
+ * waits for its readers. */
+struct mindexstats {
+	uint32_t n, buckets, gen;
+	bool oldpending;
+};
+void mrt_test_mindex(int x, struct mindexstats *st);
 #define TESTPOINT(tp, arg)                                                               \
 	do {                                                                             \
 		void (*hook_)(int, void *) = load_relaxed(&testpointhook);               \
