@@ -388,6 +388,36 @@ int forkinit(void);
 int malg(g **gpp, size_t stacksize, int kind);
 void gfree(g *gp);
 
+/*
+ * oscallstack says where the calling thread should run a call into code
+ * that is not mrt's and whose stack use mrt does not bound — the vDSO's
+ * clock_gettime — : nil for right here, or a stack top for ctx_call_on, on
+ * g0 below its saved context. Go runs its vDSO calls on g0 for the same
+ * reason: a user g's stack is its owner's budget, and may be nearly spent
+ * when the call comes (tests/test_clock.c measures what the vDSO takes).
+ * Only a user g running on its own stack moves. On g0, on gsignal, on a
+ * thread that is not an M, the call stays: each is a system stack. So does
+ * one from a signal handler, which runs on gsignal (or on the stack it
+ * interrupted) while the TLS still names the interrupted g: the stack
+ * pointer, not the TLS g alone, decides, and that makes it
+ * async-signal-safe: a handler that interrupts a call already moved to g0
+ * runs on gsignal or on g0 below it, never on the user g's stack, so it
+ * never moves onto the space the call it interrupted is using. Nor while
+ * g0's context is being taken (ctx nil: gentry, mrt_mcall, mtoexitpoint
+ * are about to run on g0's stack).
+ */
+static inline void *oscallstack(void)
+{
+	g *gp = getg();
+	if (likely(gp == nil || gp->kind != G_USER))
+		return nil;
+	uintptr_t sp = arch_getsp();
+	if (sp < gp->stack.lo || sp >= gp->stack.hi)
+		return nil;
+	void *c = load_relaxed(&getm()->g0->ctx);
+	return c != nil ? (void *)round_down((uintptr_t)c, 16) : nil;
+}
+
 /* signal.c: an M's signal stack and mask, the rule once (see there) */
 /* The M's gsignal stack (cfg.gsignalstack), allocated by mcommoninit on
  * the creating thread (Go's mpreinit: malg(32 KiB)); 0 or -errno. */
@@ -658,6 +688,13 @@ struct mindexstats {
 	bool oldpending;
 };
 void mrt_test_mindex(int x, struct mindexstats *st);
+/* The platform's, on Linux (os_linux.c): the vDSO's clock_gettime that
+ * osinit found (nil: none, as under QEMU user mode); a stand-in for it
+ * that nanotime calls instead (nil: the one found again); nanotime making
+ * the system call, as where there is no vDSO. */
+void *mrt_test_vdsoclock(void);
+void mrt_test_setvdsoclock(void *fn);
+void mrt_test_novdso(void);
 #define TESTPOINT(tp, arg)                                                               \
 	do {                                                                             \
 		void (*hook_)(int, void *) = load_relaxed(&testpointhook);               \
