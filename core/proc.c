@@ -526,6 +526,27 @@ MRT_API int32_t mrt_gettid(void)
 	return osgettid();
 }
 
+/*
+ * mrt_cpu's fast path: two loads, the thread's CPU word (found once by the
+ * platform's oscpu) and the CPU in it, which the OS rewrites whenever the
+ * thread moves (Linux's rseq: cpu_id, valid when >= 0). Anything else — no
+ * word yet, none to be had, the word not valid — goes to oscpu.
+ */
+MRT_API int mrt_cpu(void)
+{
+#ifdef MRT_TESTHOOKS
+	if (unlikely(load_relaxed(&testnorseq)))
+		return oscpu();
+#endif
+	const volatile int32_t *w = load_relaxed(&mrt_tlsp_()->cpuid);
+	if (likely(w != nil)) {
+		int32_t c = *w;
+		if (likely(c >= 0))
+			return c;
+	}
+	return oscpu();
+}
+
 /* Looks the M up without sched.lock (a lock in a signal handler could
  * deadlock against the thread it interrupted), in allm's index by id, a
  * lock-free walk like mrt_forallm's (mindex.c): O(1). */

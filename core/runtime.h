@@ -275,6 +275,8 @@ struct mrt_m {
 	bool newsigstack;
 	sigstk oldsigstack;
 	void *tp;          /* thread pointer for the new thread (clone model) */
+	void *ostls;       /* the OS area of its TLS block (tls.c; clone model),
+	                      nil where it has none */
 	uintptr_t mlocal[MRT_MLOCAL_SLOTS];
 #if OS_LOCK_SEMA
 	semawaiter waitsema; /* this M's sleeps in lock() and on notes */
@@ -529,6 +531,11 @@ void sysused(void *p, size_t n);
 void osyield(void);
 void osusleep(int64_t us);
 int64_t nanotime(void);
+/* mrt_cpu's slow path: the current CPU, from the word the OS keeps current
+ * for this thread (Linux: rseq's cpu_id), which it makes mrt_tls.cpuid
+ * where it can, or from a system call; -errno where the OS cannot say
+ * (Darwin: -ENOSYS). Any thread; async-signal-safe. */
+int oscpu(void);
 int32_t osgettid(void);
 int signalm(m *mp, int sig);
 int oswrite(int fd, const void *p, size_t n); /* bytes or -errno */
@@ -666,6 +673,7 @@ int faultcheck(enum faultpoint fp); /* 0, or the -errno to fail with */
 extern bool testnocache;               /* stack cache bypassed */
 extern void (*testmexithook)(m *mp);   /* on the exiting M, after mputfreem */
 extern bool testtlsoffon;              /* tlsinit takes testtlsoff as measured */
+extern bool testnorseq;                /* mrt_cpu: the system call, always */
 extern intptr_t testtlsoff;
 /* For the tests: make the nth call from now of fp fail with err (nth 0
  * disarms), or calls nth .. nth+count-1; whether an armed failure has not
@@ -679,6 +687,9 @@ void mrt_test_mexithook(void (*fn)(m *mp));
 /* tlsinit takes off as mrt_tls's offset from the thread pointer instead of
  * measuring it (on false, measures again): a layout no program here has. */
 void mrt_test_tlsoff(bool on, intptr_t off);
+/* mrt_cpu asks the system call (getcpu) every time, as where the OS keeps
+ * no CPU word for the thread (QEMU user mode, old kernels); off: as found. */
+void mrt_test_norseq(bool on);
 extern void (*testpointhook)(int tp, void *arg);
 /* For the tests: index x of mindex.c (MIDX_ALLM, MIDX_FREEM) — its Ms, its
  * buckets, its table's generation, and whether a table it replaced still

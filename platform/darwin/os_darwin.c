@@ -206,6 +206,14 @@ int32_t osgettid(void)
 	return (int32_t)(tid & 0x7fffffff);
 }
 
+/* Darwin has no way to ask which CPU a thread runs on that its
+ * documentation promises anything of (no getcpu, no rseq): mrt_cpu says
+ * so. */
+int oscpu(void)
+{
+	return -ENOSYS;
+}
+
 /* Darwin's pthread_kill looks the thread up in libpthread's list of live
  * threads and answers ESRCH for one that has gone. os.thread is 0 until
  * minit stores it (mclear's zero: pthread_t is a pointer here, but POSIX

@@ -301,6 +301,7 @@ int osinit(void)
 	 * every M is created after this (its creation orders it). */
 	vdsoclock = (int (*)(long, struct l_timespec *))vdsosym(ARCH_VDSO_CLOCK_GETTIME,
 	                                                        ARCH_VDSO_VERSION);
+	rseqinit();
 #ifdef MRT_TESTHOOKS
 	vdsoclockfound = vdsoclock;
 #endif

@@ -17,4 +17,9 @@ int osthreadstack(uintptr_t *lo, uintptr_t *hi);
  * on; cosmetic, so a failure is ignored. */
 void osthreadname(m *mp);
 
+/* The OS's own per-thread state of an M that ends, after unminitSignals
+ * has blocked its signals (Linux: an rseq registration of mrt's is taken
+ * back, as the m may serve another thread next). */
+void osthreadend(m *mp);
+
 #endif
