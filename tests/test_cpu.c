@@ -258,7 +258,7 @@ static void say_where(void)
 		print_message("%s: no rseq(2), so mrt_cpu makes the getcpu system call, and that "
 		              "fallback is what these checks hold\n",
 		              emulated ? "QEMU user mode" : "Valgrind");
-	if (!glibc_rseq())
+	else if (!glibc_rseq())
 		print_message("glibc registered no struct rseq (__rseq_size 0): mrt registers "
 		              "its own on m0 and on Ms\n");
 }
