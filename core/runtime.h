@@ -240,8 +240,8 @@ struct mrt_m {
 	g *gsignal;     /* signal stack */
 	g g0_, gsignal_; /* where g0 and gsignal live: pooled with the m */
 	g *curg;        /* g running on this M right now (g0 when none) */
-	uint32_t onsystemstack; /* in mrt_systemstack: no switching (next to
-	                           curg: both are touched by every switch) */
+	uint32_t onsystemstack; /* in mrt_systemstack: no switching (mrt_gogo
+	                           tells it from getg() != curg) */
 	int64_t id;
 	int32_t procid; /* kernel tid; CLONE_PARENT_SETTID writes it */
 	/* mrt_signalm calls that may send to this M's thread right now, and
