@@ -951,21 +951,32 @@ static double scale_child(long iters)
 	return cold_mrt(iters);
 }
 
-static void row_scale(void)
+/*
+ * Rows 7 and 8: child(n) in a fresh process with 100 live Ms and with many
+ * (*live tells it which), alternating, nruns times each; v[0] and v[1] in
+ * us. name2 holds the second variant's name.
+ */
+static void run_live(struct variant v[2], char name2[64], long *live, double (*child)(long), long n)
 {
 	long lives[2] = { 100, quick ? 1000 : 10000 };
-	long n = quick ? 200 : 2000;
-	struct variant v[2] = { { .name = "with 100 live Ms" }, { .name = "with many live Ms" } };
-	char name2[64];
-	snprintf(name2, sizeof name2, "with %ld live Ms", lives[1]);
+	memset(v, 0, 2 * sizeof *v);
+	v[0].name = "with 100 live Ms";
+	snprintf(name2, 64, "with %ld live Ms", lives[1]);
 	v[1].name = name2;
 	for (int r = 0; r < nruns; r++)
 		for (int k = 0; k < 2; k++) {
-			scale_live = lives[k];
-			v[k].v[r] = in_child(scale_child, n) / 1000;
+			*live = lives[k];
+			v[k].v[r] = in_child(child, n) / 1000;
 		}
 	summarize(&v[0], nruns);
 	summarize(&v[1], nruns);
+}
+
+static void row_scale(void)
+{
+	struct variant v[2];
+	char name2[64];
+	run_live(v, name2, &scale_live, scale_child, quick ? 200 : 2000);
 	struct row r = { .key = "scale", .title = "7. cost per M lifecycle with live Ms around",
 		         .unit = "us", .v = v, .nv = 2, .target = "<= 1.25",
 		         .ratio = v[1].med / v[0].med, .ratio_desc = "many / 100" };
@@ -1039,19 +1050,10 @@ static double join_child(long iters)
 
 static void row_join(void)
 {
-	long lives[2] = { 100, quick ? 1000 : 10000 };
 	long n = quick ? 100 : 500;
-	struct variant v[2] = { { .name = "with 100 live Ms" }, { .name = "with many live Ms" } };
+	struct variant v[2];
 	char name2[64];
-	snprintf(name2, sizeof name2, "with %ld live Ms", lives[1]);
-	v[1].name = name2;
-	for (int r = 0; r < nruns; r++)
-		for (int k = 0; k < 2; k++) {
-			join_live = lives[k];
-			v[k].v[r] = in_child(join_child, n) / 1000;
-		}
-	summarize(&v[0], nruns);
-	summarize(&v[1], nruns);
+	run_live(v, name2, &join_live, join_child, n);
 	struct row r = { .key = "join", .title = "8. mrt_join of an M that has ended, with live Ms around",
 		         .unit = "us per join", .v = v, .nv = 2, .target = "<= 1.25",
 		         .ratio = v[1].med / v[0].med, .ratio_desc = "many / 100" };
