@@ -199,6 +199,7 @@ int minit(m *mp)
 void unminit(m *mp)
 {
 	unminitSignals(mp);
+	osthreadend(mp); /* signals blocked: no handler can come between */
 }
 
 /*
