@@ -20,7 +20,8 @@
  *
  *   created      0        on the creating thread, before the M's thread exists
  *   started      0        on the new M, before its function (m0: in mrt_init)
- *   parked       0        on the M, on the idle list, about to sleep
+ *   parked       spin     on the M, on the idle list, about to sleep; 1 when
+ *                         it spins for work first (core/spin.c)
  *   woken        0        on the M, woken with new work
  *   exiting      why      on the M at its end: 0 when its function ended it,
  *                         1 when it retires after its idle time
