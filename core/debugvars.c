@@ -10,13 +10,16 @@
 static const struct debugvar {
 	const char *name;
 	size_t off;  /* offset of the field in struct debugvars */
-	int32_t max; /* values 0..max are accepted */
+	int32_t max; /* values 0..max are accepted; a string: its longest */
 	const char *want; /* the accepted values, for the report */
+	int str;     /* a string (const char * at off, its length after it) */
 } vars[] = {
-	{ "mtrace", offsetof(struct debugvars, mtrace), DEBUG_MTRACE_MAX, "0 or 1" },
+	{ "mtrace", offsetof(struct debugvars, mtrace), DEBUG_MTRACE_MAX, "0 or 1", 0 },
 	{ "schedtrace", offsetof(struct debugvars, schedtrace), DEBUG_SCHEDTRACE_MAX,
-	  "milliseconds, 0 to 3600000" },
-	{ "threadnames", offsetof(struct debugvars, threadnames), 1, "0 or 1" },
+	  "milliseconds, 0 to 3600000", 0 },
+	{ "threadnames", offsetof(struct debugvars, threadnames), 1, "0 or 1", 0 },
+	{ "trace", offsetof(struct debugvars, trace), DEBUG_TRACE_MAX,
+	  "a file name, 1 to 1024 bytes", 1 },
 };
 
 /* The report being built in bad. */
@@ -154,6 +157,18 @@ int parsedebugvars(const char *s, size_t n, struct debugvars *dv, char *bad, siz
 				v = &vars[j];
 		if (v == NULL) {
 			badone(&r, nbad++, "unknown", set, k, NULL);
+			continue;
+		}
+		if (v->str) {
+			/* The value is the rest of the setting, commas having
+			 * ended it: s[start + eq + 1, i), inside s[0, end). */
+			size_t len = eq < k ? k - eq - 1 : 0;
+			if (len == 0 || len > (size_t)v->max) {
+				badone(&r, nbad++, "malformed", set, k, v->want);
+				continue;
+			}
+			dv->trace = set + eq + 1;
+			dv->tracelen = (int32_t)len;
 			continue;
 		}
 		int32_t val = eq < k ? parsenum(set + eq + 1, k - eq - 1, v->max) : -1;

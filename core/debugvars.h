@@ -14,18 +14,26 @@ struct debugvars {
 	int32_t mtrace;     /* 1: print every M event to fd 2 */
 	int32_t schedtrace; /* > 0: a monitor M prints a summary every this many ms */
 	int32_t threadnames; /* 1: name every M's thread (MRT_F_THREAD_NAMES) */
+	/* trace=<file>: record every M event and g switch into file
+	 * (core/tracefile.c). The name is s[trace .. trace + tracelen) of the
+	 * parsed string, not NUL-terminated; trace is NULL when not set. */
+	const char *trace;
+	int32_t tracelen;
 };
 
 /* Upper bounds of the values: anything above is malformed. */
 #define DEBUG_MTRACE_MAX 1
 #define DEBUG_SCHEDTRACE_MAX 3600000 /* one hour */
+#define DEBUG_TRACE_MAX 1024 /* bytes of a trace file's name */
 
 /*
  * parsedebugvars parses the comma-separated settings in s: at most n bytes,
  * fewer if a NUL comes first; nothing at or past s[n] is ever read. Each
- * setting is name=value with value a decimal number in range; a known name
- * sets its field in *dv (a later setting of the same name wins), and empty
- * settings (",,", a trailing comma) are skipped, as GODEBUG does.
+ * setting is name=value with value a decimal number in range, or for
+ * trace a file name of 1 to DEBUG_TRACE_MAX bytes (anything but a comma,
+ * which ends the setting); a known name sets its field in *dv (a later
+ * setting of the same name wins), and empty settings (",,", a trailing
+ * comma) are skipped, as GODEBUG does.
  *
  * Unknown or malformed settings are skipped too, and described in bad
  * (badn bytes, always NUL-terminated when badn > 0; cut short with "..."

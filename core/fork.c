@@ -201,6 +201,9 @@ static void forkchild(void)
 	stackcache_forkreset();
 	sched.nwalkers = 0;
 	sched.nwalkwait = 0;
+	/* MRTDEBUG=trace: the file and the unwritten records are the
+	 * parent's; the child records nothing (tracefile.c). */
+	traceforkchild();
 	int32_t self = osgettid();
 	if (execlk.writer != self) {
 		/* The exec lock's writer was another thread. */

@@ -71,6 +71,24 @@ static void gexit0(void *arg)
 	san_leave(g0, false, g0);
 }
 
+/* The end of user g gp: the switch to g0 (whose context c the caller took)
+ * that never comes back. */
+static inline __attribute__((always_inline)) void gexitswitch(m *mp, g *gp, void *c)
+{
+	TESTPOINT(TP_GEXIT, gp);
+	san_leave(gp, true, mp->g0);
+	/* The g's last context goes to a slot no one resumes, never to
+	 * gp->ctx: a saved context there would make the g runnable. */
+	ctx_switch_call(&mp->gexitctx, c, gexit0, gp);
+}
+
+/* A g's end under MRTDEBUG=trace: recorded, then made. */
+static __attribute__((cold, noinline)) void gexittraced(m *mp, g *gp, void *c)
+{
+	tracegswitch(mp, mp->g0);
+	gexitswitch(mp, gp, c);
+}
+
 /*
  * gentry is the first frame of every user g. When the g's function returns,
  * the M goes back to its g0 (Go's goexit → goexit1 → mcall(goexit0)), which
@@ -96,11 +114,11 @@ static void gentry(void *arg)
 		fatal("goexit: g%lld ended but g0 is not suspended", (long long)gp->goid);
 	__atomic_store_n(&mp->curg, g0, __ATOMIC_RELAXED);
 	setg(g0);
-	TESTPOINT(TP_GEXIT, gp);
-	san_leave(gp, true, g0);
-	/* The g's last context goes to a slot no one resumes, never to
-	 * gp->ctx: a saved context there would make the g runnable. */
-	ctx_switch_call(&mp->gexitctx, c, gexit0, gp);
+	/* MRTDEBUG=trace: as in mrt_gogo, a path of its own. */
+	if (unlikely(load_relaxed(&tracing) & TRACE_FILE))
+		gexittraced(mp, gp, c);
+	else
+		gexitswitch(mp, gp, c);
 	/* Not reached: nothing resumes gexitctx. */
 }
 
@@ -159,6 +177,30 @@ static __attribute__((noinline)) int gogoerr(m *mp, g *to)
 	return -EBUSY; /* running, on this M (the caller itself) or another */
 }
 
+/* The switch itself, from self to `to` (whose context c the caller took). */
+static inline __attribute__((always_inline)) int gogoswitch(g *self, g *to, void *c)
+{
+	san_release(&self->ctx);
+	san_leave(self, false, to);
+	/* Resumed, perhaps on another M, by a switch that did our
+	 * bookkeeping. A tail call: nothing of ours runs after it — except
+	 * under ASan, which must hear of the resume (san.h). */
+#if MRT_ASAN
+	int r = ctx_switch(&self->ctx, c);
+	san_enter(self);
+	return r;
+#else
+	return ctx_switch(&self->ctx, c);
+#endif
+}
+
+/* mrt_gogo's switch under MRTDEBUG=trace: recorded, then made. */
+static __attribute__((cold, noinline)) int gogotraced(m *mp, g *self, g *to, void *c)
+{
+	tracegswitch(mp, to);
+	return gogoswitch(self, to, c);
+}
+
 MRT_API int mrt_gogo(mrt_g *to)
 {
 	m *mp = getm();
@@ -191,18 +233,13 @@ MRT_API int mrt_gogo(mrt_g *to)
 	 * test_extram's churn, #14 item 1). A plain mov on amd64. */
 	__atomic_store_n(&mp->curg, to, __ATOMIC_RELEASE);
 	setg(to);
-	san_release(&self->ctx);
-	san_leave(self, false, to);
-	/* Resumed, perhaps on another M, by a switch that did our
-	 * bookkeeping. A tail call: nothing of ours runs after it — except
-	 * under ASan, which must hear of the resume (san.h). */
-#if MRT_ASAN
-	int r = ctx_switch(&self->ctx, c);
-	san_enter(self);
-	return r;
-#else
-	return ctx_switch(&self->ctx, c);
-#endif
+	/* MRTDEBUG=trace records the switch on a path of its own, reached by
+	 * a tail call: off, the switch pays one load and a never-taken
+	 * branch, and keeps nothing live across a call (no register saved
+	 * for it; the benchmark's g switch row). */
+	if (unlikely(load_relaxed(&tracing) & TRACE_FILE))
+		return gogotraced(mp, self, to, c);
+	return gogoswitch(self, to, c);
 }
 
 /* mcall0 runs on g0 on top of its suspended context. The request travels in
@@ -221,6 +258,24 @@ static void mcall0(void *arg)
 	mp->mcallg = nil;
 	fn(gp, fnarg);
 	san_leave(mp->g0, false, mp->g0);
+}
+
+/* The switch itself, from gp to g0 (whose context c the caller took), to
+ * run mp's mcall request there. Returns when something resumes gp. */
+static inline __attribute__((always_inline)) int mcallswitch(m *mp, g *gp, void *c)
+{
+	san_release(&gp->ctx);
+	san_leave(gp, false, mp->g0);
+	ctx_switch_call(&gp->ctx, c, mcall0, mp);
+	san_enter(gp);
+	return 0;
+}
+
+/* mrt_mcall's switch under MRTDEBUG=trace: recorded, then made. */
+static __attribute__((cold, noinline)) int mcalltraced(m *mp, g *gp, void *c)
+{
+	tracegswitch(mp, mp->g0);
+	return mcallswitch(mp, gp, c);
 }
 
 MRT_API int mrt_mcall(void (*fn)(mrt_g *g, void *arg), void *arg)
@@ -243,11 +298,11 @@ MRT_API int mrt_mcall(void (*fn)(mrt_g *g, void *arg), void *arg)
 	mp->mcallg = gp;
 	__atomic_store_n(&mp->curg, g0, __ATOMIC_RELAXED);
 	setg(g0);
-	san_release(&gp->ctx);
-	san_leave(gp, false, g0);
-	ctx_switch_call(&gp->ctx, c, mcall0, mp);
-	san_enter(gp);
-	return 0;
+	/* MRTDEBUG=trace: as in mrt_gogo, a path of its own, reached by a
+	 * tail call. */
+	if (unlikely(load_relaxed(&tracing) & TRACE_FILE))
+		return mcalltraced(mp, gp, c);
+	return mcallswitch(mp, gp, c);
 }
 
 #if MRT_ASAN

@@ -284,6 +284,14 @@ MRT_API const char *mrt_strerror(int err)
 	case EBADF: return "EBADF (bad file descriptor)";
 	case ENOSYS: return "ENOSYS (not supported)";
 	case ERANGE: return "ERANGE (out of range)";
+	/* What creating and writing MRTDEBUG=trace's file can return. */
+	case ENOENT: return "ENOENT (no such file or directory)";
+	case EACCES: return "EACCES (permission denied)";
+	case ENOTDIR: return "ENOTDIR (not a directory)";
+	case EISDIR: return "EISDIR (is a directory)";
+	case EROFS: return "EROFS (read-only file system)";
+	case ENOSPC: return "ENOSPC (no space left on device)";
+	case EIO: return "EIO (input/output error)";
 	default: return "unknown error";
 	}
 }

@@ -352,6 +352,12 @@ struct mrt_m {
 	void *ostls;       /* the OS area of its TLS block (tls.c; clone model),
 	                      nil where it has none */
 	uintptr_t mlocal[MRT_MLOCAL_SLOTS];
+	/* tracefile.c (MRTDEBUG=trace): the buffer this M records into, and
+	 * the state the trace shows it in (a g, parked, starting), since when,
+	 * and since when it is in a blocking section. Written by the M itself,
+	 * and by its creator before its thread exists; read by the last flush. */
+	void *tracebuf;
+	int64_t tracestate, tracearg, tracesince, tracesys;
 	/* Blocking sections (core/syscall.c) and the monitor's view of them
 	 * (core/sysmon.c): Go keeps these in the P (p.status _Psyscall,
 	 * p.syscalltick, p.sysmontick) and m.oldp; mrt's P is opaque, so the
@@ -573,19 +579,59 @@ uintptr_t tlsbase(uintptr_t top);
 
 /* trace.c: MRTDEBUG, the M event trace, schedtrace, mrt_dump, thread names */
 extern struct debugvars debug; /* MRTDEBUG, set once by mrt_init */
-enum { MT_CREATED, MT_STARTED, MT_PARKED, MT_WOKEN, MT_EXITING, MT_REAPED, MT_FAILED,
-       MT_ATTACHED, MT_DROPPED };
+/*
+ * The M events: what mtrace prints, tracefile.c records and the USDT probes
+ * mark (probes.h says what each passes). MT_ATTACHED and MT_DROPPED are a
+ * thread mrt did not make becoming an M and ceasing to be one (mrt_needm,
+ * mrt_dropm: core/extram.c). The last four belong to the blocking
+ * sections (#13), whose code places them as it does the others:
+ * MTRACE(MT_ENTERSYSCALL, mp, 0) entering a section, MT_EXITSYSCALL leaving
+ * it (err: 1 if the P was lost), MT_RETAKEN on the monitor when it takes
+ * mp's P, MT_HANDEDOFF when that P goes to the hand-off function (err: the
+ * error it was told, or 0).
+ */
+enum {
+	MT_CREATED, MT_STARTED, MT_PARKED, MT_WOKEN, MT_EXITING, MT_REAPED, MT_FAILED,
+	MT_ATTACHED, MT_DROPPED,
+	MT_ENTERSYSCALL, MT_EXITSYSCALL, MT_RETAKEN, MT_HANDEDOFF, NMTEVENT
+};
 /* Why an M exits (MT_EXITING's err) or is dropped (MT_DROPPED's): its
  * function ended or mrt_dropm was called (0), it retired after its idle
  * time, its thread ended outside mrt (mexitthread, extramthreadend). */
 enum { MT_WHY_IDLE = 1, MT_WHY_THREAD = 2 };
 void mtrace(int ev, m *mp, int err) __attribute__((cold, noinline));
-/* An M event (mtrace=1). Off, it costs the M path one load and one
- * predictable branch: the call is out of line and marked cold. */
+extern const char *const mtracenames[NMTEVENT]; /* tracefile.c: "created", ... */
+/* What mtrace does with an event (tracefile.c): TRACE_PRINT for
+ * MRTDEBUG=mtrace=1, TRACE_FILE for trace=<file>. Set by mrt_init on m0;
+ * TRACE_FILE is cleared by the trace's last flush (at exit) and in a fork
+ * child. */
+extern uint32_t tracing HIDDEN; /* HIDDEN: one PC-relative load, no GOT */
+enum { TRACE_PRINT = 1, TRACE_FILE = 2 };
+#include "probes.h"
+/*
+ * An M event: its USDT probe (probes.h: one nop until a tool attaches),
+ * then mtrace if MRTDEBUG asked for it. Off, the M path pays the nop, one
+ * load and one predictable branch: the call is out of line and marked
+ * cold. ev is an MT_ name as written: it names the probe.
+ */
 #define MTRACE(ev, mp, err)                                                              \
 	do {                                                                             \
-		if (unlikely(debug.mtrace != 0))                                         \
+		MPROBE(ev, mp, err);                                                     \
+		if (unlikely(load_relaxed(&tracing) != 0))                               \
 			mtrace((ev), (mp), (err));                                       \
+	} while (0)
+/* tracefile.c: MRTDEBUG=trace=<file>, every M event and g switch in
+ * per-M buffers, written as Chrome/Perfetto trace-event JSON. */
+void traceinit(const char *path, size_t n); /* debuginit, on m0 */
+void traceevent(int ev, m *mp, int err);    /* mtrace, with TRACE_FILE */
+void traceforkchild(void);                  /* fork.c: the child records nothing */
+void tracegswitch(m *mp, g *to) __attribute__((cold, noinline));
+/* mp switches from its current g to `to` (g.c: gogo, mcall, a g's end).
+ * Off, one load and a predictable branch, as MTRACE. */
+#define TRACEGSWITCH(mp, to)                                                             \
+	do {                                                                             \
+		if (unlikely(load_relaxed(&tracing) & TRACE_FILE))                       \
+			tracegswitch((mp), (to));                                        \
 	} while (0)
 void debuginit(void);  /* parse MRTDEBUG (mrt_init, on m0) */
 void schedtracem(void *arg); /* the schedtrace monitor M's function */
@@ -699,6 +745,15 @@ int32_t osgettid(void);
  * the thread is not there yet. The caller (mrt_signalm) holds mp->sending. */
 int signalm(m *mp, int sig);
 int oswrite(int fd, const void *p, size_t n); /* bytes or -errno */
+/* MRTDEBUG=trace's file (tracefile.c): oscreate opens path for writing,
+ * created (0644 before the umask) or emptied, close-on-exec: the fd or
+ * -errno (at mrt_init, on m0). ospwrite writes at offset off, leaving the
+ * file offset alone: bytes or -errno (any thread). osatexit has fn run when
+ * the process exits through exit(3) (libc's atexit, at mrt_init on m0):
+ * 0 or -errno. */
+int oscreate(const char *path);
+int ospwrite(int fd, const void *p, size_t n, int64_t off);
+int osatexit(void (*fn)(void));
 /* The calling thread's alternate signal stack: *old (unless nil) gets the
  * one it has, then ss (unless nil) is installed (ss->hi == 0: none). 0 or
  * -errno. */

@@ -1,8 +1,9 @@
 /*
  * trace.c — what mrt tells a person debugging it: MRTDEBUG's M event trace
  * (mtrace) and periodic summary (schedtrace, Go's GODEBUG=schedtrace), and
- * the table of all Ms (mrt_dump). It reads mrt's state and never changes
- * it: the monitor M that prints schedtrace is started by mrt_init.
+ * the table of all Ms (mrt_dump); MRTDEBUG=trace's file is tracefile.c's.
+ * It reads mrt's state and never changes it: the monitor M that prints
+ * schedtrace is started by mrt_init.
  *
  * All of it runs on clone-model Ms and uses no libc: output is mrt's own
  * formatter over raw write(2), one write per line so that lines from
@@ -13,12 +14,6 @@
 #include "runtime.h"
 
 struct debugvars debug;
-
-static const char *const mtracenames[] = {
-	[MT_CREATED] = "created", [MT_STARTED] = "started", [MT_PARKED] = "parked",
-	[MT_WOKEN] = "woken",     [MT_EXITING] = "exiting", [MT_REAPED] = "reaped",
-	[MT_FAILED] = "failed",   [MT_ATTACHED] = "attached", [MT_DROPPED] = "dropped",
-};
 
 /* The first word of mrt_strerror's name ("EAGAIN"), into buf. */
 static const char *errname(int err, char *buf, size_t n)
@@ -46,12 +41,20 @@ static void fmttime(char *buf, size_t n)
 }
 
 /*
- * mtrace prints one M event (MRTDEBUG=mtrace=1). mp is nil when a creation
- * failed before the M had an id. err is the error of MT_FAILED, and for
- * MT_EXITING why the M ends when its function did not end it (MT_WHY_*).
+ * mtrace is an M event that MRTDEBUG asked for (the MTRACE macro calls it
+ * only then): recorded into the trace file (trace=<file>, tracefile.c),
+ * and printed (mtrace=1). mp is nil when a creation failed before the M
+ * had an id. err is the error of MT_FAILED, and for MT_EXITING why the M
+ * ends when its function did not end it (MT_WHY_*). A blocking section's
+ * entry and exit are recorded but not printed: they come at the rate of
+ * the program's blocking calls, where a line each would drown the rest.
  */
 void mtrace(int ev, m *mp, int err)
 {
+	if (load_relaxed(&tracing) & TRACE_FILE)
+		traceevent(ev, mp, err);
+	if (debug.mtrace == 0 || ev == MT_ENTERSYSCALL || ev == MT_EXITSYSCALL)
+		return;
 	char t[32], tid[16], extra[256], en[24];
 	fmttime(t, sizeof t);
 	extra[0] = '\0';
@@ -77,6 +80,10 @@ void mtrace(int ev, m *mp, int err)
 		if (err != 0)
 			mrt_snprintf(extra, sizeof extra, " why=%s",
 			             err == MT_WHY_THREAD ? "thread-ended" : "idle");
+		break;
+	case MT_HANDEDOFF:
+		if (err != 0)
+			mrt_snprintf(extra, sizeof extra, " err=%s", errname(err, en, sizeof en));
 		break;
 	case MT_PARKED:
 		if (err != 0) /* core/spin.c: polling for work before it sleeps */
@@ -168,16 +175,22 @@ void debuginit(void)
 {
 	char bad[320];
 	const char *s = osgetenv("MRTDEBUG");
-	if (s == nil)
-		return;
-	/* All of it: the parser reads in place and needs no buffer, and the
-	 * kernel already bounds an environment string (128 KiB on Linux). A
-	 * fixed cap here cut settings past it without a word. */
-	size_t n = 0;
-	while (s[n] != '\0')
-		n++;
-	if (parsedebugvars(s, n, &debug, bad, sizeof bad) > 0)
-		printfd(2, "mrt: MRTDEBUG: ignoring %s\n", bad);
+	if (s != nil) {
+		/* All of it: the parser reads in place and needs no buffer, and
+		 * the kernel already bounds an environment string (128 KiB on
+		 * Linux). A fixed cap here cut settings past it without a word. */
+		size_t n = 0;
+		while (s[n] != '\0')
+			n++;
+		if (parsedebugvars(s, n, &debug, bad, sizeof bad) > 0)
+			printfd(2, "mrt: MRTDEBUG: ignoring %s\n", bad);
+	}
+	/* Before any M event: m0's start is the first. trace points into the
+	 * environment, which outlives this call. */
+	if (debug.trace != nil)
+		traceinit(debug.trace, (size_t)debug.tracelen);
+	if (debug.mtrace != 0)
+		__atomic_or_fetch(&tracing, TRACE_PRINT, __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------------------------------

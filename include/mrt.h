@@ -40,10 +40,14 @@
  *    from a handler running on any thread, interrupting anything, mrt
  *    included.
  *  - Debugging: MRTDEBUG=mtrace=1 prints every M event on fd 2,
- *    MRTDEBUG=schedtrace=<ms> a summary line every <ms> (see mrt_init);
- *    mrt_dump prints a table of all Ms; with MRT_F_THREAD_NAMES (off by
- *    default) each M names its thread "mrt/M<id>";
- *    tools/mrt-gdb.py adds "info mrt" and "mrt bt <id>" to gdb.
+ *    MRTDEBUG=schedtrace=<ms> a summary line every <ms>,
+ *    MRTDEBUG=trace=<file> records every M event and g switch into a
+ *    Chrome/Perfetto trace file (see mrt_init and mrt_traceflush; its
+ *    picture: tools/mrt-trace); mrt_dump prints a table of all Ms; with
+ *    MRT_F_THREAD_NAMES (off by default) each M names its thread
+ *    "mrt/M<id>"; tools/mrt-gdb.py adds "info mrt" and "mrt bt <id>" to
+ *    gdb; every M event is a USDT probe mrt:<event> (Linux, where built
+ *    with sys/sdt.h) for perf, bpftrace and gdb.
  */
 #ifndef MRT_H
 #define MRT_H
@@ -223,7 +227,14 @@ struct mrt_config {
  *                      like any other: it counts in mrt_mstats and the
  *                      thread limit, and it never exits (it is not the
  *                      monitor M of blocking sections, below);
- *   threadnames=1      name every M's thread, as MRT_F_THREAD_NAMES does.
+ *   threadnames=1      name every M's thread, as MRT_F_THREAD_NAMES does;
+ *   trace=<file>       record every M event and every g switch an M makes
+ *                      (see mrt_traceflush) into <file>, created or
+ *                      emptied by mrt_init (relative to the current
+ *                      directory; up to the next comma, at most 1024
+ *                      bytes): Chrome/Perfetto trace-event JSON, one lane
+ *                      per M. A file that cannot be created is reported
+ *                      on fd 2 and nothing is recorded.
  * Unknown or malformed settings are reported in one line on fd 2 and
  * ignored; they never make mrt_init fail.
  *
@@ -252,6 +263,33 @@ struct mrt_config {
  * [the thread that will be m0; not async-signal-safe]
  */
 MRT_API int mrt_init(const struct mrt_config *cfg);
+
+/*
+ * mrt_traceflush writes out what MRTDEBUG=trace=<file> has recorded so far.
+ *
+ * The trace is kept in a buffer per M, in mrt's own memory, and written to
+ * the file when a buffer fills (by the M whose buffer it is, which waits
+ * for the write), here, and when the process exits through exit(3) or a
+ * return from main (an atexit handler that mrt_init registers): that last
+ * write also ends the states still open — each M's state at that moment —
+ * and recording stops. After each write the file is a complete JSON array
+ * of trace events that Perfetto's UI (ui.perfetto.dev), chrome://tracing
+ * and tools/mrt-trace open: one lane per M (the events' "tid" is the M's
+ * id), its states as slices (starting, g0, a user g "g<id>", parked, and a
+ * blocking section "syscall" inside the g that made it), its events as
+ * instants (created, started, parked, woken, exiting, reaped, failed).
+ * A process that ends otherwise (_exit, a fatal signal, execve) keeps only
+ * what was written before: call mrt_traceflush first where that matters.
+ * A fork child records nothing.
+ *
+ * While recording, each event and g switch costs a clock read and a store
+ * into the M's buffer; when not, nothing but the test of one flag.
+ * Returns the number of events written, 0 when nothing is being recorded
+ * (no MRTDEBUG=trace, or after the exit's write), or the -errno of the
+ * first write that failed. [any thread, both thread models; not
+ * async-signal-safe: it takes the trace's lock]
+ */
+MRT_API int mrt_traceflush(void);
 
 /* "clone" or "pthread": the thread model this build of mrt uses. Never NULL;
  * valid before mrt_init. [any thread; async-signal-safe] */

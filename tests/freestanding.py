@@ -41,6 +41,11 @@ ALLOWED = {
     # Called once by mrt_init on m0 to register the fork handlers, which
     # run only on the thread that calls fork (platform/linux/fork_linux.c).
     "pthread_atfork",
+    # Called once by mrt_init on m0, and only under MRTDEBUG=trace=<file>,
+    # to write the trace at exit (platform/linux/os_linux.c osatexit); the
+    # handler runs on the thread that calls exit(3), libc's. Nothing on
+    # the M path: the trace's own buffers, lock and writes are mrt's.
+    "atexit",
 }
 # The compiler's own runtime (libgcc, compiler-rt), not libc: arm64 outline
 # atomics (gcc's default there), which pick LSE or LL/SC instructions by a

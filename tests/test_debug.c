@@ -8,8 +8,10 @@
  */
 #define _GNU_SOURCE
 #include "testlib.h"
+#include "san.h" /* MRT_TSAN */
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +81,41 @@ static void test_parse_settings(void **state)
 	assert_int_equal(parsedebugvars(NULL, 10, &dv, NULL, 0), 0);
 	assert_int_equal(parsedebugvars("foo", 3, &dv, NULL, 0), 1);
 	assert_int_equal(parsedebugvars("mtrace=1", 8, NULL, NULL, 0), 0);
+}
+
+/* trace=<file>: the name is the rest of the setting, pointed at in the
+ * string, not copied (#16 item 4). */
+static void test_parse_trace(void **state)
+{
+	(void)state;
+	struct debugvars dv = { 0 };
+	char bad[256];
+	const char *s = "mtrace=1,trace=/tmp/a b.json,schedtrace=5";
+	assert_int_equal(parsedebugvars(s, strlen(s), &dv, bad, sizeof bad), 0);
+	assert_ptr_equal(dv.trace, s + 15);
+	assert_int_equal(dv.tracelen, 13);
+	assert_int_equal(dv.mtrace, 1);
+	assert_int_equal(dv.schedtrace, 5);
+	/* The last one wins; a name may hold '='. */
+	s = "trace=x,trace=y=z";
+	assert_int_equal(parsedebugvars(s, strlen(s), &dv, bad, sizeof bad), 0);
+	assert_ptr_equal(dv.trace, s + 14);
+	assert_int_equal(dv.tracelen, 3);
+	/* Empty, missing, too long: malformed, and the earlier name stays. */
+	assert_int_equal(parsedebugvars("trace=,trace", 12, &dv, bad, sizeof bad), 2);
+	assert_string_equal(bad, "malformed \"trace=\" (want a file name, 1 to 1024 bytes), "
+	                         "malformed \"trace\" (want a file name, 1 to 1024 bytes)");
+	assert_ptr_equal(dv.trace, s + 14);
+	char longname[6 + 1025 + 1];
+	memcpy(longname, "trace=", 6);
+	memset(longname + 6, 'a', 1025);
+	longname[6 + 1025] = '\0';
+	struct debugvars dv2 = { 0 };
+	assert_int_equal(parsedebugvars(longname, sizeof longname, &dv2, NULL, 0), 1);
+	assert_null(dv2.trace);
+	longname[6 + 1024] = '\0';
+	assert_int_equal(parsedebugvars(longname, sizeof longname, &dv2, NULL, 0), 0);
+	assert_int_equal(dv2.tracelen, 1024);
 }
 
 /* n bounds the string: nothing at or past s[n] is read, even without a NUL.
@@ -311,6 +348,256 @@ static void test_mtrace_shows_every_event(void **state)
 	assert_string_equal(ev, "created failed exiting reaped");
 	assert_string_equal(field(strstr(lines, " failed "), "err=", buf, sizeof buf), "ENOMEM");
 	assert_null(strstr(lines, "why="));
+}
+
+/* ------------------------------------------------------------------------
+ * The trace file (MRTDEBUG=trace=<file>, #16 item 4)
+ * ------------------------------------------------------------------------ */
+
+static char tracepath[64], tracemid[64];
+enum { NSWITCH = 3000 }; /* g switches: several of an M's buffers' worth */
+
+static mrt_g *traceg;
+
+static void back(mrt_g *gp, void *arg)
+{
+	(void)gp;
+	(void)arg;
+}
+
+/* On the user g: back to g0 (mcall) NSWITCH times. */
+static void gloop(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < NSWITCH; i++)
+		mrt_mcall(back, NULL);
+}
+
+/* On the woken M: resume the g until it has ended. */
+static void rung(void *arg)
+{
+	(void)arg;
+	while (mrt_gstatus(traceg) != MRT_G_DEAD)
+		mrt_gogo(traceg);
+}
+
+/* A thread libc made, not an M: creates an M and joins it. */
+static void *foreign_newm(void *arg)
+{
+	int64_t id = mrt_newm(noop, NULL, NULL);
+	*(int64_t *)arg = id >= 0 && mrt_join(id) == 0 ? id : -1;
+	return NULL;
+}
+
+static size_t readfile(const char *path, char *buf, size_t n)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	size_t k = 0;
+	ssize_t r;
+	while (k < n - 1 && (r = read(fd, buf + k, n - 1 - k)) > 0)
+		k += (size_t)r;
+	buf[k] = '\0';
+	close(fd);
+	return k;
+}
+
+/*
+ * The child: M1 parks; an explicit flush; M1 is woken to run a user g that
+ * switches back and forth NSWITCH times (its buffer fills and it writes
+ * it out itself, several times), exits and is reaped; M2 lives and dies,
+ * made by a thread that is not an M;
+ * the thread limit refuses a creation; a fork child makes an M of its own,
+ * which must not reach the file; then exit(3), whose handler writes the
+ * rest. MRTDEBUG is the parent's: the child only inherits it.
+ */
+static void child_tracefile(void)
+{
+	CHILD_CHECK(mrt_init(NULL) == 0);
+	CHILD_CHECK(mrt_malg(&traceg, 65536) == 0 && mrt_gostart(traceg, gloop, NULL) == 0);
+	int64_t a = mrt_newm(park_after_start, NULL, NULL);
+	CHILD_CHECK(a == 1);
+	wait_idle(1);
+	/* Parked, its events are published: the flush writes them. */
+	CHILD_CHECK(mrt_traceflush() > 0);
+	static char buf[1 << 16];
+	size_t k = readfile(tracepath, buf, sizeof buf);
+	int fd = open(tracemid, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHILD_CHECK(fd >= 0 && write(fd, buf, k) == (ssize_t)k);
+	close(fd);
+
+	CHILD_CHECK(mrt_startm(rung, NULL, NULL) == a);
+	CHILD_CHECK(mrt_join(a) == 0);
+	/* A thread that is not an M creates and reaps M2: its records go to
+	 * the buffer such threads share. */
+	pthread_t t;
+	int64_t b = 0;
+	CHILD_CHECK(pthread_create(&t, NULL, foreign_newm, &b) == 0 && pthread_join(t, NULL) == 0);
+	CHILD_CHECK(b == 2);
+	mrt_setmaxthreads(1);
+	CHILD_CHECK(mrt_newm(noop, NULL, NULL) == -EAGAIN);
+	mrt_setmaxthreads(100);
+
+	/* Single-threaded again, as far as the kernel says: M1's and M2's
+	 * threads may linger a moment after their joins (settle_threads),
+	 * and QEMU has trouble with a multi-threaded fork. TSan still counts
+	 * them and refuses new threads in the child ("starting new threads
+	 * after multi-threaded fork is not supported"): there the child
+	 * makes no M, and only its exit handler is held to writing nothing. */
+	CHILD_CHECK(settle_threads(expected_threads(0)));
+	pid_t pid = fork();
+	CHILD_CHECK(pid >= 0);
+	if (pid == 0) {
+		if (!MRT_TSAN) {
+			int64_t c = mrt_newm(noop, NULL, NULL);
+			if (c < 0 || mrt_join(c) != 0)
+				_exit(3);
+		}
+		if (mrt_traceflush() != 0)
+			_exit(3);
+		exit(0); /* the fork child's exit handler must write nothing */
+	}
+	int st;
+	CHILD_CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	mrt_gfree(traceg);
+	exit(0); /* the exit handler writes the rest */
+}
+
+/* Lines of the trace (one event per line) that contain every one of the
+ * patterns. */
+static int nlines(const char *buf, const char *p1, const char *p2, const char *p3)
+{
+	int n = 0;
+	for (const char *l = buf; *l != '\0';) {
+		const char *e = strchr(l, '\n');
+		size_t len = e != NULL ? (size_t)(e - l) : strlen(l);
+		char line[512];
+		snprintf(line, sizeof line, "%.*s", (int)len, l);
+		if (strstr(line, p1) != NULL && (p2 == NULL || strstr(line, p2) != NULL) &&
+		    (p3 == NULL || strstr(line, p3) != NULL))
+			n++;
+		l += len + (e != NULL);
+	}
+	return n;
+}
+
+/* "key":123.456 (microseconds) as nanoseconds. */
+static int64_t usfield(const char *line, const char *key)
+{
+	const char *p = strstr(line, key);
+	long long us = 0, frac = 0;
+	if (p == NULL || sscanf(p + strlen(key), "%lld.%3lld", &us, &frac) != 2)
+		return -1;
+	return us * 1000 + frac;
+}
+
+struct span {
+	int64_t ts, dur;
+};
+
+static int cmpspan(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+	return (x->ts > y->ts) - (x->ts < y->ts);
+}
+
+static void test_tracefile_records_every_m(void **state)
+{
+	(void)state;
+	snprintf(tracepath, sizeof tracepath, "/tmp/mrt-trace-%d.json", (int)getpid());
+	snprintf(tracemid, sizeof tracemid, "/tmp/mrt-trace-%d.mid.json", (int)getpid());
+	char env[128];
+	snprintf(env, sizeof env, "trace=%s", tracepath);
+	setenv("MRTDEBUG", env, 1);
+	struct child c;
+	run_child(child_tracefile, 120, &c);
+	unsetenv("MRTDEBUG");
+	static char buf[4 << 20], mid[1 << 16];
+	size_t n = readfile(tracepath, buf, sizeof buf);
+	readfile(tracemid, mid, sizeof mid);
+	unlink(tracepath);
+	unlink(tracemid);
+	if (!WIFEXITED(c.status) || WEXITSTATUS(c.status) != 0 || c.out[0] != '\0') {
+		print_error("child status 0x%x:\n%s\n", c.status, c.out);
+		fail();
+	}
+	/* After the flush and at the end alike: a complete JSON array. */
+	assert_true(strncmp(mid, "[\n{\"ph\":\"M\"", 11) == 0);
+	assert_true(strlen(mid) > 3 && strcmp(mid + strlen(mid) - 3, "\n]\n") == 0);
+	assert_int_equal(nlines(mid, "\"ph\":\"i\"", "\"tid\":1,", "\"name\":\"parked\""), 1);
+	assert_true(n > 3 && n < sizeof buf - 1);
+	assert_true(strncmp(buf, "[\n{\"ph\":\"M\"", 11) == 0);
+	assert_string_equal(buf + n - 3, "\n]\n");
+
+	/* Every event of every M, once; the fork child's M is not there. */
+	assert_int_equal(nlines(buf, "\"ph\":\"i\"", "\"name\":\"created\"", NULL), 2);
+	assert_int_equal(nlines(buf, "\"ph\":\"i\"", "\"name\":\"started\"", NULL), 3);
+	assert_int_equal(nlines(buf, "\"ph\":\"i\"", "\"tid\":1,", "\"name\":\"parked\""), 1);
+	assert_int_equal(nlines(buf, "\"ph\":\"i\"", "\"tid\":1,", "\"name\":\"woken\""), 1);
+	assert_int_equal(nlines(buf, "\"ph\":\"i\"", "\"name\":\"exiting\"", NULL), 2);
+	assert_int_equal(nlines(buf, "\"ph\":\"i\"", "\"name\":\"reaped\"", "\"by\":0"), 1);
+	assert_int_equal(nlines(buf, "\"tid\":2,", "\"name\":\"reaped\"", "\"by\":-1"), 1);
+	assert_int_equal(nlines(buf, "\"tid\":2,", "\"name\":\"created\"", "\"by\":-1"), 1);
+	assert_int_equal(nlines(buf, "\"tid\":0,", "\"name\":\"newm failed\"", "\"EAGAIN\""), 1);
+	assert_int_equal(nlines(buf, "\"tid\":3,", NULL, NULL), 0);
+	/* Every g switch: the user g ran NSWITCH + 1 times on M1 (its
+	 * NSWITCH mcalls, then its end). */
+	int ng = nlines(buf, "\"ph\":\"X\"", "\"tid\":1,", "\"cat\":\"g\"");
+	assert_int_equal(ng, NSWITCH + 1);
+	assert_int_equal(nlines(buf, "\"ph\":\"X\"", "\"tid\":1,", "\"name\":\"parked\""), 1);
+	assert_int_equal(nlines(buf, "\"ph\":\"X\"", "\"tid\":1,", "\"name\":\"starting\""), 1);
+	/* m0's g0 was still open at exit: the last flush closed it. */
+	assert_int_equal(nlines(buf, "\"ph\":\"X\"", "\"tid\":0,", "\"name\":\"g0\""), 1);
+
+	/* M1's slices tile its life: each begins where the one before ended,
+	 * from its creation to its end. */
+	static struct span sp[2 * NSWITCH + 16];
+	int k = 0;
+	for (const char *l = buf; *l != '\0' && k < (int)countof(sp);) {
+		const char *e = strchr(l, '\n');
+		size_t len = e != NULL ? (size_t)(e - l) : strlen(l);
+		char line[512];
+		snprintf(line, sizeof line, "%.*s", (int)len, l);
+		if (strstr(line, "\"ph\":\"X\"") && strstr(line, "\"tid\":1,")) {
+			sp[k].ts = usfield(line, "\"ts\":");
+			sp[k].dur = usfield(line, "\"dur\":");
+			assert_true(sp[k].ts >= 0 && sp[k].dur >= 0);
+			k++;
+		}
+		l += len + (e != NULL);
+	}
+	/* starting, g0, parked, then g0 and NSWITCH + 1 times g, g0 */
+	assert_int_equal(k, 3 + 1 + 2 * (NSWITCH + 1));
+	qsort(sp, (size_t)k, sizeof sp[0], cmpspan);
+	for (int i = 1; i < k; i++)
+		if (sp[i].ts != sp[i - 1].ts + sp[i - 1].dur) {
+			print_error("M1's slice %d at %lld ns does not start where slice %d "
+			            "(%lld + %lld ns) ended\n", i, (long long)sp[i].ts, i - 1,
+			            (long long)sp[i - 1].ts, (long long)sp[i - 1].dur);
+			fail();
+		}
+}
+
+/* A file that cannot be created: said once, nothing recorded, mrt runs. */
+static void child_tracefile_bad(void)
+{
+	CHILD_CHECK(mrt_init(NULL) == 0);
+	int64_t a = mrt_newm(noop, NULL, NULL);
+	CHILD_CHECK(a > 0 && mrt_join(a) == 0);
+	CHILD_CHECK(mrt_traceflush() == 0);
+}
+
+static void test_tracefile_uncreatable(void **state)
+{
+	(void)state;
+	setenv("MRTDEBUG", "trace=/nonexistent-dir/t.json", 1);
+	struct child c;
+	run_child(child_tracefile_bad, 60, &c);
+	unsetenv("MRTDEBUG");
+	assert_true(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
+	assert_string_equal(c.out, "mrt: MRTDEBUG: trace: cannot write /nonexistent-dir/t.json: "
+	                           "ENOENT (no such file or directory)\n");
 }
 
 /* Without MRTDEBUG, nothing is printed. */
@@ -663,9 +950,12 @@ int main(int argc, char **argv)
 	testlib_init(argc, argv);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_settings),
+		cmocka_unit_test(test_parse_trace),
 		cmocka_unit_test(test_parse_never_reads_past_n),
 		cmocka_unit_test(test_parse_report_is_bounded),
 		cmocka_unit_test(test_mtrace_shows_every_event),
+		cmocka_unit_test(test_tracefile_records_every_m),
+		cmocka_unit_test(test_tracefile_uncreatable),
 		cmocka_unit_test(test_no_mrtdebug_prints_nothing),
 		cmocka_unit_test(test_bad_settings_reported_once),
 		cmocka_unit_test(test_long_mrtdebug_is_read_whole),

@@ -844,13 +844,16 @@ static void *attach_for_trace(void *arg)
 
 static void child_trace(void)
 {
-	debug.mtrace = 1; /* what MRTDEBUG=mtrace=1 sets at mrt_init */
+	/* What MRTDEBUG=mtrace=1 sets at mrt_init (trace.c: debuginit). */
+	debug.mtrace = 1;
+	__atomic_or_fetch(&tracing, TRACE_PRINT, __ATOMIC_RELAXED);
 	for (long i = 0; i < 2; i++) {
 		pthread_t t;
 		CHILD_CHECK(pthread_create(&t, NULL, attach_for_trace, (void *)i) == 0);
 		CHILD_CHECK(pthread_join(t, NULL) == 0);
 	}
 	mrt_reap();
+	__atomic_and_fetch(&tracing, ~(uint32_t)TRACE_PRINT, __ATOMIC_RELAXED);
 	debug.mtrace = 0;
 }
 

@@ -18,7 +18,9 @@
 # RUNS (3). Under QEMU, use smaller N_*.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
-build=${1:-$top/build}
+# Absolute: Go refuses a relative GOPATH or GOCACHE, and the folder is
+# given relative to wherever the user stands (`run.sh build`).
+build=$(cd "${1:-$top/build}" && pwd)
 procs=${PROCS:-1}
 nyield=${N_YIELD:-1000000}
 nspawn=${N_SPAWN:-1000000}

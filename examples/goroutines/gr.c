@@ -964,9 +964,17 @@ int gr_main(void (*fn)(void *), void *arg)
 	int64_t id = mrt_startm(mfn, NULL, p);
 	if (id < 0)
 		return (int)id;
+	/*
+	 * The signal is the hand-off, not done: maing sets done and then
+	 * sends it, so done may read 1 while the signal is still coming or
+	 * pending. Unblocked then, it would kill the process (SIGUSR1's
+	 * default). Take it first, whenever it came: once it is here, done
+	 * is set (a signal from elsewhere only goes round again).
+	 */
 	int sig;
-	while (load(&sched.done) == 0)
+	do
 		sigwait(&set, &sig);
+	while (load(&sched.done) == 0);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return 0;
 }

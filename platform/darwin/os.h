@@ -38,4 +38,8 @@ typedef struct os_mstate {
 	pthread_t thread; /* signalm's, stored by newosproc */
 } os_mstate;
 
+/* No USDT probes (core/probes.h) here: Darwin's are DTrace's, made from a
+ * provider file by `dtrace -h`, which this build does not do. */
+#define OS_PROBE3(name, a, b, c) ((void)0)
+
 #endif

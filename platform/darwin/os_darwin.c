@@ -11,6 +11,7 @@
 #include "darwin.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <time.h>
@@ -275,6 +276,26 @@ int oswrite(int fd, const void *p, size_t n)
 {
 	ssize_t r = write(fd, p, n);
 	return r < 0 ? -errno : (int)r;
+}
+
+int oscreate(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	return fd < 0 ? -errno : fd;
+}
+
+int ospwrite(int fd, const void *p, size_t n, int64_t off)
+{
+	ssize_t r;
+	do
+		r = pwrite(fd, p, n, (off_t)off);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : (int)r;
+}
+
+int osatexit(void (*fn)(void))
+{
+	return atexit(fn) == 0 ? 0 : -ENOMEM;
 }
 
 void osabort(void)

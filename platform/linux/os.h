@@ -50,4 +50,21 @@ typedef struct os_mstate {
 } os_mstate;
 #endif
 
+/*
+ * OS_PROBE3(name, a, b, c): a USDT probe mrt:name with three integer
+ * arguments (core/probes.h places them). On Linux a SystemTap SDT note:
+ * one nop where the probe is, and an ELF note naming it, its address and
+ * where its arguments are, which perf, bpftrace and gdb read; nothing runs
+ * and nothing is called until a tool replaces the nop with a breakpoint.
+ * The arguments are asm operands, so the compiler only has to be able to
+ * name them (a register, a memory operand): no code computes them. Built
+ * where the toolchain has <sys/sdt.h> (meson.build, MRT_HAVE_SDT).
+ */
+#if MRT_HAVE_SDT
+#include <sys/sdt.h>
+#define OS_PROBE3(name, a, b, c) STAP_PROBE3(mrt, name, a, b, c)
+#else
+#define OS_PROBE3(name, a, b, c) ((void)0)
+#endif
+
 #endif

@@ -221,6 +221,22 @@ int oswrite(int fd, const void *p, size_t n)
 	return (int)sys3(__NR_write, fd, p, n);
 }
 
+int oscreate(const char *path)
+{
+	return (int)sys4(__NR_openat, L_AT_FDCWD, path,
+	                 L_O_WRONLY | L_O_CREAT | L_O_TRUNC | L_O_CLOEXEC, 0644);
+}
+
+/* A 64-bit offset is one argument on every 64-bit CPU. */
+int ospwrite(int fd, const void *p, size_t n, int64_t off)
+{
+	long r;
+	do
+		r = sys4(__NR_pwrite64, fd, p, n, off);
+	while (r == -EINTR);
+	return (int)r;
+}
+
 void osabort(void)
 {
 	/* SIGABRT with its default action, unblocked, to this thread: the
@@ -250,6 +266,21 @@ void setthreadname(m *mp)
 	char name[16]; /* the kernel's TASK_COMM_LEN, NUL included */
 	if (mthreadname(mp, name, sizeof name) > 0)
 		sys2(__NR_prctl, L_PR_SET_NAME, name);
+}
+
+/*
+ * atexit is libc's (glibc's libc_nonshared, over __cxa_atexit with this
+ * object's __dso_handle: the handler runs at exit(3), or when a libmrt.so
+ * that was dlopened is closed). Called once, by mrt_init on m0, libc's
+ * thread, when MRTDEBUG=trace asks for a trace file (core/tracefile.c);
+ * the handler runs on whichever thread calls exit, which is libc land too.
+ * tests/freestanding.py allows it.
+ */
+extern int atexit(void (*fn)(void));
+
+int osatexit(void (*fn)(void))
+{
+	return atexit(fn) == 0 ? 0 : -ENOMEM;
 }
 
 /* environ is libc's variable, read only at mrt_init on m0. */

@@ -53,6 +53,18 @@ static int model(const char *s, size_t n, struct debugvars *dv)
 			continue; /* empty settings are skipped silently */
 		const char *eq = memchr(set, '=', k);
 		size_t namelen = eq != NULL ? (size_t)(eq - set) : k;
+		/* trace=<file>: the rest of the setting, 1 to DEBUG_TRACE_MAX
+		 * bytes of anything. */
+		if (namelen == 5 && memcmp(set, "trace", 5) == 0) {
+			size_t vl = eq != NULL ? k - 6 : 0;
+			if (vl == 0 || vl > DEBUG_TRACE_MAX) {
+				bad++;
+				continue;
+			}
+			dv->trace = eq + 1;
+			dv->tracelen = (int32_t)vl;
+			continue;
+		}
 		int which = -1;
 		for (int j = 0; j < 3; j++)
 			if (strlen(names[j].name) == namelen && memcmp(set, names[j].name, namelen) == 0)
@@ -94,7 +106,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (bad != NULL)
 		memset(bad, 'X', badn);
 
-	struct debugvars dv = { -1, -1, -1 }, dv2 = { -1, -1, -1 }, want = { -1, -1, -1 };
+	struct debugvars dv, dv2, want;
+	memset(&dv, 0xff, sizeof dv); /* every field "unset": -1, or all ones */
+	memcpy(&dv2, &dv, sizeof dv);
+	memcpy(&want, &dv, sizeof dv);
+	const struct debugvars unset = dv;
 	int nbad = parsedebugvars(s, size, &dv, bad, badn);
 	int nbad2 = parsedebugvars(s, size, &dv2, NULL, 0);
 	int wantbad = model(s, size, &want);
@@ -104,6 +120,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(dv.mtrace == -1 || (dv.mtrace >= 0 && dv.mtrace <= DEBUG_MTRACE_MAX));
 	CHECK(dv.schedtrace == -1 || (dv.schedtrace >= 0 && dv.schedtrace <= DEBUG_SCHEDTRACE_MAX));
 	CHECK(dv.threadnames == -1 || (dv.threadnames >= 0 && dv.threadnames <= 1));
+	/* The trace file's name lies inside the input, before its end. */
+	CHECK((dv.trace == unset.trace && dv.tracelen == -1) ||
+	      (dv.trace > s && dv.tracelen >= 1 && dv.tracelen <= DEBUG_TRACE_MAX &&
+	       (size_t)(dv.trace - s) + (size_t)dv.tracelen <= strnlen(s, size) &&
+	       memchr(dv.trace, ',', (size_t)dv.tracelen) == NULL));
 	if (badn > 0) {
 		size_t len = strnlen(bad, badn);
 		CHECK(len < badn);

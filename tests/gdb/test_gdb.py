@@ -46,6 +46,15 @@ def check(cond, what, out=None):
             print("----- output -----\n" + out + "\n------------------")
 
 
+def verdict(ok):
+    """The exit status: 1 after any failed check (counted), else 0 with ok said."""
+    if failures:
+        print("%d check(s) failed" % len(failures))
+        return 1
+    print(ok)
+    return 0
+
+
 def gdb(args, cwd):
     r = subprocess.run(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True, timeout=300)
@@ -221,11 +230,7 @@ def main():
         if goroutines:
             check_monitor(gdbexe, script, goroutines, tmp)
 
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        return 1
-    print("mrt-gdb.py: info mrt and mrt bt agree with mrt_dump, live and on a core file")
-    return 0
+    return verdict("mrt-gdb.py: info mrt and mrt bt agree with mrt_dump, live and on a core file")
 
 
 if __name__ == "__main__":
