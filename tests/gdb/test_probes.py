@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_probes.py GDB LIFE_OF_M — mrt's USDT probes, seen by gdb (#16 item 3).
+"""test_probes.py GDB LIFE_OF_M [GOROUTINES] — mrt's USDT probes, seen by gdb (#16 item 3).
 
 examples/life-of-m is linked with libmrt.a, so its probes are in the
 executable. gdb must list one probe mrt:<event> for every M event
@@ -14,6 +14,12 @@ must hit each probe exactly once per M, for the Ms that have that event:
   exiting   M1, M2, M3 (none retired), reaped M1, M2, M3, M4
   attached  M4 (a pthread mrt did not make), dropped M4 (its thread ended: 2)
   failed    once, id -1, -EAGAIN: the creation the thread limit refused
+
+With GOROUTINES (examples/goroutines, -s 2: two gs block in read(2) until
+the others are done), the blocking sections' probes: mrt:entersyscall and
+mrt:exitsyscall on the Ms of the blocked gs, at least one exit reporting
+its P lost (arg 1), mrt:retaken on the monitor for an M that had entered a
+section, and mrt:handedoff for that P (arg 0: the hand-off got an M).
 
 Exit 77 (skipped) only when the machine forbids ptrace.
 """
@@ -43,6 +49,9 @@ WANT = {
     "failed": [-1],
 }
 
+SECTION_EVENTS = ["entersyscall", "exitsyscall", "retaken", "handedoff"]
+
+
 def gdb(gdbexe, exe, script):
     """gdb's output for a run of the command file `script` on exe."""
     with tempfile.NamedTemporaryFile("w", suffix=".gdb") as f:
@@ -54,8 +63,55 @@ def gdb(gdbexe, exe, script):
 HEAD = "set pagination off\nset confirm off\nset debuginfod enabled off\n"
 
 
+def probe_script(events):
+    """Breakpoints on the probes of events, each printing its arguments."""
+    script = HEAD
+    for ev in events:
+        script += ("break -probe-stap mrt:%s\ncommands\nsilent\n"
+                   "printf \"PROBE %s id=%%lld tid=%%d arg=%%lld\\n\", "
+                   "$_probe_arg0, $_probe_arg1, $_probe_arg2\ncontinue\nend\n") % (ev, ev)
+    return script + "run\n"
+
+
+def probe_hits(out):
+    hits = collections.defaultdict(list)
+    for ev, mid, tid, arg in re.findall(r"^PROBE (\w+) id=(-?\d+) tid=(-?\d+) arg=(-?\d+)$",
+                                        out, re.M):
+        hits[ev].append((int(mid), int(tid), int(arg)))
+    return hits
+
+
+def check_sections(gdbexe, goroutines):
+    """The blocking sections' probes in a run of examples/goroutines."""
+    out = gdb(gdbexe, goroutines, HEAD + "info probes stap mrt\n")
+    names = set(re.findall(r"^stap\s+mrt\s+(\w+)\s", out, re.M))
+    for ev in SECTION_EVENTS:
+        check(ev in names, "info probes lists mrt:%s" % ev, out)
+    script = probe_script(SECTION_EVENTS).replace(
+        "run\n", "run -n 100 -p 2 -s 2\n")
+    out = gdb(gdbexe, goroutines, script)
+    check("exited normally" in out, "goroutines -s 2 ran to its end under gdb", out)
+    hits = probe_hits(out)
+    entered = {h[0] for h in hits["entersyscall"]}
+    check(len(hits["entersyscall"]) >= 2 and
+          len(hits["exitsyscall"]) == len(hits["entersyscall"]),
+          "mrt:entersyscall and mrt:exitsyscall once per section, 2 sections at least: %d, %d"
+          % (len(hits["entersyscall"]), len(hits["exitsyscall"])), out)
+    check(any(arg == 1 for _, _, arg in hits["exitsyscall"]),
+          "mrt:exitsyscall reports a P lost (arg 1): %s" % hits["exitsyscall"], out)
+    check(hits["retaken"] and all(mid in entered for mid, _, _ in hits["retaken"]),
+          "mrt:retaken names Ms that entered a section (%s): %s" % (sorted(entered),
+                                                                   hits["retaken"]), out)
+    check(len(hits["handedoff"]) >= len(hits["retaken"]) and
+          all(arg == 0 for _, _, arg in hits["handedoff"]),
+          "mrt:handedoff for every retaken P, with no error: %s" % hits["handedoff"], out)
+    print("sections: %d entered, %d retaken, %d handed off" %
+          (len(hits["entersyscall"]), len(hits["retaken"]), len(hits["handedoff"])))
+
+
 def main():
     gdbexe, exe = sys.argv[1:3]
+    goroutines = sys.argv[3] if len(sys.argv) > 3 else None
     # life-of-m runs to its end under gdb, where an ASan build's
     # LeakSanitizer cannot work ("does not work under ptrace") and fails
     # the exit. Leaks are the other suites' to find; gdb's inferior
@@ -78,21 +134,12 @@ def main():
               "every probe is one nop until attached: %s" % insns, out)
 
     # A run with every probe printing its arguments.
-    script = HEAD
-    for ev in EVENTS:
-        script += ("break -probe-stap mrt:%s\ncommands\nsilent\n"
-                   "printf \"PROBE %s id=%%lld tid=%%d arg=%%lld\\n\", "
-                   "$_probe_arg0, $_probe_arg1, $_probe_arg2\ncontinue\nend\n") % (ev, ev)
-    script += "run\n"
-    out = gdb(gdbexe, exe, script)
+    out = gdb(gdbexe, exe, probe_script(EVENTS))
     if "ptrace: Operation not permitted" in out or "Could not trace the inferior" in out:
         print("gdb cannot ptrace here: skipped\n" + out)
         return 77
     check("exited normally" in out, "life-of-m ran to its end under gdb", out)
-    hits = collections.defaultdict(list)
-    for ev, mid, tid, arg in re.findall(r"^PROBE (\w+) id=(-?\d+) tid=(-?\d+) arg=(-?\d+)$",
-                                        out, re.M):
-        hits[ev].append((int(mid), int(tid), int(arg)))
+    hits = probe_hits(out)
     for ev in EVENTS:
         ids = sorted(h[0] for h in hits[ev])
         check(ids == WANT[ev], "mrt:%s hit once for each of M%s, got %s" % (ev, WANT[ev], ids),
@@ -115,7 +162,10 @@ def main():
     check(all(tid in lwps for _, tid, _ in mine),
           "mrt:started's and mrt:attached's tid is the thread's LWP: %s, gdb saw %s" %
           (mine, sorted(lwps)))
-    return test_gdb.verdict("probes: every M event is a probe, a nop, hit once per M")
+    if goroutines:
+        check_sections(gdbexe, goroutines)
+    return test_gdb.verdict("probes: every M event is a probe, a nop, hit once per M; "
+                            "the blocking sections' fire where they happen")
 
 
 if __name__ == "__main__":

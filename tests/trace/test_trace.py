@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""test_trace.py LIFE_OF_M MRT_TRACE [CHROMIUM] — the picture of the Ms over
-time, end to end (#16 item 4).
+"""test_trace.py [--goroutines GOROUTINES] LIFE_OF_M MRT_TRACE [CHROMIUM] —
+the picture of the Ms over time, end to end (#16 item 4).
 
 1. examples/life-of-m runs with MRTDEBUG=trace=<file>. The file must be one
    JSON array of trace events in which every M has its life: M1, M2 and M3
@@ -19,7 +19,12 @@ time, end to end (#16 item 4).
    zooms. With MRT_TRACE_SCREENSHOT=<png>, a screenshot is saved there
    (docs/trace.png is one).
 
-Without Chromium the test does 1 and 2 and exits 77 (skipped), saying so,
+4. With GOROUTINES (examples/goroutines -s 2: two gs block in read(2)),
+   the blocking sections are in the file: "syscall" slices on the lanes
+   of the Ms that blocked, at least one of them marked lost (its P
+   retaken), and the monitor's "retaken" and "handedoff" marks.
+
+Without Chromium the test does 1, 2 and 4 and exits 77 (skipped), saying so,
 unless MRT_TRACE_NEED_CHROMIUM is set (ci/ecosystem), when that fails.
 """
 import base64
@@ -240,7 +245,29 @@ def check_rendered(chromium, page, tmp):
         c.close()
 
 
+def check_sections(goroutines, tmp):
+    trace = os.path.join(tmp, "goroutines.json")
+    env = dict(os.environ, MRTDEBUG="trace=" + trace)
+    r = subprocess.run([goroutines, "-n", "100", "-p", "2", "-s", "2"], env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    check(r.returncode == 0, "goroutines -s 2 ran", r.stdout)
+    with open(trace, encoding="utf-8") as f:
+        events = json.load(f)
+    sys_ = [e for e in events if e.get("ph") == "X" and e.get("cat") == "syscall"]
+    marks = [e["name"] for e in events if e.get("ph") == "i"]
+    check(len(sys_) >= 2, "blocking sections as syscall slices: %d" % len(sys_))
+    check(any(e.get("args", {}).get("lostp") for e in sys_),
+          "a section's slice says its P was lost: %s" % [e.get("args") for e in sys_][:8])
+    check("retaken" in marks and "handedoff" in marks,
+          "the monitor's retaken and handedoff marks: %s" % sorted(set(marks)))
+
+
 def main():
+    args = sys.argv[1:]
+    goroutines = None
+    if args[:1] == ["--goroutines"]:
+        goroutines, args = args[1], args[2:]
+    sys.argv[1:] = args
     exe, tool = sys.argv[1], sys.argv[2]
     chromium = sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] else shutil.which("chromium")
     with tempfile.TemporaryDirectory(prefix="mrt-trace-") as tmp:
@@ -259,6 +286,8 @@ def main():
         check(r.returncode == 0 and "5 Ms" in r.stdout, "mrt-trace wrote the page", r.stdout)
         with open(page, encoding="utf-8") as f:
             check_page(f.read())
+        if goroutines:
+            check_sections(goroutines, tmp)
 
         if chromium is None:
             why = "no chromium (./ci/setup eco installs Debian's): the page was not rendered"
