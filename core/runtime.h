@@ -355,9 +355,13 @@ struct mrt_m {
 	/* tracefile.c (MRTDEBUG=trace): the buffer this M records into, and
 	 * the state the trace shows it in (a g, parked, starting), since when,
 	 * and since when it is in a blocking section. Written by the M itself,
-	 * and by its creator before its thread exists; read by the last flush. */
+	 * and by its creator before its thread exists; read by the last flush.
+	 * tracebusy: the M is inside tracefile.c, so a signal handler on it
+	 * that records too (a blocking section in a handler) is a re-entry,
+	 * whose record is dropped (counted lost) rather than interleaved. */
 	void *tracebuf;
 	int64_t tracestate, tracearg, tracesince, tracesys;
+	uint32_t tracebusy;
 	/* Blocking sections (core/syscall.c) and the monitor's view of them
 	 * (core/sysmon.c): Go keeps these in the P (p.status _Psyscall,
 	 * p.syscalltick, p.sysmontick) and m.oldp; mrt's P is opaque, so the

@@ -109,6 +109,9 @@ static inline int entersection(m *mp, uint64_t state, void **pp)
 	uint32_t mon = __atomic_load_n(&sysmonwait, __ATOMIC_SEQ_CST);
 	if (unlikely(mon != 0))
 		monitorwanted(mp, mon, state);
+	/* The probe and the trace (a nop, a load and a branch when off),
+	 * once the section is begun: a tool sees only sections that exist. */
+	MTRACE(MT_ENTERSYSCALL, mp, 0);
 	return 0;
 }
 
@@ -143,12 +146,14 @@ MRT_API int mrt_exitsyscall(void)
 			if (__atomic_compare_exchange_n(&mp->sys.word, &w, w - SYS_IN, false,
 			                                __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 				mp->p = __atomic_load_n(&mp->sys.oldp, __ATOMIC_RELAXED);
+				MTRACE(MT_EXITSYSCALL, mp, 0);
 				return 0;
 			}
 			continue; /* w is the word now: taken, or a handler's doing */
 		case SYS_TAKEN:
 			__atomic_store_n(&mp->sys.oldp, nil, __ATOMIC_RELAXED);
 			__atomic_store_n(&mp->sys.word, w - SYS_TAKEN, __ATOMIC_RELEASE);
+			MTRACE(MT_EXITSYSCALL, mp, 1);
 			return 1;
 		default:
 			return -EINVAL;

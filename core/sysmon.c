@@ -245,8 +245,12 @@ static void retake(int64_t now, struct pass *r)
 		}
 		void *p = __atomic_load_n(&mp->sys.oldp, __ATOMIC_RELAXED);
 		if (__atomic_compare_exchange_n(&mp->sys.word, &w, w - SYS_IN + SYS_TAKEN, false,
-		                                __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		                                __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
 			r->ps[r->n++] = p;
+			/* Under mon.lock, so mp is still the M whose P this was
+			 * (sysmexit takes the lock before mp can be reused). */
+			MTRACE(MT_RETAKEN, mp, 0);
+		}
 	}
 	unlock(&mon.lock);
 }
@@ -358,6 +362,9 @@ void handoffp(void *p)
 		__atomic_fetch_add(&mon.nhandofferrs, 1, __ATOMIC_RELAXED);
 		cfg.handoff(p, err);
 	}
+	/* On the M that handed the P over (the monitor, or the M of an
+	 * mrt_entersyscallblock), with the error the function was told. */
+	MTRACE(MT_HANDEDOFF, getm(), err < 0 ? err : 0);
 }
 
 /* Is mp the monitor? For mrt_dump, which reads other Ms' words without a

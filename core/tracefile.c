@@ -418,12 +418,47 @@ static void endstate(m *self, m *mp, int64_t t)
 	put(self, &r);
 }
 
+/*
+ * The recording on an M is not re-entrant (its buffer, tr.lock), and a
+ * signal handler may record on the M it interrupted: a blocking section
+ * may be entered in a handler (core/syscall.c). So every entry on an M
+ * marks it busy, and an entry that finds it busy is the handler's: its
+ * record is dropped and counted lost (the file's mrt_lost_records). The
+ * flag is the thread's own, so compiler fences order it against the
+ * handler, which runs on the same thread. Off an M (self nil) there is no
+ * re-entry to fear: those records go under tr.lock, which no handler of
+ * mrt's takes.
+ */
+static bool tracebegin(m *self)
+{
+	if (self == nil)
+		return true;
+	if (self->tracebusy) {
+		__atomic_fetch_add(&tr.lost, 1, __ATOMIC_RELAXED);
+		return false;
+	}
+	self->tracebusy = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	return true;
+}
+
+static void traceend(m *self)
+{
+	if (self == nil)
+		return;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	self->tracebusy = 0;
+}
+
 /* On mp, from a g to `to` (g.c): the g's slice ends, to's begins. */
 void tracegswitch(m *mp, g *to)
 {
+	if (!tracebegin(mp))
+		return;
 	int64_t t = now();
 	endstate(mp, mp, t);
 	setstate(mp, TS_G, to == mp->g0 ? 0 : to->goid, t);
+	traceend(mp);
 }
 
 /*
@@ -431,10 +466,20 @@ void tracegswitch(m *mp, g *to)
  * instant on mp's lane, after the slice the event ends, and sets the state
  * it begins. mp is nil for a creation that failed before it had an M.
  */
+static void traceevent1(int ev, m *mp, int err, m *self);
+
 void traceevent(int ev, m *mp, int err)
 {
-	int64_t t = now();
 	m *self = getm();
+	if (!tracebegin(self))
+		return;
+	traceevent1(ev, mp, err, self);
+	traceend(self);
+}
+
+static void traceevent1(int ev, m *mp, int err, m *self)
+{
+	int64_t t = now();
 	struct tracerec r = { .ts = t, .dur = -1, .mid = mp != nil ? mp->id : -1, .kind = ev };
 	switch (ev) {
 	case MT_CREATED:
@@ -606,6 +651,9 @@ MRT_API int mrt_traceflush(void)
 {
 	if (!(load_relaxed(&tracing) & TRACE_FILE))
 		return 0;
+	m *self = getm();
+	if (!tracebegin(self))
+		return -EBUSY; /* from a handler that interrupted a recording */
 	lock(&tr.lock);
 	uint64_t before = tr.nout;
 	if (!tr.closed)
@@ -613,6 +661,7 @@ MRT_API int mrt_traceflush(void)
 	uint64_t n = tr.nout - before;
 	int err = tr.err;
 	unlock(&tr.lock);
+	traceend(self);
 	if (err != 0)
 		return err;
 	return n > INT32_MAX ? INT32_MAX : (int)n;

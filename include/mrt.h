@@ -283,11 +283,16 @@ MRT_API int mrt_init(const struct mrt_config *cfg);
  * A fork child records nothing.
  *
  * While recording, each event and g switch costs a clock read and a store
- * into the M's buffer; when not, nothing but the test of one flag.
+ * into the M's buffer; when not, nothing but the test of one flag. A
+ * blocking section entered in a signal handler is recorded unless the
+ * handler interrupted the M's own recording (of a g switch or an event):
+ * then its slice is dropped and counted in the file's mrt_lost_records
+ * (the USDT probes fire either way).
  * Returns the number of events written, 0 when nothing is being recorded
- * (no MRTDEBUG=trace, or after the exit's write), or the -errno of the
- * first write that failed. [any thread, both thread models; not
- * async-signal-safe: it takes the trace's lock]
+ * (no MRTDEBUG=trace, or after the exit's write), the -errno of the first
+ * write that failed, or -EBUSY from a handler that interrupted the M's
+ * recording. [any thread, both thread models; not async-signal-safe: it
+ * takes the trace's lock]
  */
 MRT_API int mrt_traceflush(void);
 
