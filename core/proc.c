@@ -529,6 +529,8 @@ int64_t startm(mrt_fn fn, void *arg, void *p)
  * caller has claimed the start (sysmonclaim). */
 int sysmonstart(void)
 {
+	/* Before the M exists: its first event (created) names it. */
+	store_relaxed(&sysmonfn, sysmon);
 	int64_t id = newm(sysmon, nil, nil);
 	sysmonstarted(id);
 	return id < 0 ? (int)id : 0;

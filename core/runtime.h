@@ -492,7 +492,17 @@ void sysmonstarted(int64_t id);  /* its outcome: the M's id or -errno */
 void sysmregister(m *mp);        /* mp on the monitor's list (lock-free) */
 void sysmexit(m *mp);            /* an ending M: its section, its place on the list */
 void handoffp(void *p);          /* a P to cfg.handoff, told any error */
-bool ismonitor(m *mp);           /* mrt_dump: is mp the monitor M? */
+/* runtime2.c: the monitor's function (trace.c tells its events by it:
+ * set by sysmonstart before the M exists) and its id once made (-1). */
+extern mrt_fn sysmonfn;
+extern int64_t sysmonid;
+/* Is mp the monitor? For mrt_dump, which reads other Ms' words without a
+ * lock: the id, not the function (startm writes that of other Ms). */
+static inline bool ismonitor(m *mp)
+{
+	int64_t id = __atomic_load_n(&sysmonid, __ATOMIC_ACQUIRE);
+	return id >= 0 && __atomic_load_n(&mp->id, __ATOMIC_RELAXED) == id;
+}
 void sysmonforklock(void);
 void sysmonforkunlock(void);
 void sysmonforkchild(m *me);

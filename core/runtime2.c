@@ -14,3 +14,8 @@ struct mrtconfig cfg;
 /* Set by osinit: spinning on a lock only pays off when another CPU can
  * release it. */
 int32_t ncpu = 1;
+/* The monitor M (core/sysmon.c): its function, set before the M is made,
+ * and its id once made (-1: none). Here, not in sysmon.c, so that trace.c
+ * names the monitor without depending on the file whose events it prints. */
+mrt_fn sysmonfn;
+int64_t sysmonid = -1;

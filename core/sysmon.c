@@ -61,11 +61,10 @@ static struct {
 	uint64_t wakeword;
 	int64_t wakets;
 	int64_t nextstart; /* no start attempt before (after a failed one) */
-	/* mrt_sysmonstats (atomics) */
-	int64_t id;
+	/* mrt_sysmonstats (atomics; the id is sysmonid, runtime2.c) */
 	uint32_t sleeping;
 	uint64_t nwakeups, ndeep, nentrywakes, nretakes, nhandofferrs;
-} mon = { .id = -1 };
+} mon;
 
 /* ------------------------------------------------------------------------
  * The list of Ms that use sections
@@ -158,7 +157,7 @@ bool sysmonclaim(void)
 void sysmonstarted(int64_t id)
 {
 	if (id >= 0) {
-		__atomic_store_n(&mon.id, id, __ATOMIC_RELEASE);
+		__atomic_store_n(&sysmonid, id, __ATOMIC_RELEASE);
 		__atomic_fetch_and(&sysmonwait, ~(uint32_t)SYSMON_STARTING, __ATOMIC_SEQ_CST);
 		return;
 	}
@@ -367,19 +366,11 @@ void handoffp(void *p)
 	MTRACE(MT_HANDEDOFF, getm(), err < 0 ? err : 0);
 }
 
-/* Is mp the monitor? For mrt_dump, which reads other Ms' words without a
- * lock: the id, not the function (startm writes that of other Ms). */
-bool ismonitor(m *mp)
-{
-	int64_t id = __atomic_load_n(&mon.id, __ATOMIC_ACQUIRE);
-	return id >= 0 && __atomic_load_n(&mp->id, __ATOMIC_RELAXED) == id;
-}
-
 MRT_API int mrt_sysmonstats(struct mrt_sysmonstats *out)
 {
 	if (badptr(out, struct mrt_sysmonstats))
 		return -EINVAL;
-	out->id = __atomic_load_n(&mon.id, __ATOMIC_ACQUIRE);
+	out->id = __atomic_load_n(&sysmonid, __ATOMIC_ACQUIRE);
 	out->wakeups = __atomic_load_n(&mon.nwakeups, __ATOMIC_RELAXED);
 	out->deepsleeps = __atomic_load_n(&mon.ndeep, __ATOMIC_RELAXED);
 	out->entrywakes = __atomic_load_n(&mon.nentrywakes, __ATOMIC_RELAXED);
@@ -421,7 +412,7 @@ void sysmonforkchild(m *me)
 	noteclear(&mon.note);
 	mon.wakem = nil;
 	mon.sleeping = 0;
-	mon.id = -1;
+	sysmonid = -1;
 	mon.nextstart = 0;
 	sysmonwait = cfg.handoff != nil ? SYSMON_NEEDED : 0;
 }

@@ -94,7 +94,8 @@ void mtrace(int ev, m *mp, int err)
 	 * function says which M it is, read where nothing else writes it:
 	 * not at MT_PARKED, whose M is on the idle list already, where a
 	 * startm may be handing it new work (the monitor never parks). */
-	if (mp != nil && ev != MT_PARKED && mp->mstartfn == sysmon) {
+	mrt_fn monfn = load_relaxed(&sysmonfn);
+	if (mp != nil && ev != MT_PARKED && monfn != nil && mp->mstartfn == monfn) {
 		size_t k = 0;
 		while (extra[k] != '\0')
 			k++;
