@@ -617,18 +617,27 @@ MRT_API int mrt_signalm(int64_t id, int sig)
 	int r = -ESRCH;
 	walkbegin();
 	for (m *mp = load_acquire(&allm); mp != nil; mp = load_acquire(&mp->alllink)) {
-		if (__atomic_load_n(&mp->id, __ATOMIC_RELAXED) != id)
-			continue;
-		__atomic_fetch_add(&mp->sending, 1, __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_SEQ_CST); /* pairs with mexit's */
-		uint32_t st = __atomic_load_n(&mp->status, __ATOMIC_ACQUIRE);
-		if (st == MRT_M_STARTING || st == MRT_M_RUNNING || st == MRT_M_IDLE) {
-			TESTPOINT(TP_SIGNALM, mp);
-			r = signalm(mp, sig);
+		if (__atomic_load_n(&mp->id, __ATOMIC_RELAXED) == id) {
+			r = msignal(mp, sig);
+			break;
 		}
-		__atomic_fetch_sub(&mp->sending, 1, __ATOMIC_RELEASE);
-		break;
 	}
 	walkend();
+	return r;
+}
+
+/* Sends sig to mp's thread if the M is live (see mrt_signalm): 0, or
+ * -ESRCH. The caller is walking allm (walkbegin), found mp on it. */
+int msignal(m *mp, int sig)
+{
+	int r = -ESRCH;
+	__atomic_fetch_add(&mp->sending, 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* pairs with mexit's */
+	uint32_t st = __atomic_load_n(&mp->status, __ATOMIC_ACQUIRE);
+	if (st == MRT_M_STARTING || st == MRT_M_RUNNING || st == MRT_M_IDLE) {
+		TESTPOINT(TP_SIGNALM, mp);
+		r = signalm(mp, sig);
+	}
+	__atomic_fetch_sub(&mp->sending, 1, __ATOMIC_RELEASE);
 	return r;
 }

@@ -379,6 +379,9 @@ void mstart(void *mp); /* platform's thread entry calls this on g0 */
  * model: pthread_exit, cancellation), on that thread: ends the M. */
 void mexitthread(m *mp);
 void mputfreem(m *mp);
+/* Sends sig to mp, which a walker of allm found, if it is live (0, -ESRCH):
+ * mrt_signalm's protocol against its thread's end. */
+int msignal(m *mp, int sig);
 int64_t startm(mrt_fn fn, void *arg, void *p);
 int reapfreem(void);
 void mfree(m *mp);    /* back to the m pool */
