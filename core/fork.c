@@ -240,6 +240,9 @@ static void forkchild(void)
 	if (me != nil) {
 		me->procid = self;
 	}
+	/* The template thread was another thread (#14 item 3), and so was
+	 * anyone who held its locks: the next need starts one afresh. */
+	__builtin_memset(&newmHandoff, 0, sizeof newmHandoff);
 	/* Every M on allm but ours is dead, parked ones included. */
 	m **pp = &allm;
 	while (*pp != nil) {

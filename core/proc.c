@@ -189,12 +189,31 @@ static int newm1(m *mp)
 }
 
 /*
+ * A creation the calling thread must not make itself (mnoclone): the
+ * template thread makes it (template.c), or, if no clean thread has started
+ * one yet, it is refused.
+ */
+static int64_t newmhandoff(mrt_fn fn, void *arg, void *p)
+{
+	int64_t (*handoff)(mrt_fn, void *, void *) = load_acquire(&newmHandoff.handoff);
+	if (handoff != nil)
+		return handoff(fn, arg, p);
+	seterrmsg("mrt: this thread's state must not be cloned (a locked g, mrt_mtaint, an "
+	          "attached thread) and no template thread exists to create the M");
+	MTRACE(MT_FAILED, nil, -EPERM);
+	return -EPERM;
+}
+
+/*
  * newm creates an M that will run fn(arg) with p (Go's newm): allocm, then
- * newm1. A failure after allocm undoes all of it (mfailed).
+ * newm1. A failure after allocm undoes all of it (mfailed). A thread that
+ * must not be cloned hands the creation off (mnoclone: template.c).
  */
 int64_t newm(mrt_fn fn, void *arg, void *p)
 {
 	m *mp;
+	if (unlikely(mnoclone(getm())))
+		return newmhandoff(fn, arg, p);
 	int err = allocm(&mp, fn, arg, p);
 	if (err != 0) {
 		MTRACE(MT_FAILED, nil, err);
@@ -272,13 +291,16 @@ void mstart(void *arg)
 			ctx_switch(&mp->exitctx, ctx_make((void *)mp->g0top, mstart1, mp));
 			/* Back at the exit point, on g0 at the top. */
 			san_exitpoint_enter(mp);
+			/* The g locked to the M is unwired first, and a locked or
+			 * tainted M does not park (#14 items 2, 3: runtime.h). */
+			bool noreuse = mlockedexit(mp);
 			/* A user g that ended the function is dead from here, as
 			 * the M no longer runs on its stack (see gexit0 in g.c). */
 			if (mp->exitg != nil) {
 				__atomic_store_n(&mp->exitg->status, _Gdead, __ATOMIC_RELEASE);
 				mp->exitg = nil;
 			}
-			if (mp->mexitreason != MEXIT_PARK)
+			if (mp->mexitreason != MEXIT_PARK || noreuse)
 				break;
 			if (!mpark(mp)) {
 				retired = true;
@@ -287,7 +309,7 @@ void mstart(void *arg)
 			MTRACE(MT_WOKEN, mp, 0); /* with new work */
 		}
 	}
-	MTRACE(MT_EXITING, mp, retired ? MT_WHY_IDLE : 0);
+	MTRACE(MT_EXITING, mp, retired ? MT_WHY_IDLE : mp->mexitwhy);
 	mexit(mp);
 	osexit(mp);
 }
@@ -315,7 +337,12 @@ void mexitthread(m *mp)
 	uintptr_t sp = arch_getsp();
 	g *gp = __atomic_load_n(&mp->curg, __ATOMIC_RELAXED);
 	bool ong0 = sp >= mp->g0->stack.lo && sp < mp->g0->stack.hi;
-	if (gp->kind == G_USER && !(sp >= gp->stack.lo && sp < gp->stack.hi)) {
+	bool dead = gp->kind == G_USER && !(sp >= gp->stack.lo && sp < gp->stack.hi);
+	mp->exitg = dead ? gp : nil; /* a locked g unwired as at the exit point */
+	mp->mexitreason = MEXIT_EXIT;
+	(void)mlockedexit(mp);
+	mp->exitg = nil;
+	if (dead) {
 		gp->ctx = nil;
 		__atomic_store_n(&gp->status, _Gdead, __ATOMIC_RELEASE);
 	}

@@ -178,7 +178,13 @@ struct mrt_g {
 	 * with a release store only after the frame is complete.
 	 */
 	void *ctx;
-	struct mrt_m *m;  /* g0 and gsignal: their M (a user g's M is getm()) */
+	/* g0 and gsignal: their M. A user g: the M it is locked to
+	 * (mrt_lockosthread: Go's g.lockedm), nil if none, morphan once that
+	 * M has ended (the g can never run again); the M a user g runs on is
+	 * getm(). One field for both, so that mrt_gogo's fast path refuses
+	 * another M's g0 and a g locked to another M with one load and test
+	 * (g.c). */
+	struct mrt_m *m;
 	int64_t goid;
 	/* _Gidle, _Gdead, or _Grunnable for a g that is started and not dead:
 	 * whether it is running right now is ctx == nil (see gstatus), so a
@@ -195,6 +201,9 @@ struct mrt_g {
 	void *sanfiber;   /* TSan: its fiber */
 };
 typedef struct mrt_g g;
+
+/* A user g's m once the M it was locked to has ended (see g.m). */
+#define morphan ((struct mrt_m *)1)
 
 /* ---------------------------------------------------------------------------
  * Ms
@@ -239,8 +248,20 @@ struct mrt_m {
 	g *gsignal;     /* signal stack */
 	g g0_, gsignal_; /* where g0 and gsignal live: pooled with the m */
 	g *curg;        /* g running on this M right now (g0 when none) */
-	uint32_t onsystemstack; /* in mrt_systemstack: no switching (next to
-	                           curg: both are touched by every switch) */
+	/*
+	 * What sends mrt_gogo on this M to its slow path, next to curg (both
+	 * are touched by every switch) and read by the fast path as one word
+	 * (nogogo), so that the lock rule costs the switch no load of its own
+	 * (#14 item 2): in mrt_systemstack (no switching at all), or a g
+	 * locked to the M (only it and g0 may run here; g.c's gogoerr).
+	 */
+	union {
+		struct {
+			uint32_t onsystemstack;
+			uint32_t lockedgogo; /* lockedg != nil */
+		};
+		uint64_t nogogo;
+	};
 	int64_t id;
 	int32_t procid; /* kernel tid; CLONE_PARENT_SETTID writes it */
 	/* mrt_signalm calls that may send to this M's thread right now, and
@@ -292,6 +313,20 @@ struct mrt_m {
 	uint32_t birth;   /* birthDone, Pending or Waited (a futex word) */
 	int32_t starterr; /* minit failed, or (on freem) its creation did: the
 	                     M never ran its function */
+
+	/*
+	 * The thread's own state (#14 items 2 and 3). lockedg is the user g
+	 * wired to this M by mrt_lockosthread, lockedext its nesting (Go's
+	 * m.lockedg, m.lockedExt); only this M's thread writes them. tainted:
+	 * the thread changed state no other work may inherit (mrt_mtaint;
+	 * set for good). Such an M, and one that is attached, never parks
+	 * and never clones a new M: the template thread does (template.c).
+	 */
+	g *lockedg;
+	uint32_t lockedext;
+	bool tainted;
+	bool attached;     /* set by mrt_needm (#14 item 1) */
+	uint8_t mexitwhy;  /* MT_WHY_* of an exit the M did not ask for */
 
 	uint32_t fastrand[2];
 	os_sigset sigmask; /* signal mask the M starts with: the init mask */
@@ -436,7 +471,7 @@ extern struct debugvars debug; /* MRTDEBUG, set once by mrt_init */
 enum { MT_CREATED, MT_STARTED, MT_PARKED, MT_WOKEN, MT_EXITING, MT_REAPED, MT_FAILED };
 /* Why an M exits (MT_EXITING's err): its function ended (0), it retired
  * after its idle time, its thread ended outside mrt (mexitthread). */
-enum { MT_WHY_IDLE = 1, MT_WHY_THREAD = 2 };
+enum { MT_WHY_IDLE = 1, MT_WHY_THREAD = 2, MT_WHY_LOCKED = 3, MT_WHY_TAINTED = 4 };
 void mtrace(int ev, m *mp, int err) __attribute__((cold, noinline));
 /* An M event (mtrace=1). Off, it costs the M path one load and one
  * predictable branch: the call is out of line and marked cold. */
@@ -555,6 +590,93 @@ void sigsegvundo(void);
 /* Registers fork handlers (libc's pthread_atfork: at mrt_init, on m0). */
 int osatfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 const char *osgetenv(const char *name);
+
+/* ---------------------------------------------------------------------------
+ * A thread's own state (#14 items 2-4): locked gs and tainted Ms
+ * (lockosthread.c), the template thread (template.c), one system call on
+ * every M (allthreads.c). What other files need of them is here, as data
+ * and inlines, so that core has no import cycle: template.c and
+ * lockosthread.c call newm, which must know of them.
+ * ------------------------------------------------------------------------- */
+
+/* The template thread's state (Go's newmHandoff): in runtime2.c, so that a
+ * fork child, which has no template thread, can reset it (fork.c). */
+struct handoffreq;
+struct newmhandofft {
+	mutex lock;              /* newm, waiting */
+	mutex startlock;         /* one templatestart at a time */
+	struct handoffreq *newm; /* creations to make, newest first */
+	bool waiting;            /* the template thread sleeps on wake */
+	note wake;
+	/* The template thread's side of a handoff once there is one, nil
+	 * before. newm calls through it, not by name: template.c calls newm. */
+	int64_t (*handoff)(mrt_fn fn, void *arg, void *p);
+	/* The template thread's function, its M's mstartfn for good: how
+	 * mtrace and mrt_dump tell that M (set before it is created). */
+	mrt_fn fn;
+};
+extern struct newmhandofft newmHandoff;
+
+/* Whether mp is the template thread. */
+static inline bool mistemplate(const m *mp)
+{
+	mrt_fn fn = load_relaxed(&newmHandoff.fn);
+	return fn != nil && load_relaxed(&mp->mstartfn) == fn;
+}
+
+/* Starts the template thread if there is none and the calling thread may be
+ * cloned (mnoclone): 0, or newm's -errno. */
+int templatestart(void);
+
+/* lockosthread.c: the locked g gp ended (gexit0, on g0): the M ends with it,
+ * or, where it cannot end (m0, an attached thread), is tainted. */
+void lockedgexit(m *mp, g *gp);
+
+/*
+ * mnoclone: must a new M not be cloned from mp's thread (the calling
+ * thread's M, nil if it is not one)? clone(2) copies the thread's CPU
+ * affinity, scheduling policy, credentials, namespaces, and its fs (cwd,
+ * root, umask) once unshared. An M with a g locked to it, a tainted M and
+ * an attached thread may have changed them; a thread that is not an M has
+ * taken no part in an mrt_allthreadssyscall, once one has run. Their
+ * creations are made by the template thread (template.c).
+ */
+static inline bool mnoclone(const m *mp)
+{
+	if (mp == nil)
+		return false;
+	return mp->lockedg != nil || mp->tainted || mp->attached;
+}
+
+/*
+ * mlockedexit runs at the exit point (proc.c: mstart, mexitthread) before a
+ * user g that ended the M's function reads dead. The g locked to the M is
+ * unwired: it ended with the function (mp->exitg: unlocked, so that whoever
+ * sees it dead may start it afresh), or it is left suspended, and with its
+ * thread gone no M may ever run it (morphan). Returns whether the M must
+ * end rather than park: a g was locked to it, or its thread is tainted —
+ * the state it changed must not reach other work (Go 1.10).
+ */
+static inline bool mlockedexit(m *mp)
+{
+	bool park = mp->mexitreason == MEXIT_PARK;
+	g *lg = mp->lockedg;
+	if (lg != nil) {
+		store_release(&lg->m, lg == mp->exitg ? nil : morphan);
+		store_relaxed(&mp->lockedg, nil);
+		mp->lockedext = 0;
+		mp->lockedgogo = 0;
+		if (park)
+			mp->mexitwhy = MT_WHY_LOCKED;
+		return true;
+	}
+	if (mp->tainted) {
+		if (park)
+			mp->mexitwhy = MT_WHY_TAINTED;
+		return true;
+	}
+	return false;
+}
 
 /* ---------------------------------------------------------------------------
  * Lock-free walks of allm

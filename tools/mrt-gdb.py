@@ -2,7 +2,8 @@
 # for Ms).
 #
 #   (gdb) source tools/mrt-gdb.py
-#   (gdb) info mrt            every M on allm (and those exited, not reaped)
+#   (gdb) info mrt            every M on allm (and those exited, not reaped),
+#                             the template thread, tainted and locked Ms named
 #   (gdb) mrt bt 3 [full]     backtrace of M3's thread, parked or running
 #
 # It reads mrt's own bookkeeping — allm, sched, struct mrt_m — from the
@@ -113,6 +114,31 @@ def _fnname(addr):
     return "0x%x" % addr
 
 
+def _tags(mp):
+    """What keeps an M from other work, as mrt_dump ends its line with it:
+    the template thread, tainted, attached, a locked g (#14)."""
+    tags = []
+    try:
+        fn = int(_symbol_value("newmHandoff", "newmhandofft", False)["fn"])
+        if fn != 0 and int(mp["mstartfn"]) == fn:
+            tags.append("template")
+    except gdb.GdbError:  # an mrt without a template thread
+        pass
+    for field in ("tainted", "attached"):
+        try:
+            if int(mp[field]) != 0:
+                tags.append(field)
+        except gdb.error:
+            pass
+    try:
+        lg = mp["lockedg"]
+        if int(lg) != 0:
+            tags.append("locked g%d" % int(lg["goid"]))
+    except gdb.error:
+        pass
+    return "".join(" " + t for t in tags)
+
+
 def _ms():
     """Every M mrt knows: those on allm, then those on freem (exited, not yet
     reaped), as (m, where)."""
@@ -152,11 +178,11 @@ Usage: info mrt"""
             state = STATES.get(int(mp["status"]), "?%d" % int(mp["status"]))
             if where == "freem":
                 state = "exited"
-            gdb.write("  %-7s %-8s %-6s %-9s %-34s %-34s %-8s %s\n" % (
+            gdb.write("  %-7s %-8s %-6s %-9s %-34s %-34s %-8s %s%s\n" % (
                 "M%d" % int(mp["id"]), str(tid) if tid > 0 else "-",
                 str(th.num) if th is not None else "-", state,
                 _stack(mp["g0"]), _stack(mp["gsignal"]), _gname(mp),
-                _fnname(int(mp["mstartfn"]))))
+                _fnname(int(mp["mstartfn"])), _tags(mp)))
             n += 1
         gdb.write("%d Ms\n" % n)
 
