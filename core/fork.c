@@ -48,14 +48,18 @@
  * mrt_execlock takes it exclusively, waiting for clones in flight and
  * holding off new ones. A program calls mrt_execlock() right before
  * execve() and mrt_execunlock() if execve fails. Holding it shared costs an
- * atomic add and subtract per creation, no system call.
+ * atomic add and subtract per creation, no system call. The births lock is
+ * the same lock again, held shared around a whole creation and
+ * exclusively by mrt_allthreadssyscall (core/allthreads.c).
  */
 #include "runtime.h"
 #include "fixalloc.h"
 
 /* ------------------------------------------------------------------------
- * The exec lock: readers are M creations, the writer is an exec. A
- * read-write lock written for any instance (struct rwx).
+ * The exec lock, and the births lock: readers are M creations, the writer
+ * an exec (execlk), or an mrt_allthreadssyscall (birthlk, #14 item 4: no
+ * M may be born while a call is made on every M, or it would escape the
+ * change). One implementation, two instances.
  * ------------------------------------------------------------------------ */
 
 enum { rwxwriter = 1u << 31 };
@@ -66,7 +70,7 @@ struct rwx {
 	int32_t writer; /* its tid while it holds or waits */
 };
 
-static struct rwx execlk;
+static struct rwx execlk, birthlk;
 
 /* Shared. -EDEADLK if the calling thread holds the lock exclusively (it
  * would wait for itself). */
@@ -153,6 +157,30 @@ MRT_API int mrt_execunlock(void)
 	return rwxunlock(&execlk);
 }
 
+/* Shared, around a whole creation (newm): from before the M is on allm
+ * until its thread exists or its failure is undone. */
+int birthrlock(void)
+{
+	return rwxrlock(&birthlk);
+}
+
+void birthrunlock(void)
+{
+	rwxrunlock(&birthlk);
+}
+
+/* Exclusive (mrt_allthreadssyscall): every M on allm has its thread, and
+ * no other is made until birthunlock. */
+int birthlock(void)
+{
+	return rwxlock(&birthlk);
+}
+
+void birthunlock(void)
+{
+	rwxunlock(&birthlk);
+}
+
 /* ------------------------------------------------------------------------
  * fork
  * ------------------------------------------------------------------------ */
@@ -235,11 +263,16 @@ static void forkchild(void)
 	sched.nwalkwait = 0;
 	int32_t self = osgettid();
 	rwxforkreset(&execlk, self);
+	rwxforkreset(&birthlk, self);
 
 	m *me = getm();
 	if (me != nil) {
 		me->procid = self;
+		/* A request of an mrt_allthreadssyscall made by a thread that is
+		 * not in the child: its signal is not either (#14 item 4). */
+		me->allthreads = ATS_NONE;
 	}
+	allthreadspending = 0;
 	/* The template thread was another thread (#14 item 3), and so was
 	 * anyone who held its locks: the next need starts one afresh. */
 	__builtin_memset(&newmHandoff, 0, sizeof newmHandoff);

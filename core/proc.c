@@ -68,7 +68,8 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	if (d.g0_stack < minstack || d.g0_stack > maxstack || d.gsignal_stack < minstack ||
 	    d.gsignal_stack > maxstack || d.max_threads < 0 || d.idle_ns < 0 ||
 	    (d.flags & ~(MRT_F_THREAD_NAMES | MRT_F_STACKOVERFLOW)) != 0 ||
-	    namelen >= sizeof cfg.threadname)
+	    namelen >= sizeof cfg.threadname || d.allthreads_signal < 0 ||
+	    d.allthreads_signal > 64 || OS_SIGRESERVED(d.allthreads_signal))
 		return -EINVAL;
 	if (xchg(&initing, 1) != 0)
 		return -EBUSY;
@@ -102,6 +103,7 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	cfg.idle_ns = d.idle_ns;
 	cfg.stackcache = d.stack_cache;
 	cfg.flags = d.flags;
+	cfg.allthreadssig = d.allthreads_signal != 0 ? d.allthreads_signal : OS_ALLTHREADSSIG;
 	sched.maxmcount = d.max_threads;
 
 	/* m0: the calling thread, with the stack it already has as g0. It
@@ -206,16 +208,31 @@ static int64_t newmhandoff(mrt_fn fn, void *arg, void *p)
 
 /*
  * newm creates an M that will run fn(arg) with p (Go's newm): allocm, then
- * newm1. A failure after allocm undoes all of it (mfailed). A thread that
- * must not be cloned hands the creation off (mnoclone: template.c).
+ * newm1. A failure after allocm undoes all of it (mfailed).
+ *
+ * The whole creation holds the births lock shared (#14 item 4): while an
+ * mrt_allthreadssyscall holds it, no M joins allm, and each one on allm has
+ * its thread. A thread that must not be cloned hands the creation off, and
+ * decides so holding the lock: a thread that is not an M must hand off once
+ * a call has run, and one may complete while it waits here. It does not keep
+ * the lock while the template thread, which takes it too, works for it.
  */
 int64_t newm(mrt_fn fn, void *arg, void *p)
 {
 	m *mp;
-	if (unlikely(mnoclone(getm())))
-		return newmhandoff(fn, arg, p);
-	int err = allocm(&mp, fn, arg, p);
+	int err = birthrlock();
 	if (err != 0) {
+		seterrmsg("mrt: the calling thread is in mrt_allthreadssyscall: no M can be created");
+		MTRACE(MT_FAILED, nil, err);
+		return err;
+	}
+	if (unlikely(mnoclone(getm()))) {
+		birthrunlock();
+		return newmhandoff(fn, arg, p);
+	}
+	err = allocm(&mp, fn, arg, p);
+	if (err != 0) {
+		birthrunlock();
 		MTRACE(MT_FAILED, nil, err);
 		return err;
 	}
@@ -229,9 +246,9 @@ int64_t newm(mrt_fn fn, void *arg, void *p)
 	if (err != 0) {
 		MTRACE(MT_FAILED, mp, err);
 		mfailed(mp, true, err);
-		return err;
 	}
-	return id;
+	birthrunlock();
+	return err != 0 ? err : id;
 }
 
 static void mstart1(void *arg);
@@ -415,7 +432,9 @@ static NORETURN void mtoexitpoint(uint32_t reason)
 static void mexit(m *mp)
 {
 	unminit(mp);
+	TESTPOINT(TP_MEXIT, mp);
 	mputfreem(mp);
+	allthreadsleave(mp); /* #14 item 4: a request not begun is given back */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* pairs with mrt_signalm's */
 	if (__atomic_load_n(&mp->sending, __ATOMIC_ACQUIRE) != 0) {
 		TESTPOINT(TP_SENDWAIT, mp);

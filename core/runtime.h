@@ -327,6 +327,10 @@ struct mrt_m {
 	bool tainted;
 	bool attached;     /* set by mrt_needm (#14 item 1) */
 	uint8_t mexitwhy;  /* MT_WHY_* of an exit the M did not ask for */
+	/* mrt_allthreadssyscall's request to this M (allthreads.c):
+	 * ATS_NONE, ATS_ASKED (signal sent or on its way), ATS_RUNNING (the
+	 * handler is making the call). */
+	uint32_t allthreads;
 
 	uint32_t fastrand[2];
 	os_sigset sigmask; /* signal mask the M starts with: the init mask */
@@ -393,6 +397,7 @@ struct mrtconfig {
 	uint32_t stackcache;
 	uint32_t flags;
 	bool threadnames; /* name each M's thread cfg.threadname<id> */
+	int allthreadssig; /* mrt_allthreadssyscall's signal (allthreads.c) */
 	os_sigset initsigmask;
 	/* Clone-model thread-local block (see tls.c). */
 	intptr_t tls_off;        /* &mrt_tls - thread pointer */
@@ -443,9 +448,16 @@ void stackcache_forklock(void);
 void stackcache_forkunlock(void);
 void stackcache_forkreset(void);
 
-/* fork.c: the exec lock (shared around newosproc) and the fork handlers */
+/* fork.c: the exec lock (shared around newosproc), the births lock (shared
+ * around a whole newm, exclusive in mrt_allthreadssyscall: #14 item 4) and
+ * the fork handlers. The r-lock calls return 0 or -EDEADLK (the calling
+ * thread holds the lock exclusively). */
 int execrlock(void);
 void execrunlock(void);
+int birthrlock(void);
+void birthrunlock(void);
+int birthlock(void);
+void birthunlock(void);
 int forkinit(void);
 
 /* g.c */
@@ -587,6 +599,14 @@ void osabort(void) NORETURN;
  * action back. At mrt_init, on m0. */
 int sigsegvinit(void);
 void sigsegvundo(void);
+/* mrt_allthreadssyscall's signal (#14 item 4): installs, once, the handler
+ * that calls allthreadsrun on the thread the signal reaches (0 or -errno;
+ * -EBUSY if the program has a handler there; -ENOSYS where there is no
+ * per-thread call to make: Darwin). Then one system call, raw, on the
+ * calling thread: a[0] the number, a[1..6] the arguments; the kernel's
+ * result (-errno for an error). */
+int osallthreadsinit(int sig);
+long osallthreadscall(const long a[7]);
 /* Registers fork handlers (libc's pthread_atfork: at mrt_init, on m0). */
 int osatfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 const char *osgetenv(const char *name);
@@ -628,6 +648,15 @@ static inline bool mistemplate(const m *mp)
  * cloned (mnoclone): 0, or newm's -errno. */
 int templatestart(void);
 
+/* mrt_allthreadssyscall's state that others touch (allthreads.c): Ms asked
+ * and not yet done (a futex word the caller sleeps on), and whether a call
+ * has changed the Ms (then threads that are not Ms hand creations off). */
+enum { ATS_NONE, ATS_ASKED, ATS_RUNNING };
+extern uint32_t allthreadspending;
+extern uint32_t allthreadsran;
+/* The signal handler's part, on the thread the signal reached. */
+void allthreadsrun(void);
+
 /* lockosthread.c: the locked g gp ended (gexit0, on g0): the M ends with it,
  * or, where it cannot end (m0, an attached thread), is tainted. */
 void lockedgexit(m *mp, g *gp);
@@ -644,8 +673,31 @@ void lockedgexit(m *mp, g *gp);
 static inline bool mnoclone(const m *mp)
 {
 	if (mp == nil)
-		return false;
+		return load_relaxed(&allthreadsran) != 0;
 	return mp->lockedg != nil || mp->tainted || mp->attached;
+}
+
+/* One M asked by mrt_allthreadssyscall is done: the last wakes the caller. */
+static inline void allthreadsdone1(void)
+{
+	if (__atomic_sub_fetch(&allthreadspending, 1, __ATOMIC_ACQ_REL) == 0)
+		futexwakeup(&allthreadspending, 1);
+}
+
+/*
+ * An M that ends (mexit, after it is EXITING) gives back a request it has
+ * not begun: it may never run the handler (the pthread model blocks every
+ * signal first). The caller stored the request before it read the status,
+ * the M its status before this: one of the two sees the other (fences),
+ * and the cas decides who gives it back.
+ */
+static inline void allthreadsleave(m *mp)
+{
+	uint32_t asked = ATS_ASKED;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_compare_exchange_n(&mp->allthreads, &asked, ATS_NONE, false,
+	                                __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		allthreadsdone1();
 }
 
 /*
@@ -754,6 +806,10 @@ enum testpoint {
 	TP_MSTART,    /* a new M's thread at mstart, before minit: the m */
 	TP_SIGNALM,   /* mrt_signalm has found the M live, not sent yet: the m */
 	TP_SENDWAIT,  /* an exiting M waits for a send in flight (mexit): the m */
+	TP_ALLTHREADS, /* mrt_allthreadssyscall: the call made on the calling
+	                  thread, births held off, no M asked yet: nil */
+	TP_MEXIT,     /* mexit: the M's signals taken down (unminit), still
+	                 on allm: the m */
 	NTESTPOINT
 };
 #ifdef MRT_TESTHOOKS

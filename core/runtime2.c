@@ -21,7 +21,10 @@ int32_t ncpu = 1;
  * fork.c. */
 fixalloc gpool = FIXALLOC_INIT(g);
 
-/* The template thread's state (template.c; Go's newmHandoff): here so that
- * newm and a fork child reach it without depending on that file (runtime.h
- * says why). */
+/* The template thread's state (template.c; Go's newmHandoff), and what
+ * mrt_allthreadssyscall shares with the M path (allthreads.c): here so that
+ * newm, mexit and a fork child reach them without depending on those
+ * files (runtime.h says why). */
 struct newmhandofft newmHandoff;
+uint32_t allthreadspending;
+uint32_t allthreadsran;

@@ -126,6 +126,10 @@ struct mrt_config {
 	                         /proc/<pid>/task/<tid>/comm, top -H and gdb.
 	                         At most 15 bytes; Linux cuts the whole name to
 	                         15. Copied. See MRT_F_THREAD_NAMES. */
+	int32_t allthreads_signal; /* the signal mrt_allthreadssyscall sends
+	                         to each M (Linux); default 62 (SIGRTMAX-2 of
+	                         glibc: see mrt_allthreadssyscall). 1..64,
+	                         not glibc's 32 or 33. */
 };
 
 /* A configuration of defaults, its size set: start from this. */
@@ -188,7 +192,8 @@ struct mrt_config {
  *
  * Returns 0; -EINVAL for out-of-range config values (stacks below 16 KiB or
  * above 1 GiB, a negative limit or idle time, unknown flags, a thread_name
- * longer than 15 bytes) and for a size smaller than this version 0.1's
+ * longer than 15 bytes, an allthreads_signal outside 0..64 or one the C
+ * library keeps) and for a size smaller than this version 0.1's
  * struct; -E2BIG for a larger size whose fields beyond this version's are
  * not all zero (the program asks for something this mrt cannot do);
  * -EBUSY if mrt is already initialised (the first configuration stays in
@@ -460,6 +465,49 @@ MRT_API int mrt_mtaint(void);
  * mrt_mstats and the thread limit, on allm, named "template" by
  * MRTDEBUG=mtrace, mrt_dump and gdb's info mrt — and never exits.
  */
+
+/*
+ * mrt_allthreadssyscall makes the system call nr(a1, ..., a6) on every M
+ * — m0, the Ms mrt created, attached Ms, the template thread — as Go's
+ * syscall.AllThreadsSyscall does. For per-thread state that a program
+ * thinks of as the process's: credentials above all. In the clone model a
+ * setuid(), setgid(), setgroups() or capset() on m0 changes m0 alone
+ * (glibc spreads its own set*id calls to the threads it made, which Ms are
+ * not): the Ms, and Ms they create later, keep the old credentials. Those
+ * calls must go through here, as the raw system calls (SYS_setresuid, ...).
+ * In the pthread model glibc covers its own set*id calls, but not prctl,
+ * capset and the rest.
+ *
+ * All or nothing: the call is made first on the calling thread (an M or
+ * not); if it fails there, nothing else is done and its -errno is
+ * returned. Then every other M makes it, and the results are compared: if
+ * an M's differs, -ENOTRECOVERABLE, and mrt_errmsg names the first such M
+ * and its result (the Ms now differ: Go throws). No M is born while the
+ * call runs (creations elsewhere wait), so none escapes it: a later M is
+ * cloned from an M that made it, or made by the template thread. For calls
+ * whose result is the same on every thread (0 for set*id, capset, most of
+ * prctl); threads that are not Ms are the program's and are not reached.
+ *
+ * How: each M is sent a signal (allthreads_signal in struct mrt_config, 62
+ * by default: not glibc's 32 and 33, nor 63 and 64, which QEMU's user mode
+ * cannot deliver and Valgrind keeps) whose handler makes the call on that
+ * M. It reaches an M wherever it is — parked, running, in a blocking
+ * system call, which SA_RESTART resumes afterwards — but not while the M
+ * blocks the signal: the call then waits until it is let through (as Go
+ * requires; do not block it on an M). The handler is installed at the
+ * first call, with the raw rt_sigaction, and stays: from then on the
+ * signal is mrt's (a send of it that mrt did not ask for is ignored).
+ *
+ * Returns what the call returned on the calling thread; its -errno if it
+ * failed there; -ENOTRECOVERABLE (see above); -EINVAL before mrt_init, or
+ * if the init mask blocks the signal (every M would); -EBUSY if the
+ * program has a handler of its own on the signal (choose another); the
+ * template thread's creation errors at the first call; -ENOSYS on Darwin,
+ * whose credentials are the process's (nothing is done). Calls are made
+ * one at a time. Linux only. [any thread; both models; not async-signal-safe]
+ */
+MRT_API long mrt_allthreadssyscall(long nr, long a1, long a2, long a3, long a4, long a5,
+                                   long a6);
 
 /* ------------------------------------------------------------------------
  * The current M

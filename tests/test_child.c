@@ -230,10 +230,18 @@ static void child_before_init(void)
 		CFG(.idle_ns = -5),
 		CFG(.flags = 0x80000000u),
 		{ .max_threads = 77 }, /* no size */
-		{ .size = sizeof(struct mrt_config) - 8, .max_threads = 77 },
+		/* smaller than version 0.1's struct, which ends with thread_name */
+		{ .size = offsetof(struct mrt_config, thread_name), .max_threads = 77 },
+		CFG(.allthreads_signal = -1),
+		CFG(.allthreads_signal = 65),
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		CHILD_CHECK(mrt_init(&bad[i]) == -EINVAL);
+	for (int sig = 32; sig <= 33; sig++) {
+		struct mrt_config c = CFG(.allthreads_signal = sig);
+		if (OS_SIGRESERVED(sig)) /* glibc's own */
+			CHILD_CHECK(mrt_init(&c) == -EINVAL);
+	}
 
 	/* Built against a newer header: fields this mrt does not know must be
 	 * zero, or it cannot do what is asked. */
