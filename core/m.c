@@ -162,13 +162,15 @@ static void mstacksfree(m *mp, bool undo, bool g0too)
 		stackundo(&gs->stackmem);
 	else
 		stackfree(&gs->stackmem);
-	gs->stack.lo = gs->stack.hi = 0;
+	__atomic_store_n(&gs->stack.lo, 0, __ATOMIC_RELAXED); /* walkers: stackbounds */
+	__atomic_store_n(&gs->stack.hi, 0, __ATOMIC_RELAXED);
 	if (g0too && g0->ownstack) {
 		if (undo)
 			stackundo(&g0->stackmem);
 		else
 			stackfree(&g0->stackmem);
-		g0->stack.lo = g0->stack.hi = 0;
+		__atomic_store_n(&g0->stack.lo, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&g0->stack.hi, 0, __ATOMIC_RELAXED);
 	}
 }
 

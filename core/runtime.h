@@ -127,8 +127,9 @@ enum stackfrom { STACK_MAPPED, STACK_CACHED };
 /*
  * A stack's bounds as a lock-free allm walker takes them (mrt_forallm,
  * mrt_dump). They are stored one word at a time while the M is on allm — a
- * new M's g0 by allocm (clone model) or by the thread's own minit
- * (pthread model), a failed creation's cleared (mstacksfree) — so a walker
+ * new M's gsignal by gsignalalloc, its g0 by allocm (clone model) or by the
+ * thread's own minit (pthread model), a failed creation's cleared
+ * (mstacksfree) — so a walker
  * can meet one half set: such a pair reads as [0, 0), "not known yet".
  * Bounds only ever go from zero to whole and back, so a pair with both
  * halves set is a true one.
