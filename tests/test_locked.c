@@ -120,6 +120,20 @@ static bool dumpline(int64_t id, char *buf, size_t n)
 	return true;
 }
 
+#if defined(__linux__)
+/* In a child: waits until tid has left /proc/self/task (testlib's
+ * wait_thread_gone, whose cmocka fail() belongs to the parent). The kernel
+ * thread may outlive the join by a moment; a thread that stays 60 s, parked
+ * somewhere instead of ended, fails. */
+static void child_thread_gone(int32_t tid)
+{
+	int64_t deadline = mrt_nanotime() + 60 * 1000000000LL;
+	while (thread_exists(tid) && mrt_nanotime() < deadline)
+		sched_yield();
+	CHILD_CHECK(!thread_exists(tid));
+}
+#endif
+
 /* ------------------------------------------------------------------------
  * Locked gs: where they may run, and what they may share an M with
  * ------------------------------------------------------------------------ */
@@ -252,10 +266,7 @@ static void child_locked_end(void)
 		CHILD_CHECK(mrt_gfree(endg) == 0);
 #if defined(__linux__)
 		/* The thread itself is gone, not parked somewhere. */
-		int64_t deadline = mrt_nanotime() + 60 * 1000000000LL;
-		while (thread_exists(endtid) && mrt_nanotime() < deadline)
-			sched_yield();
-		CHILD_CHECK(!thread_exists(endtid));
+		child_thread_gone(endtid);
 #endif
 	}
 }
@@ -351,10 +362,7 @@ static void child_taint(void)
 	CHILD_CHECK(st.created == st0.created + 2 && st.freed == st0.freed + 1);
 	CHILD_CHECK(st.idle == 0 && st.live == st0.live + 1);
 #if defined(__linux__)
-	int64_t deadline = mrt_nanotime() + 60 * 1000000000LL;
-	while (thread_exists(endtid) && mrt_nanotime() < deadline)
-		sched_yield();
-	CHILD_CHECK(!thread_exists(endtid));
+	child_thread_gone(endtid);
 #endif
 	/* mrt_mtaint is for Ms only. */
 	CHILD_CHECK(mrt_mtaint() == 0); /* m0: cannot end, but is tainted */
