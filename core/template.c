@@ -21,7 +21,9 @@
  * first mrt_allthreadssyscall (the template takes part in the call like
  * every M). A thread that is not clean never starts it — that is what it
  * would clone — so a creation handed off before any clean thread started
- * it is refused (-EPERM, proc.c).
+ * it is refused (-EPERM, proc.c). A program whose attached threads (mrt_needm)
+ * ask for Ms starts it early instead, with mrt_starttemplatethread, as Go's
+ * main starts it at once when cgo may bring threads in from C.
  *
  * How. A request lives on the requester's stack: the creation's arguments,
  * and once it is made the result and the message mrt_errmsg would have
@@ -115,4 +117,20 @@ int templatestart(void)
 	}
 	unlock(&newmHandoff.startlock);
 	return id < 0 ? (int)id : 0;
+}
+
+MRT_API int mrt_starttemplatethread(void)
+{
+	if (!load_acquire(&cfg.inited))
+		return -EINVAL;
+	m *mp = getm();
+	if (mp == nil)
+		return -EPERM;
+	if (load_acquire(&newmHandoff.handoff) == nil && mnoclone(mp)) {
+		seterrmsg("mrt: M%lld must not be cloned (a locked g, mrt_mtaint, an attached "
+		          "thread): it cannot start the template thread",
+		          (long long)mp->id);
+		return -EPERM;
+	}
+	return templatestart();
 }

@@ -464,7 +464,20 @@ MRT_API int mrt_mtaint(void);
  * creations are -EPERM). It is an M like any other — counted in
  * mrt_mstats and the thread limit, on allm, named "template" by
  * MRTDEBUG=mtrace, mrt_dump and gdb's info mrt — and never exits.
+ *
+ * mrt_starttemplatethread starts it now, cloned from the calling thread
+ * (Go's startTemplateThread, which Go's main calls at start-up when cgo
+ * may bring threads in from C). Call it early, from a thread that is still
+ * as the process started (m0 before it changes anything), when Ms may be
+ * asked for on attached threads (mrt_needm): such a thread is never
+ * cloned, nor can it start the template thread itself, so until one exists
+ * its mrt_newm is -EPERM. Returns 0, also when the template thread exists
+ * already; -EPERM on a thread that must not be cloned (a locked g, tainted,
+ * attached) and on one that is not an M; -EINVAL before mrt_init;
+ * mrt_newm's errors.
+ * [an M; both models; not async-signal-safe]
  */
+MRT_API int mrt_starttemplatethread(void);
 
 /*
  * mrt_allthreadssyscall makes the system call nr(a1, ..., a6) on every M

@@ -590,11 +590,21 @@ static void child_handoff_errors(void)
 	getm()->attached = true;
 	CHILD_CHECK(mrt_newm(fn_exit, NULL, NULL) == -EPERM);
 	CHILD_CHECK(strstr(mrt_errmsg(), "no template thread") != NULL);
+	/* Nor can it start one: it would be cloned from this thread. */
+	CHILD_CHECK(mrt_starttemplatethread() == -EPERM);
+	CHILD_CHECK(strstr(mrt_errmsg(), "cannot start the template thread") != NULL);
 	getm()->attached = false;
+	struct mrt_mstats st;
+	CHILD_CHECK(mrt_mstats(&st) == 0 && st.live == 1);
 
+	/* Started early from a clean m0, once. */
+	CHILD_CHECK(mrt_starttemplatethread() == 0);
+	CHILD_CHECK(mrt_starttemplatethread() == 0);
+	CHILD_CHECK(mrt_mstats(&st) == 0 && st.live == 2);
+	char line[256];
+	CHILD_CHECK(dumpline(1, line, sizeof line) && strstr(line, " template") != NULL);
 	/* m0 tainted: the template thread makes its Ms from now on. */
 	CHILD_CHECK(mrt_mtaint() == 0);
-	struct mrt_mstats st;
 	CHILD_CHECK(mrt_mstats(&st) == 0 && st.live == 2);
 	/* The thread limit, as the template met it. */
 	CHILD_CHECK(mrt_setmaxthreads(2) > 0);
@@ -613,7 +623,8 @@ static void child_handoff_errors(void)
 
 /* What a creation handed to the template thread returns is what the caller
  * would have got, with mrt_errmsg's message; with no template thread yet,
- * -EPERM saying so (#14 item 3). */
+ * -EPERM saying so, and such a thread cannot start one either, while a
+ * clean m0 can, once (mrt_starttemplatethread; #14 item 3). */
 static void test_handed_off_creation_reports_its_errors(void **state)
 {
 	(void)state;
@@ -632,6 +643,7 @@ static void *notm_lock(void *arg)
 	r[0] = mrt_lockosthread();
 	r[1] = mrt_unlockosthread();
 	r[2] = mrt_mtaint();
+	r[3] = mrt_starttemplatethread();
 	return NULL;
 }
 
@@ -651,16 +663,17 @@ static void child_where(void)
 {
 	CHILD_CHECK(mrt_lockosthread() == -EPERM); /* before mrt_init: not an M */
 	CHILD_CHECK(mrt_mtaint() == -EPERM);
+	CHILD_CHECK(mrt_starttemplatethread() == -EINVAL);
 	CHILD_CHECK(mrt_init(NULL) == 0);
 	/* g0 is not a user g. */
 	CHILD_CHECK(mrt_lockosthread() == -EPERM);
 	CHILD_CHECK(mrt_unlockosthread() == -EPERM);
 	/* A thread that is not an M. */
-	int r[3] = { 1, 1, 1 };
+	int r[4] = { 1, 1, 1, 1 };
 	pthread_t t;
 	CHILD_CHECK(pthread_create(&t, NULL, notm_lock, r) == 0);
 	CHILD_CHECK(pthread_join(t, NULL) == 0);
-	CHILD_CHECK(r[0] == -EPERM && r[1] == -EPERM && r[2] == -EPERM);
+	CHILD_CHECK(r[0] == -EPERM && r[1] == -EPERM && r[2] == -EPERM && r[3] == -EPERM);
 	/* Inside mrt_systemstack (on g0). */
 	int s[2] = { 1, 1 };
 	mrt_g *g = newg(g_systemstack, s);
@@ -674,7 +687,8 @@ static void child_where(void)
 
 /* mrt_lockosthread and mrt_unlockosthread need a user g on an M: on g0
  * (also inside mrt_systemstack), on a thread that is not an M and before
- * mrt_init they are -EPERM, as is mrt_mtaint off an M. */
+ * mrt_init they are -EPERM, as are mrt_mtaint and mrt_starttemplatethread
+ * off an M (the latter -EINVAL before mrt_init). */
 static void test_lock_calls_need_a_user_g(void **state)
 {
 	(void)state;
