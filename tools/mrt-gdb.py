@@ -20,7 +20,7 @@
 
 import gdb
 
-STATES = {0: "pooled", 1: "starting", 2: "running", 3: "idle", 4: "exiting"}
+STATES = {0: "pooled", 1: "starting", 2: "running", 3: "idle", 4: "exiting", 5: "attached"}
 KIND_G0, KIND_SIGNAL = 1, 2
 
 
@@ -116,7 +116,7 @@ def _fnname(addr):
 
 def _tags(mp):
     """What keeps an M from other work, as mrt_dump ends its line with it:
-    the template thread, tainted, attached, a locked g (#14)."""
+    the template thread, tainted, a locked g (#14; attached is a state)."""
     tags = []
     try:
         fn = int(_symbol_value("newmHandoff", "newmhandofft", False)["fn"])
@@ -124,12 +124,11 @@ def _tags(mp):
             tags.append("template")
     except gdb.GdbError:  # an mrt without a template thread
         pass
-    for field in ("tainted", "attached"):
-        try:
-            if int(mp[field]) != 0:
-                tags.append(field)
-        except gdb.error:
-            pass
+    try:
+        if int(mp["tainted"]) != 0:
+            tags.append("tainted")
+    except gdb.error:
+        pass
     try:
         lg = mp["lockedg"]
         if int(lg) != 0:
