@@ -200,10 +200,24 @@ static int64_t newmhandoff(mrt_fn fn, void *arg, void *p)
 	int64_t (*handoff)(mrt_fn, void *, void *) = load_acquire(&newmHandoff.handoff);
 	if (handoff != nil)
 		return handoff(fn, arg, p);
-	seterrmsg("mrt: this thread's state must not be cloned (a locked g, mrt_mtaint, an "
-	          "attached thread) and no template thread exists to create the M");
+	seterrmsg("mrt: this thread's state must not be cloned (a locked g, mrt_mtaint) and "
+	          "no template thread exists to create the M");
 	MTRACE(MT_FAILED, nil, -EPERM);
 	return -EPERM;
+}
+
+/*
+ * Whether a thread that should not be cloned (mnoclone) is cloned after
+ * all: an attached thread, neither locked nor tainted, while there is no
+ * template thread. It cannot start one (it would be the clone's source),
+ * and nothing says it changed anything; a program that cares starts the
+ * template thread early (mrt_starttemplatethread), as Go's main does
+ * under cgo for the threads C brings in.
+ */
+static bool nohandoff(const m *self)
+{
+	return self != nil && self->attached && self->lockedg == nil && !self->tainted &&
+	       load_acquire(&newmHandoff.handoff) == nil;
 }
 
 /*
@@ -226,7 +240,8 @@ int64_t newm(mrt_fn fn, void *arg, void *p)
 		MTRACE(MT_FAILED, nil, err);
 		return err;
 	}
-	if (unlikely(mnoclone(getm()))) {
+	m *self = getm();
+	if (unlikely(mnoclone(self)) && !nohandoff(self)) {
 		birthrunlock();
 		return newmhandoff(fn, arg, p);
 	}

@@ -456,13 +456,20 @@ static void change_m(void *arg)
 	}
 	if (how == HOW_TAINT)
 		CHILD_CHECK(mrt_mtaint() == 0);
-	if (how == HOW_ATTACHED)
-		getm()->attached = true; /* as mrt_needm sets it (#14 item 1) */
 	change_and_create();
-	getm()->attached = false;
 	/* A changed M must not go back to the idle list: end it (the
 	 * tainted one would anyway). */
 	mrt_mexit();
+}
+
+/* A thread mrt did not make: attached, it changes and asks for an M. */
+static void *attached_change(void *arg)
+{
+	(void)arg;
+	CHILD_CHECK(mrt_needm() > 0);
+	change_and_create();
+	CHILD_CHECK(mrt_dropm() == 0);
+	return NULL;
 }
 
 static bool samestate(const struct threadstate *a, const struct threadstate *b)
@@ -492,9 +499,16 @@ static void child_propagation(void)
 	CHILD_CHECK(realpath(tmpl, newdir) != NULL);
 
 	for (how = HOW_LOCK; how <= HOW_NONE; how++) {
-		int64_t id = mrt_newm(change_m, NULL, NULL);
-		CHILD_CHECK(id > 0);
-		CHILD_CHECK(mrt_join(id) == 0);
+		if (how == HOW_ATTACHED) {
+			/* A thread of the program's, attached (#14 item 1). */
+			pthread_t t;
+			CHILD_CHECK(pthread_create(&t, NULL, attached_change, NULL) == 0);
+			CHILD_CHECK(pthread_join(t, NULL) == 0);
+		} else {
+			int64_t id = mrt_newm(change_m, NULL, NULL);
+			CHILD_CHECK(id > 0);
+			CHILD_CHECK(mrt_join(id) == 0);
+		}
 		/* The change took on the changed M... */
 		CHILD_CHECK(changed.ok && probed.ok);
 		CHILD_CHECK(strcmp(changed.cwd, newdir) == 0 && strcmp(changed.comm, "changed") == 0);
@@ -583,26 +597,50 @@ static void test_locked_g_end_on_m0_taints_it(void **state)
  * The template thread's errors reach the caller
  * ------------------------------------------------------------------------ */
 
+static void *attached_early(void *arg)
+{
+	(void)arg;
+	CHILD_CHECK(mrt_needm() > 0);
+	CHILD_CHECK(mrt_starttemplatethread() == -EPERM);
+	CHILD_CHECK(strstr(mrt_errmsg(), "cannot start the template thread") != NULL);
+	int64_t id = mrt_newm(fn_exit, NULL, NULL);
+	CHILD_CHECK(id > 0);
+	CHILD_CHECK(mrt_join(id) == 0);
+	CHILD_CHECK(mrt_dropm() == 0);
+	return NULL;
+}
+
+/* m0 tainted with no room for the template thread: its Ms are refused. */
+static void child_no_template(void)
+{
+	CHILD_CHECK(mrt_init(NULL) == 0);
+	CHILD_CHECK(mrt_setmaxthreads(1) > 0);
+	CHILD_CHECK(mrt_mtaint() == -EAGAIN); /* tainted all the same */
+	CHILD_CHECK(mrt_setmaxthreads(100) == 1);
+	CHILD_CHECK(mrt_newm(fn_exit, NULL, NULL) == -EPERM);
+	CHILD_CHECK(strstr(mrt_errmsg(), "no template thread") != NULL);
+	CHILD_CHECK(mrt_starttemplatethread() == -EPERM);
+	struct mrt_mstats st;
+	CHILD_CHECK(mrt_mstats(&st) == 0 && st.live == 1);
+}
+
 static void child_handoff_errors(void)
 {
 	CHILD_CHECK(mrt_init(NULL) == 0);
-	/* Attached, before any template thread: refused, saying why. */
-	getm()->attached = true;
-	CHILD_CHECK(mrt_newm(fn_exit, NULL, NULL) == -EPERM);
-	CHILD_CHECK(strstr(mrt_errmsg(), "no template thread") != NULL);
-	/* Nor can it start one: it would be cloned from this thread. */
-	CHILD_CHECK(mrt_starttemplatethread() == -EPERM);
-	CHILD_CHECK(strstr(mrt_errmsg(), "cannot start the template thread") != NULL);
-	getm()->attached = false;
+	/* An attached thread before any template thread: it cannot start
+	 * one, and its Ms are cloned from it. */
+	pthread_t t;
+	CHILD_CHECK(pthread_create(&t, NULL, attached_early, NULL) == 0);
+	CHILD_CHECK(pthread_join(t, NULL) == 0);
 	struct mrt_mstats st;
-	CHILD_CHECK(mrt_mstats(&st) == 0 && st.live == 1);
+	CHILD_CHECK(mrt_mstats(&st) == 0 && st.live == 1 && st.created == 3);
 
 	/* Started early from a clean m0, once. */
 	CHILD_CHECK(mrt_starttemplatethread() == 0);
 	CHILD_CHECK(mrt_starttemplatethread() == 0);
-	CHILD_CHECK(mrt_mstats(&st) == 0 && st.live == 2);
+	CHILD_CHECK(mrt_mstats(&st) == 0 && st.live == 2 && st.created == 4);
 	char line[256];
-	CHILD_CHECK(dumpline(1, line, sizeof line) && strstr(line, " template") != NULL);
+	CHILD_CHECK(dumpline(3, line, sizeof line) && strstr(line, " template") != NULL);
 	/* m0 tainted: the template thread makes its Ms from now on. */
 	CHILD_CHECK(mrt_mtaint() == 0);
 	CHILD_CHECK(mrt_mstats(&st) == 0 && st.live == 2);
@@ -622,14 +660,17 @@ static void child_handoff_errors(void)
 }
 
 /* What a creation handed to the template thread returns is what the caller
- * would have got, with mrt_errmsg's message; with no template thread yet,
- * -EPERM saying so, and such a thread cannot start one either, while a
- * clean m0 can, once (mrt_starttemplatethread; #14 item 3). */
+ * would have got, with mrt_errmsg's message. With no template thread, a
+ * tainted m0's creations are -EPERM saying so; an attached thread's are
+ * cloned from it (it cannot start one either); a clean m0 starts one, once
+ * (mrt_starttemplatethread; #14 items 1 and 3). */
 static void test_handed_off_creation_reports_its_errors(void **state)
 {
 	(void)state;
 	struct child c;
 	run_child(child_handoff_errors, 60, &c);
+	assert_child_ok(&c);
+	run_child(child_no_template, 60, &c);
 	assert_child_ok(&c);
 }
 
