@@ -631,6 +631,112 @@ static void test_blocked_signal_holds_the_call(void **state)
 }
 
 /* ------------------------------------------------------------------------
+ * Attached Ms: threads mrt did not make (mrt_needm)
+ * ------------------------------------------------------------------------ */
+
+static uint32_t att_in, att_go, att_dropped;
+static int32_t att_tid;
+static char att_comm[16];
+static bool att_block; /* the thread blocks the signal, as its own mask */
+static m *att_m;
+
+/* A thread of the program's: attached, waits, reads its name, drops its M,
+ * waits again, then lets the signal through (if it blocked it). */
+static void *attached_thread(void *arg)
+{
+	(void)arg;
+	att_tid = mrt_gettid();
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, cfg.allthreadssig);
+	if (att_block)
+		CHILD_CHECK(pthread_sigmask(SIG_BLOCK, &set, NULL) == 0);
+	CHILD_CHECK(mrt_needm() > 0);
+	att_m = getm();
+	ev_add(&att_in, 1);
+	ev_block(&att_go, 1);
+	CHILD_CHECK(rawsys(SYS_prctl, PR_GET_NAME_, (long)att_comm, 0) == 0);
+	CHILD_CHECK(mrt_dropm() == 0);
+	ev_add(&att_dropped, 1);
+	ev_block(&att_go, 2);
+	/* No M now: a signal still pending runs a handler that finds none. */
+	if (att_block)
+		CHILD_CHECK(pthread_sigmask(SIG_UNBLOCK, &set, NULL) == 0);
+	return NULL;
+}
+
+static void child_attached(void)
+{
+	CHILD_CHECK(mrt_init(NULL) == 0);
+	pthread_t t;
+	CHILD_CHECK(pthread_create(&t, NULL, attached_thread, NULL) == 0);
+	ev_wait(&att_in, 1);
+	CHILD_CHECK(mrt_allthreadssyscall(SYS_prctl, PR_SET_NAME_, (long)"ats-att", 0, 0, 0, 0) == 0);
+	char got[32];
+	comm_of(att_tid, got, sizeof got);
+	CHILD_CHECK(strcmp(got, "ats-att") == 0);
+	ev_add(&att_go, 1);
+	ev_wait(&att_dropped, 1);
+	CHILD_CHECK(strcmp(att_comm, "ats-att") == 0); /* as the thread sees it */
+	ev_add(&att_go, 1);
+	CHILD_CHECK(pthread_join(t, NULL) == 0);
+}
+
+/* The call reaches an attached M: a thread of the program's that called
+ * mrt_needm makes it too (#14 items 1 and 4). */
+static void test_call_reaches_an_attached_m(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_attached, 60, &c);
+	assert_child_ok(&c);
+}
+
+static void child_attached_drops(void)
+{
+	CHILD_CHECK(mrt_init(NULL) == 0);
+	att_block = true;
+	pthread_t t, caller;
+	CHILD_CHECK(pthread_create(&t, NULL, attached_thread, NULL) == 0);
+	ev_wait(&att_in, 1);
+	char before[32];
+	comm_of(att_tid, before, sizeof before);
+	callres = 1;
+	CHILD_CHECK(pthread_create(&caller, NULL, caller_thread, (void *)"drop-name") == 0);
+	/* The call has asked the attached M, whose mask holds the signal. */
+	int64_t deadline = mrt_nanotime() + 50 * 1000000000LL;
+	while (__atomic_load_n(&att_m->allthreads, __ATOMIC_ACQUIRE) != ATS_ASKED &&
+	       mrt_nanotime() < deadline)
+		sched_yield();
+	CHILD_CHECK(__atomic_load_n(&att_m->allthreads, __ATOMIC_ACQUIRE) == ATS_ASKED);
+	CHILD_CHECK(__atomic_load_n(&callres, __ATOMIC_ACQUIRE) == 1);
+	/* It drops its M: the request goes back with it, and the call ends. */
+	ev_add(&att_go, 1);
+	CHILD_CHECK(pthread_join(caller, NULL) == 0);
+	CHILD_CHECK(callres == 0);
+	/* The thread was never reached, and is not once it lets the signal
+	 * through without an M. */
+	ev_add(&att_go, 1);
+	CHILD_CHECK(pthread_join(t, NULL) == 0);
+	char after[32];
+	CHILD_CHECK(strcmp(att_comm, before) == 0);
+	comm_of(mrt_gettid(), after, sizeof after);
+	CHILD_CHECK(strcmp(after, "drop-name") == 0);
+}
+
+/* An attached M asked while its thread blocks the signal, which then drops
+ * the M (mrt_dropm): it gives its part of the call back as it leaves allm,
+ * as an ending M does, and the call ends instead of waiting for a thread
+ * that is no M any more (#14 items 1 and 4). */
+static void test_attached_m_dropped_during_the_call_gives_it_back(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_attached_drops, 60, &c);
+	assert_child_ok(&c);
+}
+
+/* ------------------------------------------------------------------------
  * The signal: the program's handler, another number, the init mask
  * ------------------------------------------------------------------------ */
 
@@ -743,6 +849,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_no_m_is_born_during_the_call),
 		cmocka_unit_test(test_m_ending_during_the_call_gives_it_back),
 		cmocka_unit_test(test_blocked_signal_holds_the_call),
+		cmocka_unit_test(test_call_reaches_an_attached_m),
+		cmocka_unit_test(test_attached_m_dropped_during_the_call_gives_it_back),
 		cmocka_unit_test(test_signal_is_configurable_and_never_stolen),
 		cmocka_unit_test(test_call_before_init_is_refused),
 #else
