@@ -148,6 +148,11 @@ static void dropm(m *mp, bool threadend)
 {
 	MTRACE(MT_DROPPED, mp, threadend ? MT_WHY_THREAD : 0);
 	mputfreem(mp);
+	/* A call on every M (core/allthreads.c) that asked this one and whose
+	 * signal has not run gives it back now: once the TLS below is clear
+	 * the handler finds no M, and the thread's own mask may hold the
+	 * signal for ever (#14 item 4). */
+	allthreadsleave(mp);
 	mwaitsends(mp);
 	osunbindm(mp);
 	mrt_tls.m = nil;
