@@ -582,6 +582,10 @@ MRT_API int mrt_starttemplatethread(void);
  * In the pthread model glibc covers its own set*id calls, but not prctl,
  * capset and the rest.
  *
+ * An attached thread (mrt_needm) makes the call while it is an M, with
+ * the mask it has: one that blocks the signal holds the call until it lets
+ * it through or drops its M (mrt_dropm; then it is not reached).
+ *
  * All or nothing: the call is made first on the calling thread (an M or
  * not); if it fails there, nothing else is done and its -errno is
  * returned. Then every other M makes it, and the results are compared: if
