@@ -245,8 +245,10 @@ MRT_API const char *mrt_threadmodel(void);
  * locked g (mrt_lockosthread), a tainted M (mrt_mtaint) or an attached
  * thread, or, once an mrt_allthreadssyscall has run, on a thread that is
  * not an M, the M is created by the template thread instead (see "A
- * thread's own state"), with the same results and errors; if no template
- * thread exists yet to do so, -EPERM (mrt_errmsg says why).
+ * thread's own state"), with the same results and errors. If no template
+ * thread exists yet, an attached thread's M is cloned from it all the same
+ * (see mrt_starttemplatethread), and a locked or tainted M's creation is
+ * -EPERM (mrt_errmsg says why).
  * [any thread, an M, a user g or neither; not async-signal-safe]
  */
 MRT_API int64_t mrt_newm(mrt_fn fn, void *arg, void *p);
@@ -552,7 +554,8 @@ MRT_API int mrt_mtaint(void);
  * started by the first mrt_lockosthread, mrt_mtaint or
  * mrt_allthreadssyscall, from the calling thread if that thread may be
  * cloned (otherwise the next one that may starts it; meanwhile such
- * creations are -EPERM). It is an M like any other — counted in
+ * creations are -EPERM, but an attached thread's, which are cloned from
+ * it). It is an M like any other — counted in
  * mrt_mstats and the thread limit, on allm, named "template" by
  * MRTDEBUG=mtrace, mrt_dump and gdb's info mrt — and never exits.
  *
@@ -560,9 +563,9 @@ MRT_API int mrt_mtaint(void);
  * (Go's startTemplateThread, which Go's main calls at start-up when cgo
  * may bring threads in from C). Call it early, from a thread that is still
  * as the process started (m0 before it changes anything), when Ms may be
- * asked for on attached threads (mrt_needm): such a thread is never
- * cloned, nor can it start the template thread itself, so until one exists
- * its mrt_newm is -EPERM. Returns 0, also when the template thread exists
+ * asked for on attached threads (mrt_needm): such a thread cannot start
+ * the template thread itself (it would be cloned from it), so until one
+ * exists its mrt_newm clones it, passing on whatever state it has. Returns 0, also when the template thread exists
  * already; -EPERM on a thread that must not be cloned (a locked g, tainted,
  * attached) and on one that is not an M; -EINVAL before mrt_init;
  * mrt_newm's errors.
