@@ -590,6 +590,34 @@ static uint64_t sigpnd(int32_t tid)
 	return v;
 }
 
+static void dump_asked(const char *why);
+
+/* Waits (at most 30 s) for the call of caller_thread to end; if it does
+ * not, names every M still asked, with its state and its thread's pending
+ * and blocked signals, before the check fails: a hang says where. */
+static void call_ends_or_says_why(void)
+{
+	int64_t deadline = mrt_nanotime() + 30 * 1000000000LL;
+	while (__atomic_load_n(&callres, __ATOMIC_ACQUIRE) == 1 && mrt_nanotime() < deadline)
+		sched_yield();
+	if (__atomic_load_n(&callres, __ATOMIC_ACQUIRE) != 1)
+		return;
+	dump_asked("the call has not ended");
+	CHILD_CHECK(__atomic_load_n(&callres, __ATOMIC_ACQUIRE) != 1);
+}
+
+/* Every M, with its request and its thread's pending and blocked signals. */
+static void dump_asked(const char *why)
+{
+	mrt_dprintf(2, "%s: %u Ms pending\n", why,
+	            __atomic_load_n(&allthreadspending, __ATOMIC_ACQUIRE));
+	for (m *mp = load_acquire(&allm); mp != NULL; mp = load_acquire(&mp->alllink))
+		mrt_dprintf(2, "  M%lld tid %d status %u allthreads %u SigPnd %llx SigBlk %llx\n",
+		            (long long)mp->id, mp->procid, mp->status, mp->allthreads,
+		            (unsigned long long)sigpnd(mp->procid),
+		            (unsigned long long)thread_sigblk(mp->procid));
+}
+
 static void child_blocked(void)
 {
 	CHILD_CHECK(mrt_init(NULL) == 0);
@@ -603,16 +631,19 @@ static void child_blocked(void)
 	 * for the guest itself: nothing is pending in /proc, and only M1's
 	 * request, stored before the send, says the call has reached it. */
 	uint64_t bit = 1ull << (cfg.allthreadssig - 1);
-	int64_t deadline = mrt_nanotime() + 60 * 1000000000LL;
+	int64_t deadline = mrt_nanotime() + 20 * 1000000000LL;
 	while ((emulated ? __atomic_load_n(&blockm->allthreads, __ATOMIC_ACQUIRE) != ATS_ASKED
 	                 : (sigpnd(blocktid) & bit) == 0) &&
 	       mrt_nanotime() < deadline)
 		sched_yield();
+	if (mrt_nanotime() >= deadline)
+		dump_asked("M1 was not asked");
 	CHILD_CHECK(emulated ? __atomic_load_n(&blockm->allthreads, __ATOMIC_ACQUIRE) == ATS_ASKED
 	                     : (sigpnd(blocktid) & bit) != 0);
 	CHILD_CHECK(__atomic_load_n(&callres, __ATOMIC_ACQUIRE) == 1);
 	/* Let through, it runs on M1, and the call is done. */
 	ev_add(&unblock_now, 1);
+	call_ends_or_says_why();
 	CHILD_CHECK(pthread_join(t, NULL) == 0);
 	CHILD_CHECK(callres == 0);
 	char got[32];
