@@ -424,7 +424,9 @@ static void hold_hook(int tp, void *arg)
 
 static void *caller_thread(void *arg)
 {
-	callres = mrt_allthreadssyscall(SYS_prctl, PR_SET_NAME_, (long)arg, 0, 0, 0, 0);
+	/* Atomic: the main thread watches it before the join. */
+	__atomic_store_n(&callres, mrt_allthreadssyscall(SYS_prctl, PR_SET_NAME_, (long)arg, 0, 0, 0, 0),
+	                 __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -516,7 +518,7 @@ static void child_exiting(void)
 	int64_t id = mrt_newm(fn_exit, NULL, NULL);
 	CHILD_CHECK(id == 2);
 	ev_wait(&exiting_held, 1); /* in mexit, signals down, on allm */
-	callres = 1;
+	__atomic_store_n(&callres, 1, __ATOMIC_RELAXED);
 	pthread_t t;
 	CHILD_CHECK(pthread_create(&t, NULL, caller_thread, (void *)"while-exiting") == 0);
 	/* The call asks M2 too. In the pthread model M2 blocks every signal
@@ -623,7 +625,7 @@ static void child_blocked(void)
 	CHILD_CHECK(mrt_init(NULL) == 0);
 	CHILD_CHECK(mrt_newm(blocking_m, NULL, NULL) == 1);
 	ev_wait(&blocked_in, 1);
-	callres = 1;
+	__atomic_store_n(&callres, 1, __ATOMIC_RELAXED);
 	pthread_t t;
 	CHILD_CHECK(pthread_create(&t, NULL, caller_thread, (void *)"late") == 0);
 	/* The signal reaches M1 and waits there, and so does the call. Under
@@ -732,7 +734,7 @@ static void child_attached_drops(void)
 	ev_wait(&att_in, 1);
 	char before[32];
 	comm_of(att_tid, before, sizeof before);
-	callres = 1;
+	__atomic_store_n(&callres, 1, __ATOMIC_RELAXED);
 	CHILD_CHECK(pthread_create(&caller, NULL, caller_thread, (void *)"drop-name") == 0);
 	/* The call has asked the attached M, whose mask holds the signal. */
 	int64_t deadline = mrt_nanotime() + 50 * 1000000000LL;
