@@ -40,6 +40,7 @@
  * end, covered above).
  */
 #include "runtime.h"
+#include "san.h"
 
 /* The call being spread: written before any M is asked, read by the
  * handlers (their cas of the request word orders it), and what it returned
@@ -50,7 +51,9 @@ static long atswant;
 static int64_t atsbadid = -1;
 static long atsbadr;
 
-void allthreadsrun(void)
+/* On the thread the signal reached, in its handler: not instrumented
+ * (san.h: SAN_RAWHANDLER). */
+SAN_RAWHANDLER void allthreadsrun(void)
 {
 	m *mp = getm();
 	if (mp == nil)

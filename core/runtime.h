@@ -712,8 +712,9 @@ static inline bool mnoclone(const m *mp)
 	return mp->lockedg != nil || mp->tainted || mp->attached;
 }
 
-/* One M asked by mrt_allthreadssyscall is done: the last wakes the caller. */
-static inline void allthreadsdone1(void)
+/* One M asked by mrt_allthreadssyscall is done: the last wakes the caller.
+ * Always inlined: the signal handler's copy is not instrumented (san.h). */
+static inline __attribute__((always_inline)) void allthreadsdone1(void)
 {
 	if (__atomic_sub_fetch(&allthreadspending, 1, __ATOMIC_ACQ_REL) == 0)
 		futexwakeup(&allthreadspending, 1);

@@ -36,11 +36,12 @@
  * futex.
  */
 #include "sigaction_linux.h"
+#include "san.h"
 
 static mutex installmu;
 static bool installed;
 
-static void allthreadssig(int sig, void *si, void *uc)
+SAN_RAWHANDLER static void allthreadssig(int sig, void *si, void *uc)
 {
 	(void)sig, (void)si, (void)uc;
 	allthreadsrun();
