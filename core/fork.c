@@ -199,12 +199,14 @@ static void forkprepare(void)
 	lock(&mpool.lock);
 	lock(&gpool.lock);
 	stackcache_forklock();
+	sysmonforklock();
 }
 
 static void forkparent(void)
 {
 	if (!load_acquire(&cfg.inited))
 		return;
+	sysmonforkunlock();
 	stackcache_forkunlock();
 	unlock(&gpool.lock);
 	unlock(&mpool.lock);
@@ -229,9 +231,7 @@ static void forkdead(m *mp)
 		gs->stack.lo = gs->stack.hi = 0;
 		return;
 	}
-	mp->freelink = sched.freem;
-	sched.freem = mp;
-	sched.nfreem++;
+	freempush(mp);
 }
 
 /*
@@ -282,24 +282,26 @@ static void forkchild(void)
 	/* The template thread was another thread (#14 item 3), and so was
 	 * anyone who held its locks: the next need starts one afresh. */
 	__builtin_memset(&newmHandoff, 0, sizeof newmHandoff);
+	/* No walker is left: a table the index replaced goes back. */
+	mindexquiet();
 	/* Every M on allm but ours is dead, parked ones included. */
-	m **pp = &allm;
-	while (*pp != nil) {
-		m *mp = *pp;
-		if (mp == me) {
-			pp = &mp->alllink;
+	for (m *mp = allm, *next; mp != nil; mp = next) {
+		next = mp->alllink;
+		if (mp == me)
 			continue;
-		}
-		*pp = mp->alllink;
+		/* (An attached M's thread is gone too: allmunlink takes it out
+		 * of the count the limit leaves out, sched.nmextra.) */
+		allmunlink(mp);
 		sched.nmfreed++;
-		/* An attached M's thread is gone too (it was another
-		 * thread): no longer outside the limit's count either. */
-		if (mp->attached)
-			sched.nmextra--;
 		forkdead(mp);
 	}
 	sched.midle = nil;
 	sched.nmidle = 0;
+	sched.mspin = nil; /* spinning Ms were other threads */
+	sched.nmspinning = 0;
+	/* The monitor was one of them: the next blocking section starts a
+	 * new one, and only our M stays on its list (core/sysmon.c). */
+	sysmonforkchild(me);
 	/* Every id taken is an M on allm (mcommoninit), so a creation the fork
 	 * cut off is one of these dead Ms: mcount is exact. */
 	/* Ms that had exited but whose threads were still on their way out. */

@@ -164,6 +164,7 @@ static int gstatus(const g *gp)
  */
 static inline __attribute__((always_inline)) int gogoswitch(m *mp, g *to, void *c)
 {
+	g *self = getg();
 	/* Take the saved context: from here the g is ours and running. This is
 	 * a load and a store, not an atomic exchange (which would cost a third
 	 * of the switch): like Go's gogo, it relies on the caller owning the g
@@ -172,7 +173,6 @@ static inline __attribute__((always_inline)) int gogoswitch(m *mp, g *to, void *
 	 * suspended g are the caller's bug, not arbitrated here. */
 	store_relaxed(&to->ctx, nil);
 	san_acquire(&to->ctx); /* published by the assembly of its last switch */
-	g *self = getg();
 	/* Release: a lock-free walker (mrt_forallm, mrt_dump) that loads curg
 	 * with acquire and finds to reads to's goid, written by malg with a
 	 * plain store, after that store (a relaxed curg let a walker on
@@ -243,7 +243,10 @@ MRT_API int mrt_gogo(mrt_g *to)
 	 * M for our own g0 and a g locked here: anything else (another M's
 	 * g0, a g locked to another M) goes there too, as does an M with a
 	 * locked g (nogogo), with no load the switch did not make before
-	 * (#14 item 2: to->m replaces to->kind, nogogo widens onsystemstack). */
+	 * (#14 item 2: to->m replaces to->kind, nogogo widens onsystemstack).
+	 * #15 item 5 told mrt_systemstack from getg() != curg instead of
+	 * loading onsystemstack, two instructions fewer; the lock rule needs
+	 * a load of the M's again, and nogogo is that one load for both. */
 	void *c = likely(mp != nil && !badptr(to, g)) ? load_acquire(&to->ctx) : nil;
 	if (unlikely(c == nil || mp->nogogo != 0 || (to->m != nil && to->m != mp)))
 		return gogoslow(mp, to);

@@ -24,14 +24,22 @@ enum {
 	/* sizeof(struct mrt_config) when `size` came in (version 0.1): the
 	 * smallest a caller may pass. */
 	mrt_config_v1size = 56,
+	defaultretake = 20 * 1000,             /* ns: Go's sysmon tick */
+	maxspin = 1000 * 1000 * 1000,          /* ns */
 	newosproc_tries = 20, /* Go retries EAGAIN 20 times, sleeping (n+1) ms */
 	/* Room mstart leaves for its own calls below its frame (ctx_make's and
 	 * ctx_switch's frames) before the M's function starts. */
 	exitframe = 256,
 };
 
+/* retake_ns's bound (mrt.h): an hour; beyond, a P is never retaken in
+ * practice and the value is a mistake. */
+static const int64_t maxretake = 3600 * (int64_t)1000000000;
+
 /* A field added to struct mrt_config goes at its end: the first version's
- * size stays what older callers pass. */
+ * size stays what older callers pass, and the fields added since (the
+ * hand-off, retake_ns, spin_ns, max_spinning) are zero, as before, when a
+ * caller's header did not know them. */
 _Static_assert(sizeof(struct mrt_config) >= mrt_config_v1size &&
                offsetof(struct mrt_config, thread_name) + sizeof(char *) == mrt_config_v1size,
                "struct mrt_config grows at its end only");
@@ -59,6 +67,8 @@ MRT_API int mrt_init(const struct mrt_config *c)
 		d.max_threads = 10000;
 	if (d.stack_cache == 0)
 		d.stack_cache = defaultstackcache;
+	if (d.retake_ns == 0)
+		d.retake_ns = defaultretake;
 	bool names = d.thread_name != nil || (d.flags & MRT_F_THREAD_NAMES) != 0;
 	if (d.thread_name == nil)
 		d.thread_name = "mrt/M";
@@ -70,6 +80,11 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	    (d.flags & ~(MRT_F_THREAD_NAMES | MRT_F_STACKOVERFLOW)) != 0 ||
 	    namelen >= sizeof cfg.threadname || d.allthreads_signal < 0 ||
 	    d.allthreads_signal > 64 || OS_SIGRESERVED(d.allthreads_signal))
+		return -EINVAL;
+	/* The monitor is an M: a limit of 1 (m0 alone) leaves it no room. */
+	if (d.retake_ns < 0 || d.retake_ns > maxretake || d.spin_ns < 0 ||
+	    d.spin_ns > maxspin || d.max_spinning < 0 ||
+	    (d.handoff != nil && d.max_threads == 1))
 		return -EINVAL;
 	if (xchg(&initing, 1) != 0)
 		return -EBUSY;
@@ -105,6 +120,10 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	cfg.flags = d.flags;
 	cfg.allthreadssig = d.allthreads_signal != 0 ? d.allthreads_signal : OS_ALLTHREADSSIG;
 	sched.maxmcount = d.max_threads;
+	cfg.handoff = d.handoff;
+	cfg.retakens = d.retake_ns;
+	cfg.spinns = d.spin_ns;
+	cfg.maxspinning = d.max_spinning != 0 ? d.max_spinning : ncpu / 2 > 1 ? ncpu / 2 : 1;
 
 	/* m0: the calling thread, with the stack it already has as g0. It
 	 * takes id 0 and its place on allm as every M does (Go's schedinit
@@ -135,7 +154,7 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	if (err != 0) {
 		/* Nothing of m0 stays: mrt_init may be called again. */
 		lock(&sched.lock);
-		store_release(&allm, nil);
+		allmunlink(mp);
 		__atomic_store_n(&sched.mnext, 0, __ATOMIC_RELEASE);
 		sched.nmfailed = 0;
 		unlock(&sched.lock);
@@ -146,7 +165,15 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	__atomic_store_n(&mp->status, MRT_M_RUNNING, __ATOMIC_RELEASE);
 	store_release(&cfg.inited, true);
 	MTRACE(MT_STARTED, mp, 0);
-	/* MRTDEBUG=schedtrace: the monitor M, as Go's main starts sysmon. */
+	/* The monitor M, as Go's main starts sysmon (core/sysmon.c): only
+	 * with a hand-off to give the Ps it takes to. Should it fail, the
+	 * next blocking section tries again (SYSMON_NEEDED). */
+	if (cfg.handoff != nil) {
+		store_release(&sysmonwait, SYSMON_NEEDED);
+		if (sysmonclaim())
+			sysmonstart();
+	}
+	/* MRTDEBUG=schedtrace: a monitor M that prints, as Go's sysmon does. */
 	if (debug.schedtrace > 0) {
 		int64_t id = newm(schedtracem, nil, nil);
 		if (id < 0)
@@ -453,6 +480,7 @@ static NORETURN void mtoexitpoint(uint32_t reason)
  */
 static void mexit(m *mp)
 {
+	sysmexit(mp); /* a section it left on ends; off the monitor's list */
 	unminit(mp);
 	TESTPOINT(TP_MEXIT, mp);
 	mputfreem(mp);
@@ -484,6 +512,10 @@ void mwaitsends(m *mp)
  */
 static bool mpark(m *mp)
 {
+	/* Spinning first, when configured (core/spin.c): a startm meanwhile
+	 * hands over with a store. */
+	if (mspin(mp))
+		return true;
 	lock(&sched.lock);
 	noteclear(&mp->park); /* before startm can see us */
 	__atomic_store_n(&mp->status, MRT_M_IDLE, __ATOMIC_RELEASE);
@@ -521,29 +553,46 @@ static bool mpark(m *mp)
 
 /*
  * startm hands fn(arg) and p to an idle M and wakes it; only when none is
- * idle does it create one (Go's startm, without the spinning state).
+ * idle does it create one (Go's startm). An M still spinning in mpark is
+ * preferred (Go's wakep of a spinning M): it needs no wakeup.
  */
 int64_t startm(mrt_fn fn, void *arg, void *p)
 {
 	lock(&sched.lock);
-	m *mp = sched.midle;
-	if (mp != nil) {
+	m *mp = mspinget();
+	bool spinner = mp != nil;
+	if (mp == nil && (mp = sched.midle) != nil) {
 		sched.midle = mp->schedlink;
 		sched.nmidle--;
-		__atomic_store_n(&mp->status, MRT_M_STARTING, __ATOMIC_RELEASE);
 	}
+	if (mp != nil)
+		__atomic_store_n(&mp->status, MRT_M_STARTING, __ATOMIC_RELEASE);
 	unlock(&sched.lock);
 	if (mp == nil)
 		return newm(fn, arg, p);
 
-	/* Hand the work over before the wakeup: notewakeup's exchange
-	 * publishes these stores to the woken M. */
+	/* Hand the work over before the wakeup: notewakeup's exchange (or, to
+	 * a spinner, mspinwake's release store) publishes these stores to the
+	 * woken M. */
 	mp->mstartfn = fn;
 	mp->mstartarg = arg;
 	mp->nextp = p;
 	int64_t id = mp->id;
-	notewakeup(&mp->park);
+	if (spinner)
+		mspinwake(mp);
+	else
+		notewakeup(&mp->park);
 	return id;
+}
+
+/* The monitor M (core/sysmon.c), made here as Go's main makes sysmon: at
+ * mrt_init, or by the first blocking section after a failed start. The
+ * caller has claimed the start (sysmonclaim). */
+int sysmonstart(void)
+{
+	int64_t id = newm(sysmon, nil, nil);
+	sysmonstarted(id);
+	return id < 0 ? (int)id : 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -580,6 +629,8 @@ MRT_API int mrt_stopm(void)
 		return -EPERM;
 	if (mp->onsystemstack)
 		return -EINVAL;
+	if (insyscall(mp))
+		return -EBUSY; /* its P would be lost */
 	mtoexitpoint(MEXIT_PARK);
 }
 
@@ -588,6 +639,8 @@ MRT_API int mrt_mexit(void)
 	m *mp = getm();
 	if (mp == nil || mp == &m0 || mp->attached) /* no exit point: see mrt_stopm */
 		return -EPERM;
+	if (insyscall(mp))
+		return -EBUSY; /* its P would be lost */
 	/* As mrt_stopm: the g running above the systemstack call would be
 	 * left running for good (mtoexitpoint sees g0). */
 	if (mp->onsystemstack)
@@ -631,6 +684,8 @@ MRT_API int mrt_setp(void *p)
 	m *mp = getm();
 	if (mp == nil)
 		return -EPERM;
+	if (insyscall(mp))
+		return -EBUSY; /* the section holds the M's P */
 	mp->p = p;
 	return 0;
 }
@@ -674,15 +729,37 @@ MRT_API int32_t mrt_gettid(void)
 }
 
 /*
+ * mrt_cpu's fast path: two loads, the thread's CPU word (found once by the
+ * platform's oscpu) and the CPU in it, which the OS rewrites whenever the
+ * thread moves (Linux's rseq: cpu_id, valid when >= 0). Anything else — no
+ * word yet, none to be had, the word not valid — goes to oscpu.
+ */
+MRT_API int mrt_cpu(void)
+{
+#ifdef MRT_TESTHOOKS
+	if (unlikely(load_relaxed(&testnorseq)))
+		return oscpu();
+#endif
+	const volatile int32_t *w = load_relaxed(&mrt_tlsp_()->cpuid);
+	if (likely(w != nil)) {
+		int32_t c = *w;
+		if (likely(c >= 0))
+			return c;
+	}
+	return oscpu();
+}
+
+/*
  * mrt_signalm looks the M up without sched.lock (a lock in a signal handler
- * could deadlock against the thread it interrupted), as mrt_forallm does:
- * as a walker it keeps the m from being recycled under it. What the walk
- * cannot keep is the thread: an M that exits meanwhile ends its thread,
- * and the system may give its tid (or a pthread's handle, sooner still) to
- * a thread that is not this M. So the send is announced in mp->sending
- * before the status is read, and the exiting M stores its status before
- * it reads the count (mexit): either this call sees the M leave and sends
- * nothing, or the M's thread waits for the send to finish before it ends.
+ * could deadlock against the thread it interrupted), in allm's index by id
+ * (mindex.c: O(1)), a lock-free read like mrt_forallm's walk: as a walker
+ * it keeps the m from being recycled under it. What the walk cannot keep
+ * is the thread: an M that exits meanwhile ends its thread, and the system
+ * may give its tid (or a pthread's handle, sooner still) to a thread that
+ * is not this M. So the send is announced in mp->sending before the status
+ * is read, and the exiting M stores its status before it reads the count
+ * (mexit): either this call sees the M leave and sends nothing, or the M's
+ * thread waits for the send to finish before it ends.
  * The C library's own signals are refused (OS_SIGRESERVED: glibc's
  * cancellation and setxid signals, 32 and 33, which would kill the
  * process or run libc's handler on a thread that takes no part in it).
@@ -693,12 +770,9 @@ MRT_API int mrt_signalm(int64_t id, int sig)
 		return -EINVAL;
 	int r = -ESRCH;
 	walkbegin();
-	for (m *mp = load_acquire(&allm); mp != nil; mp = load_acquire(&mp->alllink)) {
-		if (__atomic_load_n(&mp->id, __ATOMIC_RELAXED) == id) {
-			r = msignal(mp, sig);
-			break;
-		}
-	}
+	m *mp = mindexfind(MIDX_ALLM, id);
+	if (mp != nil)
+		r = msignal(mp, sig);
 	walkend();
 	return r;
 }

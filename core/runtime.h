@@ -241,6 +241,40 @@ enum { birthDone = 0, birthPending = 1, birthWaited = 2 };
  */
 enum { mInPool = 0, mInFlight, mOnList };
 
+/*
+ * An M's blocking-section slot (core/syscall.c, core/sysmon.c).
+ *
+ * word is the section's state, one 64-bit word so that every change is a
+ * single atomic operation: a tick counting the sections the M has entered
+ * (Go's syscalltick), a bit saying the M is on the monitor's list, and
+ * the state: SYS_NONE (not in a section: the P, if any, is m->p), SYS_IN
+ * (in one, the P in oldp, the monitor may take it) or SYS_TAKEN (in one,
+ * the P gone: taken by the monitor or handed off by entersyscallblock).
+ * Only SYS_IN → SYS_TAKEN is another thread's change (the monitor's CAS);
+ * every other is the M's own. The tick makes a section unique: a CAS that
+ * expects one section's word fails once that section has ended, even if
+ * the M has entered another since (no ABA).
+ *
+ * seentick and seenwhen are the monitor's alone (Go's sysmontick): the
+ * section it saw last on this M, and when it first saw it, so that entering
+ * reads no clock.
+ */
+enum {
+	SYS_NONE = 0,
+	SYS_IN = 1,
+	SYS_TAKEN = 2,
+	SYS_STATE = 3,
+	SYS_REG = 4,  /* on the monitor's list (sysmregister) */
+	SYS_TICK = 8, /* one section */
+};
+typedef struct msys {
+	uint64_t word;
+	void *oldp;                /* the P while SYS_IN (atomic: the monitor reads it) */
+	struct mrt_m *link;        /* the monitor's list (sysmon.c) */
+	uint64_t seentick;         /* monitor only */
+	int64_t seenwhen;          /* monitor only */
+} msys;
+
 /* Why control came back to an M's exit point (mstart). */
 enum { MEXIT_NONE, MEXIT_EXIT, MEXIT_PARK };
 
@@ -253,8 +287,9 @@ struct mrt_m {
 	 * What sends mrt_gogo on this M to its slow path, next to curg (both
 	 * are touched by every switch) and read by the fast path as one word
 	 * (nogogo), so that the lock rule costs the switch no load of its own
-	 * (#14 item 2): in mrt_systemstack (no switching at all), or a g
-	 * locked to the M (only it and g0 may run here; g.c's gogoerr).
+	 * (#14 item 2): in mrt_systemstack (no switching at all; the fast
+	 * path tells it from getg() != curg, #15 item 5), or a g locked to
+	 * the M (only it and g0 may run here; g.c's gogoslow).
 	 */
 	union {
 		struct {
@@ -281,9 +316,16 @@ struct mrt_m {
 	uint32_t status;      /* enum mrt_mstatus, or 0 while in the pool */
 	uint32_t where;       /* mInPool, mInFlight or mOnList */
 	struct mrt_m *alllink;  /* on allm; read by lock-free walkers */
+	struct mrt_m *allprev;  /* on allm, the M before (sched.lock only: an
+	                           O(1) unlink; walkers never read it) */
 	struct mrt_m *freelink; /* on sched.freem; a different field from
 	                           alllink because walkers may still follow
 	                           alllink of an M that just left allm */
+	struct mrt_m *freeprev; /* on sched.freem, the M before (sched.lock) */
+	/* The chains of the indexes by id (mindex.c): [which index][the
+	 * generation of its table & 1]. Fields of their own, as alllink is:
+	 * a lock-free reader may still follow a chain an M has left. */
+	struct mrt_m *idxlink[2][2];
 	struct mrt_m *schedlink; /* on sched.midle, or the m pool */
 	note park;            /* stopm sleeps here; startm wakes */
 
@@ -347,7 +389,18 @@ struct mrt_m {
 	 * needm, cleared by dropm. */
 	bool attached;
 	void *tp;          /* thread pointer for the new thread (clone model) */
+	void *ostls;       /* the OS area of its TLS block (tls.c; clone model),
+	                      nil where it has none */
 	uintptr_t mlocal[MRT_MLOCAL_SLOTS];
+	/* Blocking sections (core/syscall.c) and the monitor's view of them
+	 * (core/sysmon.c): Go keeps these in the P (p.status _Psyscall,
+	 * p.syscalltick, p.sysmontick) and m.oldp; mrt's P is opaque, so the
+	 * M keeps them. See msys. */
+	msys sys;
+	/* Spinning in mrt_stopm (core/spin.c): on sched.mspin while spinning
+	 * (sched.lock); startm hands it work with a store to spinwake. */
+	uint32_t spinning;
+	uint32_t spinwake;
 #if OS_LOCK_SEMA
 	semawaiter waitsema; /* this M's sleeps in lock() and on notes */
 #endif
@@ -387,6 +440,11 @@ struct schedt {
 	 * as Go counts its extra Ms, and left out of checkmcount's, as Go's
 	 * checkmcount leaves them out. */
 	int32_t nmextra;
+	/* Ms spinning in mrt_stopm (core/spin.c), via schedlink; they count
+	 * in nmidle too (they are parked, only not asleep yet). */
+	m *mspin;
+	int32_t nmspinning;
+	uint64_t nspinhandoffs; /* startm handed work to a spinner (atomic) */
 };
 extern struct schedt sched;
 extern m *allm;   /* every M not yet exited, newest first (release-published) */
@@ -417,6 +475,11 @@ struct mrtconfig {
 	void *tp0;               /* m0's thread pointer */
 	int64_t t0;              /* nanotime at mrt_init: traces count from here */
 	char threadname[16];     /* prefix of each M's thread name */
+	/* Blocking sections, the monitor, spinning (mrt_config's fields). */
+	int (*handoff)(void *p, int err);
+	int64_t retakens;
+	int64_t spinns;
+	int32_t maxspinning;
 };
 extern struct mrtconfig cfg;
 
@@ -441,11 +504,42 @@ void mwaitsends(m *mp);
  * ran is dead unless the thread still runs on its stack, and the M is on
  * g0 again. Returns whether the thread runs on g0. */
 bool mabandon(m *mp);
+bool allmunlink(m *mp); /* sched.lock held: off allm and its index, if there */
+void freempush(m *mp);  /* sched.lock held: on freem and its index */
 int64_t startm(mrt_fn fn, void *arg, void *p);
 int reapfreem(void);
 m *mnew(void);        /* a cleared m from the pool, held by the caller; nil: no memory */
 void mfree(m *mp);    /* back to the m pool */
 void mfailed(m *mp, bool registered, int err); /* undo allocm for a thread never born */
+int sysmonstart(void); /* proc.c: the monitor M, once (0 or -errno) */
+
+/* syscall.c / sysmon.c: blocking sections and the monitor M (Go's sysmon) */
+void sysmon(void *arg);          /* the monitor M's function */
+/* The monitor's word, loaded by every section's entry: non-zero when the
+ * monitor sleeps deeply (SYSMON_DEEP) or is yet to be started
+ * (SYSMON_NEEDED); sysmonkick does what it says. */
+enum { SYSMON_DEEP = 1, SYSMON_NEEDED = 2, SYSMON_STARTING = 4 };
+extern uint32_t sysmonwait;
+void sysmonkick(m *mp, uint64_t word);
+bool sysmonclaim(void);          /* true: the caller starts the monitor */
+void sysmonstarted(int64_t id);  /* its outcome: the M's id or -errno */
+void sysmregister(m *mp);        /* mp on the monitor's list (lock-free) */
+void sysmexit(m *mp);            /* an ending M: its section, its place on the list */
+void handoffp(void *p);          /* a P to cfg.handoff, told any error */
+bool ismonitor(m *mp);           /* mrt_dump: is mp the monitor M? */
+void sysmonforklock(void);
+void sysmonforkunlock(void);
+void sysmonforkchild(m *me);
+/* Is mp in a blocking section? (mrt_stopm, mrt_mexit, mrt_setp refuse.) */
+static inline bool insyscall(m *mp)
+{
+	return (__atomic_load_n(&mp->sys.word, __ATOMIC_RELAXED) & SYS_STATE) != SYS_NONE;
+}
+
+/* spin.c: Ms that spin in mrt_stopm before they sleep */
+bool mspin(m *mp);         /* mpark, first: true if work came while it spun */
+m *mspinget(void);         /* startm: a spinning M taken off sched.mspin, or nil (sched.lock held) */
+void mspinwake(m *mp);     /* startm: the hand-over to it, a store */
 
 /* stack.c: stacks with guard pages and a bounded cache */
 extern uintptr_t pagesize; /* set by osinit */
@@ -483,6 +577,36 @@ int forkinit(void);
 /* g.c */
 int malg(g **gpp, size_t stacksize, int kind);
 void gfree(g *gp);
+
+/*
+ * oscallstack says where the calling thread should run a call into code
+ * that is not mrt's and whose stack use mrt does not bound — the vDSO's
+ * clock_gettime — : nil for right here, or a stack top for ctx_call_on, on
+ * g0 below its saved context. Go runs its vDSO calls on g0 for the same
+ * reason: a user g's stack is its owner's budget, and may be nearly spent
+ * when the call comes (tests/test_clock.c measures what the vDSO takes).
+ * Only a user g running on its own stack moves. On g0, on gsignal, on a
+ * thread that is not an M, the call stays: each is a system stack. So does
+ * one from a signal handler, which runs on gsignal (or on the stack it
+ * interrupted) while the TLS still names the interrupted g: the stack
+ * pointer, not the TLS g alone, decides, and that makes it
+ * async-signal-safe: a handler that interrupts a call already moved to g0
+ * runs on gsignal or on g0 below it, never on the user g's stack, so it
+ * never moves onto the space the call it interrupted is using. Nor while
+ * g0's context is being taken (ctx nil: gentry, mrt_mcall, mtoexitpoint
+ * are about to run on g0's stack).
+ */
+static inline void *oscallstack(void)
+{
+	g *gp = getg();
+	if (likely(gp == nil || gp->kind != G_USER))
+		return nil;
+	uintptr_t sp = arch_getsp();
+	if (sp < gp->stack.lo || sp >= gp->stack.hi)
+		return nil;
+	void *c = load_relaxed(&getm()->g0->ctx);
+	return c != nil ? (void *)round_down((uintptr_t)c, 16) : nil;
+}
 
 /* signal.c: an M's signal stack and mask, the rule once (see there) */
 /* The M's gsignal stack (cfg.gsignalstack), allocated by mcommoninit on
@@ -611,8 +735,17 @@ void sysunused(void *p, size_t n);
 void sysused(void *p, size_t n);
 
 void osyield(void);
+/* The calling thread's timed sleeps end as close to their deadline as the
+ * OS lets them (Linux: no timer slack, whose default of 50 us is longer
+ * than the monitor's sleeps; elsewhere nothing). For the monitor M. */
+void ostimerslack(void);
 void osusleep(int64_t us);
 int64_t nanotime(void);
+/* mrt_cpu's slow path: the current CPU, from the word the OS keeps current
+ * for this thread (Linux: rseq's cpu_id), which it makes mrt_tls.cpuid
+ * where it can, or from a system call; -errno where the OS cannot say
+ * (Darwin: -ENOSYS). Any thread; async-signal-safe. */
+int oscpu(void);
 int32_t osgettid(void);
 /* Sends sig to mp's thread (tgkill, pthread_kill): 0 or -errno, -ESRCH while
  * the thread is not there yet. The caller (mrt_signalm) holds mp->sending. */
@@ -805,6 +938,37 @@ static inline void walkend(void)
 	mrt_tlsp_()->walking--;
 }
 
+/*
+ * walkersactive says whether a lock-free allm walker may be running.
+ * sched.lock held. The fence pairs with the one in walkbegin: either the
+ * walker's count is visible here, or the walker starts after every unlink
+ * made before this call and cannot reach those Ms. Acquire: a walker that
+ * has finished (its release decrement) has finished reading too, before
+ * the caller frees what it read.
+ */
+static inline bool walkersactive(void)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(&sched.nwalkers, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * mindex.c: Ms by id in O(1). MIDX_ALLM holds exactly the Ms on allm (in
+ * and out with them, in the same critical sections) and may be read
+ * lock-free, inside walkbegin/walkend; MIDX_FREEM the Ms on sched.freem,
+ * read and written under sched.lock only.
+ * ------------------------------------------------------------------------- */
+
+enum { MIDX_ALLM, MIDX_FREEM, NMIDX };
+void mindexadd(int which, m *mp); /* sched.lock held */
+void mindexdel(int which, m *mp); /* sched.lock held; mp must be in it */
+/* M id in the index, or nil: sched.lock held, or (MIDX_ALLM) inside
+ * walkbegin/walkend. Async-signal-safe, lock-free. */
+m *mindexfind(int which, int64_t id);
+/* sched.lock held, and walkersactive() has just said false: a table the
+ * index replaced has no reader left and is given back. */
+void mindexquiet(void);
+
 /* ---------------------------------------------------------------------------
  * Test hooks: compiled only into the test build (MRT_TESTHOOKS). A fault
  * point makes the Nth call of a creation-path primitive fail.
@@ -846,6 +1010,14 @@ enum testpoint {
 	                  thread, births held off, no M asked yet: nil */
 	TP_MEXIT,     /* mexit: the M's signals taken down (unminit), still
 	                 on allm: the m */
+	TP_OSHANDLE,  /* pthread model: pthread_create has returned, the handle
+	                 is not stored yet (newosproc, on the creator): the m */
+	TP_SYSMONSLEEP, /* deepsleep: the monitor found no section, and has not
+	                 announced its sleep yet (nil) */
+	TP_MINDEX,    /* mindexfind, its table loaded, its chain not walked
+	                 yet: the table. Also reached under sched.lock (joins,
+	                 unlinks): a hook may hold only a lock-free reader
+	                 (mrt_signalm) here */
 	NTESTPOINT
 };
 #ifdef MRT_TESTHOOKS
@@ -854,6 +1026,7 @@ int faultcheck(enum faultpoint fp); /* 0, or the -errno to fail with */
 extern bool testnocache;               /* stack cache bypassed */
 extern void (*testmexithook)(m *mp);   /* on the exiting M, after mputfreem */
 extern bool testtlsoffon;              /* tlsinit takes testtlsoff as measured */
+extern bool testnorseq;                /* mrt_cpu: the system call, always */
 extern intptr_t testtlsoff;
 /* For the tests: make the nth call from now of fp fail with err (nth 0
  * disarms), or calls nth .. nth+count-1; whether an armed failure has not
@@ -867,7 +1040,35 @@ void mrt_test_mexithook(void (*fn)(m *mp));
 /* tlsinit takes off as mrt_tls's offset from the thread pointer instead of
  * measuring it (on false, measures again): a layout no program here has. */
 void mrt_test_tlsoff(bool on, intptr_t off);
+/* mrt_cpu asks the system call (getcpu) every time, as where the OS keeps
+ * no CPU word for the thread (QEMU user mode, old kernels); off: as found. */
+void mrt_test_norseq(bool on);
 extern void (*testpointhook)(int tp, void *arg);
+/* The monitor polls without sleeping (osyield) while sections hold Ps, so
+ * that a test's retakes come as fast as the threshold allows; spinning Ms
+ * find themselves "loaded" at their first look at the clock, or spin until
+ * work comes, whatever their deadline (spin.c). */
+extern bool testsysmonbusy;
+extern bool testspinloaded;
+extern bool testspinforever;
+void mrt_test_sysmonbusy(bool on);
+void mrt_test_spinloaded(bool on);
+void mrt_test_spinforever(bool on);
+/* For the tests: index x of mindex.c (MIDX_ALLM, MIDX_FREEM) — its Ms, its
+ * buckets, its table's generation, and whether a table it replaced still
+ * waits for its readers. */
+struct mindexstats {
+	uint32_t n, buckets, gen;
+	bool oldpending;
+};
+void mrt_test_mindex(int x, struct mindexstats *st);
+/* The platform's, on Linux (os_linux.c): the vDSO's clock_gettime that
+ * osinit found (nil: none, as under QEMU user mode); a stand-in for it
+ * that nanotime calls instead (nil: the one found again); nanotime making
+ * the system call, as where there is no vDSO. */
+void *mrt_test_vdsoclock(void);
+void mrt_test_setvdsoclock(void *fn);
+void mrt_test_novdso(void);
 #define TESTPOINT(tp, arg)                                                               \
 	do {                                                                             \
 		void (*hook_)(int, void *) = load_relaxed(&testpointhook);               \

@@ -21,7 +21,11 @@ bool testnocache;
 void (*testmexithook)(m *mp);
 bool testtlsoffon;
 intptr_t testtlsoff;
+bool testnorseq;
 void (*testpointhook)(int tp, void *arg);
+bool testsysmonbusy;
+bool testspinloaded;
+bool testspinforever;
 
 int faultcheck(enum faultpoint fp)
 {
@@ -78,9 +82,29 @@ void mrt_test_tlsoff(bool on, intptr_t off)
 	testtlsoffon = on;
 }
 
+void mrt_test_norseq(bool on)
+{
+	store_relaxed(&testnorseq, on); /* threads in mrt_cpu may be reading it */
+}
+
 void mrt_test_pointhook(void (*fn)(int tp, void *arg))
 {
 	store_relaxed(&testpointhook, fn); /* threads at the points may be reading it */
+}
+
+void mrt_test_sysmonbusy(bool on)
+{
+	store_relaxed(&testsysmonbusy, on); /* the monitor reads it */
+}
+
+void mrt_test_spinloaded(bool on)
+{
+	store_relaxed(&testspinloaded, on); /* spinning Ms read it */
+}
+
+void mrt_test_spinforever(bool on)
+{
+	store_relaxed(&testspinforever, on); /* spinning Ms read it */
 }
 
 #else

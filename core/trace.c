@@ -89,6 +89,20 @@ void mtrace(int ev, m *mp, int err)
 		if (err != 0)
 			mrt_snprintf(extra, sizeof extra, " why=%s", mexitwhyname(err));
 		break;
+	case MT_PARKED:
+		if (err != 0) /* core/spin.c: polling for work before it sleeps */
+			mrt_snprintf(extra, sizeof extra, " spinning");
+		break;
+	}
+	/* The monitor M (core/sysmon.c) says so in each of its events. Its
+	 * function says which M it is, read where nothing else writes it:
+	 * not at MT_PARKED, whose M is on the idle list already, where a
+	 * startm may be handing it new work (the monitor never parks). */
+	if (mp != nil && ev != MT_PARKED && mp->mstartfn == sysmon) {
+		size_t k = 0;
+		while (extra[k] != '\0')
+			k++;
+		mrt_snprintf(extra + k, sizeof extra - k, " monitor");
 	}
 	/* The template thread (template.c) says so on every line. */
 	if (mp != nil && mistemplate(mp)) {
@@ -228,11 +242,13 @@ MRT_API int mrt_dump(int fd)
 		uintptr_t g0lo, g0hi, gslo, gshi; /* [0, 0) while not known */
 		stackbounds(&mp->g0->stack, &g0lo, &g0hi);
 		stackbounds(&mp->gsignal->stack, &gslo, &gshi);
-		/* What keeps the M from other work (#14 items 2, 3), at the end
-		 * of the line: nothing for most Ms. */
+		/* What the M is (the monitor, core/sysmon.c) and what keeps it
+		 * from other work (#14 items 2, 3), at the end of the line:
+		 * nothing for most Ms. */
 		char own[48];
 		g *lg = load_relaxed(&mp->lockedg);
-		mrt_snprintf(own, sizeof own, "%s%s", mistemplate(mp) ? " template" : "",
+		mrt_snprintf(own, sizeof own, "%s%s%s", ismonitor(mp) ? " monitor" : "",
+		             mistemplate(mp) ? " template" : "",
 		             load_relaxed(&mp->tainted) ? " tainted" : "");
 		if (lg != nil) {
 			size_t k = 0;

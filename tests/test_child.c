@@ -230,7 +230,8 @@ static void child_before_init(void)
 		CFG(.idle_ns = -5),
 		CFG(.flags = 0x80000000u),
 		{ .max_threads = 77 }, /* no size */
-		/* smaller than version 0.1's struct, which ends with thread_name */
+		/* Smaller than the first version's struct (which ends with
+		 * thread_name): no caller's header was ever that small. */
 		{ .size = offsetof(struct mrt_config, thread_name), .max_threads = 77 },
 		CFG(.allthreads_signal = -1),
 		CFG(.allthreads_signal = 65),

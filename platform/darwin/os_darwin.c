@@ -217,6 +217,12 @@ void osyield(void)
 	sched_yield();
 }
 
+/* Darwin's timers have no slack a thread can set (timer coalescing is the
+ * kernel's, and QoS-driven): nothing to do. */
+void ostimerslack(void)
+{
+}
+
 void osusleep(int64_t us)
 {
 	struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };
@@ -233,6 +239,14 @@ int32_t osgettid(void)
 	uint64_t tid = 0;
 	pthread_threadid_np(nil, &tid);
 	return (int32_t)(tid & 0x7fffffff);
+}
+
+/* Darwin has no way to ask which CPU a thread runs on that its
+ * documentation promises anything of (no getcpu, no rseq): mrt_cpu says
+ * so. */
+int oscpu(void)
+{
+	return -ENOSYS;
 }
 
 /* sigaltstack in core's terms (runtime.h: ossigaltstack); SS_ONSTACK is
