@@ -6,6 +6,7 @@
  * (proc.c sets the settings; m.c keeps allm and the counts).
  */
 #include "runtime.h"
+#include "fixalloc.h"
 
 struct schedt sched = { .maxmcount = 10000 };
 m *allm;
@@ -14,3 +15,16 @@ struct mrtconfig cfg;
 /* Set by osinit: spinning on a lock only pays off when another CPU can
  * release it. */
 int32_t ncpu = 1;
+
+/* The g pool (g.c), here because fork.c locks it too: g.c, whose gs'
+ * end may end an M (#14 item 2), depends on proc.c, which depends on
+ * fork.c. */
+fixalloc gpool = FIXALLOC_INIT(g);
+
+/* The template thread's state (template.c; Go's newmHandoff), and what
+ * mrt_allthreadssyscall shares with the M path (allthreads.c): here so that
+ * newm, mexit and a fork child reach them without depending on those
+ * files (runtime.h says why). */
+struct newmhandofft newmHandoff;
+uint32_t allthreadspending;
+uint32_t allthreadsran;
