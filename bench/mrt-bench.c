@@ -12,7 +12,8 @@
  *   mrt-bench --row NAME one row (cold, syscalls, handoff, switch,
  *                        switchinsns, getg, memory, scale, extram,
  *                        extram-syscalls, section, retake, enterblock,
- *                        monitoridle, spin, join, nanotime, cpu)
+ *                        monitoridle, spin, join, nanotime, cpu,
+ *                        allthreads)
  *   mrt-bench --go PATH  the Go peer of the blocking-section rows
  *                        (bench/syscall/syscall.go, built by ci/bench);
  *                        also from $MRT_BENCH_GO. Without it those rows
@@ -2062,6 +2063,142 @@ static void row_cpu(void)
 	print_row(&r);
 }
 
+/* ------------------------------------------------------------------------
+ * 18. One system call on every M: mrt_allthreadssyscall(SYS_setresuid) with
+ * 1,000 live Ms, beside glibc's own setresuid() over as many pthreads (its
+ * SIGSETXID broadcast, the same mechanism). Each in a child of its own.
+ * As root each call really changes the credentials: the effective uid goes
+ * to nobody and back, the saved uid keeping root; otherwise setresuid(-1,
+ * -1, -1), which changes nothing but still reaches every thread.
+ * ------------------------------------------------------------------------ */
+
+static long ats_live;
+enum { ats_calls = 20 };
+/* Each run's ms per call, filled in the child (ats_runs). */
+static double ats_v[MAXRUNS];
+
+/* The i-th call's arguments. */
+static void ats_args(int i, long a[3])
+{
+	bool root = getuid() == 0; /* the real uid stays: root may go back */
+	a[0] = -1;
+	a[1] = root ? (i % 2 == 0 ? 65534 : 0) : -1;
+	a[2] = root ? 0 : -1;
+}
+
+static double ats_mrt(long calls)
+{
+	mrt_setmaxthreads((int32_t)ats_live + 100);
+	for (long i = 0; i < ats_live; i++)
+		if (mrt_newm(park_fn, NULL, NULL) < 0)
+			die("mrt_newm", -EAGAIN);
+	struct mrt_mstats st;
+	do {
+		mrt_mstats(&st);
+		sched_yield();
+	} while (st.idle < ats_live);
+	long a[3];
+	for (int i = 0; i < 4; i++) { /* warm: the handler, the template thread */
+		ats_args(i, a);
+		long r = mrt_allthreadssyscall(SYS_setresuid, a[0], a[1], a[2], 0, 0, 0);
+		if (r != 0)
+			die("mrt_allthreadssyscall", r);
+	}
+	for (int r = 0; r < nruns; r++) {
+		int64_t t0 = now();
+		for (long i = 0; i < calls; i++) {
+			ats_args((int)i, a);
+			mrt_allthreadssyscall(SYS_setresuid, a[0], a[1], a[2], 0, 0, 0);
+		}
+		ats_v[r] = (double)(now() - t0) / (double)calls / 1e6;
+	}
+	return 0;
+}
+
+static double ats_glibc(long calls)
+{
+	pthread_attr_t pa;
+	pthread_attr_init(&pa);
+	pthread_attr_setstacksize(&pa, 64 << 10);
+	for (long i = 0; i < ats_live; i++) {
+		pthread_t t;
+		if (pthread_create(&t, &pa, parked_thread, NULL) != 0)
+			die("pthread_create", -EAGAIN);
+	}
+	while (__atomic_load_n(&parked_n, __ATOMIC_ACQUIRE) < ats_live)
+		sched_yield();
+	long a[3];
+	for (int i = 0; i < 4; i++) {
+		ats_args(i, a);
+		if (setresuid((uid_t)a[0], (uid_t)a[1], (uid_t)a[2]) != 0)
+			die("setresuid", -errno);
+	}
+	for (int r = 0; r < nruns; r++) {
+		int64_t t0 = now();
+		for (long i = 0; i < calls; i++) {
+			ats_args((int)i, a);
+			setresuid((uid_t)a[0], (uid_t)a[1], (uid_t)a[2]);
+		}
+		ats_v[r] = (double)(now() - t0) / (double)calls / 1e6;
+	}
+	return 0;
+}
+
+/* fn in a child of its own, which sets up its threads once and times
+ * nruns runs of calls on them (making 1,000 threads per run would cost the
+ * row more than the calls): each run's figure into v. */
+static void ats_runs(double (*fn)(long), long calls, double *v)
+{
+	int p[2];
+	for (int r = 0; r < nruns; r++)
+		v[r] = -1;
+	if (pipe(p) != 0)
+		return;
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		fn(calls);
+		size_t k = (size_t)nruns * sizeof(double);
+		_exit(write(p[1], ats_v, k) == (ssize_t)k ? 0 : 1);
+	}
+	close(p[1]);
+	double got[MAXRUNS];
+	size_t k = (size_t)nruns * sizeof(double);
+	if (read(p[0], got, k) == (ssize_t)k)
+		memcpy(v, got, k);
+	close(p[0]);
+	waitpid(pid, NULL, 0);
+}
+
+static void row_allthreads(void)
+{
+	ats_live = quick ? 100 : 1000;
+	struct variant v[2] = { { .name = "mrt_allthreadssyscall" },
+		                { .name = "glibc setresuid, as many pthreads" } };
+	char name0[64], name1[64];
+	snprintf(name0, sizeof name0, "mrt_allthreadssyscall, %ld Ms", ats_live);
+	snprintf(name1, sizeof name1, "glibc setresuid(), %ld pthreads", ats_live);
+	v[0].name = name0;
+	v[1].name = name1;
+	ats_runs(ats_mrt, ats_calls, v[0].v);
+	ats_runs(ats_glibc, ats_calls, v[1].v);
+	summarize(&v[0], nruns);
+	summarize(&v[1], nruns);
+	bool root = getuid() == 0;
+	struct row r = { .key = "allthreads",
+		         .title = "18. one system call on every thread: setresuid",
+		         .unit = "ms per call", .v = v, .nv = 2, .target = "<= 5 ms (1,000 Ms)",
+		         .ratio = v[0].med / v[1].med, .ratio_desc = "mrt / glibc" };
+	/* The target is at 1,000 Ms: a quick run's 100 say nothing of it. */
+	r.holds = ats_live == 1000 && v[0].med <= 5.0;
+	snprintf(r.note, sizeof r.note, "%s; median of %d calls per run%s",
+	         root ? "as root: each call moves the effective uid to 65534 and back"
+	              : "not root: setresuid(-1, -1, -1), no change made",
+	         ats_calls, quick ? "; quick: 100 Ms, the target not judged" : "");
+	print_row(&r);
+}
+
 /* ------------------------------------------------------------------------ */
 
 static void machine(void)
@@ -2170,6 +2307,8 @@ int main(int argc, char **argv)
 		row_nanotime();
 	if (want("cpu"))
 		row_cpu();
+	if (want("allthreads"))
+		row_allthreads();
 	if (json)
 		printf("\n  ]\n}\n");
 	return 0;

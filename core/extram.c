@@ -157,6 +157,11 @@ static void dropm(m *mp, bool threadend)
 	 * thread library's exit) ends the section here, its P dropped. */
 	sysmexit(mp);
 	mputfreem(mp);
+	/* A call on every M (core/allthreads.c) that asked this one and whose
+	 * signal has not run gives it back now: once the TLS below is clear
+	 * the handler finds no M, and the thread's own mask may hold the
+	 * signal for ever (#14 item 4). */
+	allthreadsleave(mp);
 	mwaitsends(mp);
 	osunbindm(mp);
 	mrt_tls.m = nil;

@@ -52,71 +52,137 @@
  * mrt_execlock takes it exclusively, waiting for clones in flight and
  * holding off new ones. A program calls mrt_execlock() right before
  * execve() and mrt_execunlock() if execve fails. Holding it shared costs an
- * atomic add and subtract per creation, no system call.
+ * atomic add and subtract per creation, no system call. The births lock is
+ * the same lock again, held shared around a whole creation and
+ * exclusively by mrt_allthreadssyscall (core/allthreads.c).
  */
 #include "runtime.h"
 #include "fixalloc.h"
 
 /* ------------------------------------------------------------------------
- * The exec lock: readers are M creations, the writer is an exec.
+ * The exec lock, and the births lock: readers are M creations, the writer
+ * an exec (execlk), or an mrt_allthreadssyscall (birthlk, #14 item 4: no
+ * M may be born while a call is made on every M, or it would escape the
+ * change). One implementation, two instances.
  * ------------------------------------------------------------------------ */
 
-enum { execwriter = 1u << 31 };
+enum { rwxwriter = 1u << 31 };
 
-static struct {
-	uint32_t word;  /* execwriter | readers */
+struct rwx {
+	uint32_t word;  /* rwxwriter | readers */
 	mutex wmu;      /* one writer at a time */
 	int32_t writer; /* its tid while it holds or waits */
-} execlk;
+};
 
-/* Shared, around newosproc. -EDEADLK if the calling thread holds the lock
- * exclusively (it would wait for itself). */
-int execrlock(void)
+static struct rwx execlk, birthlk;
+
+/* Shared. -EDEADLK if the calling thread holds the lock exclusively (it
+ * would wait for itself). */
+static int rwxrlock(struct rwx *l)
 {
 	for (;;) {
-		uint32_t v = load_relaxed(&execlk.word);
-		if (likely(!(v & execwriter))) {
-			if (cas(&execlk.word, &v, v + 1))
+		uint32_t v = load_relaxed(&l->word);
+		if (likely(!(v & rwxwriter))) {
+			if (cas(&l->word, &v, v + 1))
 				return 0;
 			continue;
 		}
-		if (load_relaxed(&execlk.writer) == osgettid())
+		if (load_relaxed(&l->writer) == osgettid())
 			return -EDEADLK;
-		futexsleep(&execlk.word, v, -1);
+		futexsleep(&l->word, v, -1);
 	}
+}
+
+static void rwxrunlock(struct rwx *l)
+{
+	uint32_t v = xadd(&l->word, (uint32_t)-1) - 1;
+	if (v == rwxwriter) /* the last reader out, a writer waits */
+		futexwakeup(&l->word, 1);
+}
+
+/* Exclusive: holds off new readers, then waits for those in. */
+static int rwxlock(struct rwx *l)
+{
+	int32_t self = osgettid();
+	if (load_relaxed(&l->writer) == self)
+		return -EDEADLK;
+	lock(&l->wmu);
+	store_relaxed(&l->writer, self);
+	uint32_t v = __atomic_or_fetch(&l->word, rwxwriter, __ATOMIC_ACQ_REL);
+	while (v != rwxwriter) {
+		futexsleep(&l->word, v, -1);
+		v = load_acquire(&l->word);
+	}
+	return 0;
+}
+
+static int rwxunlock(struct rwx *l)
+{
+	if (load_relaxed(&l->writer) != osgettid())
+		return -EPERM;
+	store_relaxed(&l->writer, 0);
+	__atomic_and_fetch(&l->word, ~(uint32_t)rwxwriter, __ATOMIC_RELEASE);
+	futexwakeup(&l->word, INT32_MAX);
+	unlock(&l->wmu);
+	return 0;
+}
+
+/* In a fork child (forkchild): the readers were other threads; a writer
+ * that was another thread is gone too, one that is this thread holds on. */
+static void rwxforkreset(struct rwx *l, int32_t self)
+{
+	if (l->writer != self) {
+		l->writer = 0;
+		l->wmu.key = 0;
+		l->word = 0;
+	} else {
+		l->word = rwxwriter;
+	}
+}
+
+/* Shared, around newosproc. */
+int execrlock(void)
+{
+	return rwxrlock(&execlk);
 }
 
 void execrunlock(void)
 {
-	uint32_t v = xadd(&execlk.word, (uint32_t)-1) - 1;
-	if (v == execwriter) /* the last reader out, a writer waits */
-		futexwakeup(&execlk.word, 1);
+	rwxrunlock(&execlk);
 }
 
 MRT_API int mrt_execlock(void)
 {
-	int32_t self = osgettid();
-	if (load_relaxed(&execlk.writer) == self)
-		return -EDEADLK;
-	lock(&execlk.wmu);
-	store_relaxed(&execlk.writer, self);
-	uint32_t v = __atomic_or_fetch(&execlk.word, execwriter, __ATOMIC_ACQ_REL);
-	while (v != execwriter) {
-		futexsleep(&execlk.word, v, -1);
-		v = load_acquire(&execlk.word);
-	}
-	return 0;
+	return rwxlock(&execlk);
 }
 
 MRT_API int mrt_execunlock(void)
 {
-	if (load_relaxed(&execlk.writer) != osgettid())
-		return -EPERM;
-	store_relaxed(&execlk.writer, 0);
-	__atomic_and_fetch(&execlk.word, ~(uint32_t)execwriter, __ATOMIC_RELEASE);
-	futexwakeup(&execlk.word, INT32_MAX);
-	unlock(&execlk.wmu);
-	return 0;
+	return rwxunlock(&execlk);
+}
+
+/* Shared, around a whole creation (newm): from before the M is on allm
+ * until its thread exists or its failure is undone. */
+int birthrlock(void)
+{
+	return rwxrlock(&birthlk);
+}
+
+void birthrunlock(void)
+{
+	rwxrunlock(&birthlk);
+}
+
+/* Exclusive (mrt_allthreadssyscall): every M on allm has its thread, and
+ * no other is made until birthunlock. */
+int birthlock(void)
+{
+	return rwxlock(&birthlk);
+}
+
+void birthunlock(void)
+{
+	rwxunlock(&birthlk);
 }
 
 /* ------------------------------------------------------------------------
@@ -205,18 +271,20 @@ static void forkchild(void)
 	 * parent's; the child records nothing (tracefile.c). */
 	traceforkchild();
 	int32_t self = osgettid();
-	if (execlk.writer != self) {
-		/* The exec lock's writer was another thread. */
-		execlk.writer = 0;
-		execlk.wmu.key = 0;
-		execlk.word = 0;
-	} else {
-		execlk.word = execwriter; /* ours still; readers were others */
-	}
+	rwxforkreset(&execlk, self);
+	rwxforkreset(&birthlk, self);
 
 	m *me = getm();
-	if (me != nil)
+	if (me != nil) {
 		me->procid = self;
+		/* A request of an mrt_allthreadssyscall made by a thread that is
+		 * not in the child: its signal is not either (#14 item 4). */
+		me->allthreads = ATS_NONE;
+	}
+	allthreadspending = 0;
+	/* The template thread was another thread (#14 item 3), and so was
+	 * anyone who held its locks: the next need starts one afresh. */
+	__builtin_memset(&newmHandoff, 0, sizeof newmHandoff);
 	/* No walker is left: a table the index replaced goes back. */
 	mindexquiet();
 	/* Every M on allm but ours is dead, parked ones included. */

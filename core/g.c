@@ -14,7 +14,6 @@
 #include "fixalloc.h"
 #include "san.h"
 
-fixalloc gpool = FIXALLOC_INIT(g);
 static int64_t goidgen;
 
 /* malg allocates a g with its own stack (Go's malg). */
@@ -67,7 +66,19 @@ static void gexit0(void *arg)
 	g *gp = arg;
 	g *g0 = getg();
 	san_enter(g0);
+	/* A g locked to this M (#14 item 2) is unwired before it reads dead,
+	 * and ends the M with it: lockedgexit does not return, unless the M
+	 * cannot end (m0, an attached thread). */
+	bool locked = gp->m != nil;
+	if (locked) {
+		store_relaxed(&g0->m->lockedg, nil);
+		g0->m->lockedext = 0;
+		g0->m->lockedgogo = 0;
+		store_relaxed(&gp->m, nil);
+	}
 	__atomic_store_n(&gp->status, _Gdead, __ATOMIC_RELEASE);
+	if (locked)
+		lockedgexit(g0->m, gp);
 	san_leave(g0, false, g0);
 }
 
@@ -164,20 +175,7 @@ static int gstatus(const g *gp)
 	return (int)st;
 }
 
-/* Why mrt_gogo cannot switch to `to`: the slow path of the checks. */
-static __attribute__((noinline)) int gogoerr(m *mp, g *to)
-{
-	if (mp == nil || mp->onsystemstack)
-		return -EPERM;
-	if (badptr(to, g) || to->kind == G_SIGNAL || (to->kind == G_G0 && to->m != mp))
-		return -EINVAL;
-	int st = gstatus(to);
-	if (st == _Gidle || st == _Gdead || st == 0)
-		return -EINVAL;
-	return -EBUSY; /* running, on this M (the caller itself) or another */
-}
-
-/* The switch itself, from self to `to` (whose context c the caller took). */
+/* The switch itself, from self to `to` (whose context c was taken). */
 static inline __attribute__((always_inline)) int gogoswitch(g *self, g *to, void *c)
 {
 	san_release(&self->ctx);
@@ -201,23 +199,14 @@ static __attribute__((cold, noinline)) int gogotraced(m *mp, g *self, g *to, voi
 	return gogoswitch(self, to, c);
 }
 
-MRT_API int mrt_gogo(mrt_g *to)
+/*
+ * The switch proper, once the checks have passed: c is to's saved context.
+ * Inlined into both paths of mrt_gogo, so that each ends in the tail call
+ * of ctx_switch and the fast path keeps nothing across a call.
+ */
+static inline __attribute__((always_inline)) int gogotake(m *mp, g *to, void *c)
 {
-	m *mp = getm();
-	/* The fast path tests only what a saved context does not rule out: a
-	 * g that is idle, dead, running (the caller itself included) or a
-	 * gsignal has no saved context, so ctx == nil sends every such case
-	 * to gogoerr. Inside mrt_systemstack getg() is g0 while curg stays
-	 * the g that called it, and everywhere else on an M they are the
-	 * same g (every switch stores both): so getg() != curg stands for
-	 * mp->onsystemstack here, a compare of a line the switch writes
-	 * anyway instead of a load, a test and a branch (#15 item 5: 100
-	 * instructions per round trip instead of 102). The context is loaded
-	 * before mp is tested: it heads the switch's critical path. */
-	void *c = likely(!badptr(to, g)) ? load_acquire(&to->ctx) : nil;
 	g *self = getg();
-	if (unlikely(c == nil || mp == nil || self != mp->curg || (to->kind == G_G0 && to->m != mp)))
-		return gogoerr(mp, to);
 	/* Take the saved context: from here the g is ours and running. This is
 	 * a load and a store, not an atomic exchange (which would cost a third
 	 * of the switch): like Go's gogo, it relies on the caller owning the g
@@ -240,6 +229,65 @@ MRT_API int mrt_gogo(mrt_g *to)
 	if (unlikely(load_relaxed(&tracing) & TRACE_FILE))
 		return gogotraced(mp, self, to, c);
 	return gogoswitch(self, to, c);
+}
+
+/*
+ * mrt_gogo's slow path: why it cannot switch to `to`, or, when only the
+ * lock rule sent it here (#14 item 2: on an M with a locked g every switch
+ * comes here), the switch itself if that g may run: the locked g and the
+ * M's own g0.
+ */
+static __attribute__((noinline)) int gogoslow(m *mp, g *to)
+{
+	if (mp == nil || mp->onsystemstack)
+		return -EPERM;
+	if (badptr(to, g) || to->kind == G_SIGNAL || (to->kind == G_G0 && to->m != mp))
+		return -EINVAL;
+	int st = gstatus(to);
+	if (st == _Gidle || st == _Gdead || st == 0)
+		return -EINVAL;
+	/* Read again rather than passed: the fast path then keeps no copy
+	 * of it for the call. The caller owns to: it has not changed. */
+	void *c = load_acquire(&to->ctx);
+	if (c == nil)
+		return -EBUSY; /* running, on this M (the caller itself) or another */
+	m *lm = load_acquire(&to->m);
+	if (to->kind == G_USER && lm == morphan) {
+		seterrmsg("mrt: g%lld was locked to an M that has ended: it cannot run again",
+		          (long long)to->goid);
+		return -EPERM;
+	}
+	if (to->kind == G_USER && lm != nil && lm != mp) {
+		seterrmsg("mrt: g%lld is locked to M%lld (mrt_lockosthread), not this M%lld",
+		          (long long)to->goid, (long long)load_relaxed(&lm->id), (long long)mp->id);
+		return -EPERM;
+	}
+	if (mp->lockedg != nil && lm != mp) {
+		seterrmsg("mrt: M%lld runs only its locked g%lld (mrt_lockosthread), not g%lld",
+		          (long long)mp->id, (long long)mp->lockedg->goid, (long long)to->goid);
+		return -EPERM;
+	}
+	return gogotake(mp, to, c);
+}
+
+MRT_API int mrt_gogo(mrt_g *to)
+{
+	m *mp = getm();
+	/* The fast path tests only what a saved context does not rule out: a
+	 * g that is idle, dead, running (the caller itself included) or a
+	 * gsignal has no saved context, so ctx == nil sends every such case
+	 * to gogoslow. to->m is nil for a user g that is not locked, and this
+	 * M for our own g0 and a g locked here: anything else (another M's
+	 * g0, a g locked to another M) goes there too, as does an M with a
+	 * locked g (nogogo), with no load the switch did not make before
+	 * (#14 item 2: to->m replaces to->kind, nogogo widens onsystemstack).
+	 * #15 item 5 told mrt_systemstack from getg() != curg instead of
+	 * loading onsystemstack, two instructions fewer; the lock rule needs
+	 * a load of the M's again, and nogogo is that one load for both. */
+	void *c = likely(mp != nil && !badptr(to, g)) ? load_acquire(&to->ctx) : nil;
+	if (unlikely(c == nil || mp->nogogo != 0 || (to->m != nil && to->m != mp)))
+		return gogoslow(mp, to);
+	return gogotake(mp, to, c);
 }
 
 /* mcall0 runs on g0 on top of its suspended context. The request travels in

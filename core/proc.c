@@ -78,7 +78,8 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	if (d.g0_stack < minstack || d.g0_stack > maxstack || d.gsignal_stack < minstack ||
 	    d.gsignal_stack > maxstack || d.max_threads < 0 || d.idle_ns < 0 ||
 	    (d.flags & ~(MRT_F_THREAD_NAMES | MRT_F_STACKOVERFLOW)) != 0 ||
-	    namelen >= sizeof cfg.threadname)
+	    namelen >= sizeof cfg.threadname || d.allthreads_signal < 0 ||
+	    d.allthreads_signal > 64 || OS_SIGRESERVED(d.allthreads_signal))
 		return -EINVAL;
 	/* The monitor is an M: a limit of 1 (m0 alone) leaves it no room. */
 	if (d.retake_ns < 0 || d.retake_ns > maxretake || d.spin_ns < 0 ||
@@ -117,6 +118,7 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	cfg.idle_ns = d.idle_ns;
 	cfg.stackcache = d.stack_cache;
 	cfg.flags = d.flags;
+	cfg.allthreadssig = d.allthreads_signal != 0 ? d.allthreads_signal : OS_ALLTHREADSSIG;
 	sched.maxmcount = d.max_threads;
 	cfg.handoff = d.handoff;
 	cfg.retakens = d.retake_ns;
@@ -216,14 +218,63 @@ static int newm1(m *mp)
 }
 
 /*
+ * A creation the calling thread must not make itself (mnoclone): the
+ * template thread makes it (template.c), or, if no clean thread has started
+ * one yet, it is refused.
+ */
+static int64_t newmhandoff(mrt_fn fn, void *arg, void *p)
+{
+	int64_t (*handoff)(mrt_fn, void *, void *) = load_acquire(&newmHandoff.handoff);
+	if (handoff != nil)
+		return handoff(fn, arg, p);
+	seterrmsg("mrt: this thread's state must not be cloned (a locked g, mrt_mtaint) and "
+	          "no template thread exists to create the M");
+	MTRACE(MT_FAILED, nil, -EPERM);
+	return -EPERM;
+}
+
+/*
+ * Whether a thread that should not be cloned (mnoclone) is cloned after
+ * all: an attached thread, neither locked nor tainted, while there is no
+ * template thread. It cannot start one (it would be the clone's source),
+ * and nothing says it changed anything; a program that cares starts the
+ * template thread early (mrt_starttemplatethread), as Go's main does
+ * under cgo for the threads C brings in.
+ */
+static bool nohandoff(const m *self)
+{
+	return self != nil && self->attached && self->lockedg == nil && !self->tainted &&
+	       load_acquire(&newmHandoff.handoff) == nil;
+}
+
+/*
  * newm creates an M that will run fn(arg) with p (Go's newm): allocm, then
  * newm1. A failure after allocm undoes all of it (mfailed).
+ *
+ * The whole creation holds the births lock shared (#14 item 4): while an
+ * mrt_allthreadssyscall holds it, no M joins allm, and each one on allm has
+ * its thread. A thread that must not be cloned hands the creation off, and
+ * decides so holding the lock: a thread that is not an M must hand off once
+ * a call has run, and one may complete while it waits here. It does not keep
+ * the lock while the template thread, which takes it too, works for it.
  */
 int64_t newm(mrt_fn fn, void *arg, void *p)
 {
 	m *mp;
-	int err = allocm(&mp, fn, arg, p);
+	int err = birthrlock();
 	if (err != 0) {
+		seterrmsg("mrt: the calling thread is in mrt_allthreadssyscall: no M can be created");
+		MTRACE(MT_FAILED, nil, err);
+		return err;
+	}
+	m *self = getm();
+	if (unlikely(mnoclone(self)) && !nohandoff(self)) {
+		birthrunlock();
+		return newmhandoff(fn, arg, p);
+	}
+	err = allocm(&mp, fn, arg, p);
+	if (err != 0) {
+		birthrunlock();
 		MTRACE(MT_FAILED, nil, err);
 		return err;
 	}
@@ -237,9 +288,9 @@ int64_t newm(mrt_fn fn, void *arg, void *p)
 	if (err != 0) {
 		MTRACE(MT_FAILED, mp, err);
 		mfailed(mp, true, err);
-		return err;
 	}
-	return id;
+	birthrunlock();
+	return err != 0 ? err : id;
 }
 
 static void mstart1(void *arg);
@@ -299,13 +350,16 @@ void mstart(void *arg)
 			ctx_switch(&mp->exitctx, ctx_make((void *)mp->g0top, mstart1, mp));
 			/* Back at the exit point, on g0 at the top. */
 			san_exitpoint_enter(mp);
+			/* The g locked to the M is unwired first, and a locked or
+			 * tainted M does not park (#14 items 2, 3: runtime.h). */
+			bool noreuse = mlockedexit(mp);
 			/* A user g that ended the function is dead from here, as
 			 * the M no longer runs on its stack (see gexit0 in g.c). */
 			if (mp->exitg != nil) {
 				__atomic_store_n(&mp->exitg->status, _Gdead, __ATOMIC_RELEASE);
 				mp->exitg = nil;
 			}
-			if (mp->mexitreason != MEXIT_PARK)
+			if (mp->mexitreason != MEXIT_PARK || noreuse)
 				break;
 			if (!mpark(mp)) {
 				retired = true;
@@ -314,7 +368,7 @@ void mstart(void *arg)
 			MTRACE(MT_WOKEN, mp, 0); /* with new work */
 		}
 	}
-	MTRACE(MT_EXITING, mp, retired ? MT_WHY_IDLE : 0);
+	MTRACE(MT_EXITING, mp, retired ? MT_WHY_IDLE : mp->mexitwhy);
 	mexit(mp);
 	osexit(mp);
 }
@@ -357,7 +411,12 @@ bool mabandon(m *mp)
 	uintptr_t sp = arch_getsp();
 	g *gp = __atomic_load_n(&mp->curg, __ATOMIC_RELAXED);
 	bool ong0 = sp >= mp->g0->stack.lo && sp < mp->g0->stack.hi;
-	if (gp->kind == G_USER && !(sp >= gp->stack.lo && sp < gp->stack.hi)) {
+	bool dead = gp->kind == G_USER && !(sp >= gp->stack.lo && sp < gp->stack.hi);
+	mp->exitg = dead ? gp : nil; /* a locked g unwired as at the exit point */
+	mp->mexitreason = MEXIT_EXIT;
+	(void)mlockedexit(mp);
+	mp->exitg = nil;
+	if (dead) {
 		gp->ctx = nil;
 		__atomic_store_n(&gp->status, _Gdead, __ATOMIC_RELEASE);
 	}
@@ -423,7 +482,9 @@ static void mexit(m *mp)
 {
 	sysmexit(mp); /* a section it left on ends; off the monitor's list */
 	unminit(mp);
+	TESTPOINT(TP_MEXIT, mp);
 	mputfreem(mp);
+	allthreadsleave(mp); /* #14 item 4: a request not begun is given back */
 	mwaitsends(mp);
 #ifdef MRT_TESTHOOKS
 	void (*hook)(m *) = load_relaxed(&testmexithook);
@@ -712,17 +773,25 @@ MRT_API int mrt_signalm(int64_t id, int sig)
 	int r = -ESRCH;
 	walkbegin();
 	m *mp = mindexfind(MIDX_ALLM, id);
-	if (mp != nil) {
-		__atomic_fetch_add(&mp->sending, 1, __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_SEQ_CST); /* pairs with mexit's */
-		uint32_t st = __atomic_load_n(&mp->status, __ATOMIC_ACQUIRE);
-		if (st == MRT_M_STARTING || st == MRT_M_RUNNING || st == MRT_M_IDLE ||
-		    st == MRT_M_ATTACHED) {
-			TESTPOINT(TP_SIGNALM, mp);
-			r = signalm(mp, sig);
-		}
-		__atomic_fetch_sub(&mp->sending, 1, __ATOMIC_RELEASE);
-	}
+	if (mp != nil)
+		r = msignal(mp, sig);
 	walkend();
+	return r;
+}
+
+/* Sends sig to mp's thread if the M is live (see mrt_signalm): 0, or
+ * -ESRCH. The caller is walking allm (walkbegin), found mp on it. */
+int msignal(m *mp, int sig)
+{
+	int r = -ESRCH;
+	__atomic_fetch_add(&mp->sending, 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* pairs with mexit's */
+	uint32_t st = __atomic_load_n(&mp->status, __ATOMIC_ACQUIRE);
+	if (st == MRT_M_STARTING || st == MRT_M_RUNNING || st == MRT_M_IDLE ||
+	    st == MRT_M_ATTACHED) {
+		TESTPOINT(TP_SIGNALM, mp);
+		r = signalm(mp, sig);
+	}
+	__atomic_fetch_sub(&mp->sending, 1, __ATOMIC_RELEASE);
 	return r;
 }

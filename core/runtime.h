@@ -179,7 +179,13 @@ struct mrt_g {
 	 * with a release store only after the frame is complete.
 	 */
 	void *ctx;
-	struct mrt_m *m;  /* g0 and gsignal: their M (a user g's M is getm()) */
+	/* g0 and gsignal: their M. A user g: the M it is locked to
+	 * (mrt_lockosthread: Go's g.lockedm), nil if none, morphan once that
+	 * M has ended (the g can never run again); the M a user g runs on is
+	 * getm(). One field for both, so that mrt_gogo's fast path refuses
+	 * another M's g0 and a g locked to another M with one load and test
+	 * (g.c). */
+	struct mrt_m *m;
 	int64_t goid;
 	/* _Gidle, _Gdead, or _Grunnable for a g that is started and not dead:
 	 * whether it is running right now is ctx == nil (see gstatus), so a
@@ -196,6 +202,9 @@ struct mrt_g {
 	void *sanfiber;   /* TSan: its fiber */
 };
 typedef struct mrt_g g;
+
+/* A user g's m once the M it was locked to has ended (see g.m). */
+#define morphan ((struct mrt_m *)1)
 
 /* ---------------------------------------------------------------------------
  * Ms
@@ -274,8 +283,21 @@ struct mrt_m {
 	g *gsignal;     /* signal stack */
 	g g0_, gsignal_; /* where g0 and gsignal live: pooled with the m */
 	g *curg;        /* g running on this M right now (g0 when none) */
-	uint32_t onsystemstack; /* in mrt_systemstack: no switching (mrt_gogo
-	                           tells it from getg() != curg) */
+	/*
+	 * What sends mrt_gogo on this M to its slow path, next to curg (both
+	 * are touched by every switch) and read by the fast path as one word
+	 * (nogogo), so that the lock rule costs the switch no load of its own
+	 * (#14 item 2): in mrt_systemstack (no switching at all; the fast
+	 * path tells it from getg() != curg, #15 item 5), or a g locked to
+	 * the M (only it and g0 may run here; g.c's gogoslow).
+	 */
+	union {
+		struct {
+			uint32_t onsystemstack;
+			uint32_t lockedgogo; /* lockedg != nil */
+		};
+		uint64_t nogogo;
+	};
 	int64_t id;
 	int32_t procid; /* kernel tid; CLONE_PARENT_SETTID writes it */
 	/* mrt_signalm calls that may send to this M's thread right now, and
@@ -334,6 +356,24 @@ struct mrt_m {
 	uint32_t birth;   /* birthDone, Pending or Waited (a futex word) */
 	int32_t starterr; /* minit failed, or (on freem) its creation did: the
 	                     M never ran its function */
+
+	/*
+	 * The thread's own state (#14 items 2 and 3). lockedg is the user g
+	 * wired to this M by mrt_lockosthread, lockedext its nesting (Go's
+	 * m.lockedg, m.lockedExt); only this M's thread writes them. tainted:
+	 * the thread changed state no other work may inherit (mrt_mtaint;
+	 * set for good). Such an M, and one that is attached (below), never
+	 * parks and never clones a new M: the template thread does
+	 * (template.c).
+	 */
+	g *lockedg;
+	uint32_t lockedext;
+	bool tainted;
+	uint8_t mexitwhy;  /* MT_WHY_* of an exit the M did not ask for */
+	/* mrt_allthreadssyscall's request to this M (allthreads.c):
+	 * ATS_NONE, ATS_ASKED (signal sent or on its way), ATS_RUNNING (the
+	 * handler is making the call). */
+	uint32_t allthreads;
 
 	uint32_t fastrand[2];
 	os_sigset sigmask; /* signal mask the M starts with: the init mask */
@@ -436,6 +476,7 @@ struct mrtconfig {
 	uint32_t stackcache;
 	uint32_t flags;
 	bool threadnames; /* name each M's thread cfg.threadname<id> */
+	int allthreadssig; /* mrt_allthreadssyscall's signal (allthreads.c) */
 	os_sigset initsigmask;
 	/* Clone-model thread-local block (see tls.c). */
 	intptr_t tls_off;        /* &mrt_tls - thread pointer */
@@ -462,6 +503,9 @@ void mstart(void *mp); /* platform's thread entry calls this on g0 */
  * model: pthread_exit, cancellation), on that thread: ends the M. */
 void mexitthread(m *mp);
 void mputfreem(m *mp);
+/* Sends sig to mp, which a walker of allm found, if it is live (0, -ESRCH):
+ * mrt_signalm's protocol against its thread's end. */
+int msignal(m *mp, int sig);
 /* On the M that leaves allm (mexit, dropm), after mputfreem: waits for the
  * mrt_signalm calls that saw it live (mp->sending). */
 void mwaitsends(m *mp);
@@ -538,9 +582,16 @@ void stackcache_forklock(void);
 void stackcache_forkunlock(void);
 void stackcache_forkreset(void);
 
-/* fork.c: the exec lock (shared around newosproc) and the fork handlers */
+/* fork.c: the exec lock (shared around newosproc), the births lock (shared
+ * around a whole newm, exclusive in mrt_allthreadssyscall: #14 item 4) and
+ * the fork handlers. The r-lock calls return 0 or -EDEADLK (the calling
+ * thread holds the lock exclusively). */
 int execrlock(void);
 void execrunlock(void);
+int birthrlock(void);
+void birthrunlock(void);
+int birthlock(void);
+void birthunlock(void);
 int forkinit(void);
 
 /* g.c */
@@ -611,8 +662,9 @@ enum {
 };
 /* Why an M exits (MT_EXITING's err) or is dropped (MT_DROPPED's): its
  * function ended or mrt_dropm was called (0), it retired after its idle
- * time, its thread ended outside mrt (mexitthread, extramthreadend). */
-enum { MT_WHY_IDLE = 1, MT_WHY_THREAD = 2 };
+ * time, its thread ended outside mrt (mexitthread, extramthreadend), its
+ * locked g ended (#14 item 2), it would have parked tainted (item 3). */
+enum { MT_WHY_IDLE = 1, MT_WHY_THREAD = 2, MT_WHY_LOCKED = 3, MT_WHY_TAINTED = 4 };
 void mtrace(int ev, m *mp, int err) __attribute__((cold, noinline));
 extern const char *const mtracenames[NMTEVENT]; /* tracefile.c: "created", ... */
 /* What mtrace does with an event (tracefile.c): TRACE_PRINT for
@@ -784,9 +836,137 @@ void osabort(void) NORETURN;
  * action back. At mrt_init, on m0. */
 int sigsegvinit(void);
 void sigsegvundo(void);
+/* mrt_allthreadssyscall's signal (#14 item 4): installs, once, the handler
+ * that calls allthreadsrun on the thread the signal reaches (0 or -errno;
+ * -EBUSY if the program has a handler there; -ENOSYS where there is no
+ * per-thread call to make: Darwin). Then one system call, raw, on the
+ * calling thread: a[0] the number, a[1..6] the arguments; the kernel's
+ * result (-errno for an error). */
+int osallthreadsinit(int sig);
+long osallthreadscall(const long a[7]);
 /* Registers fork handlers (libc's pthread_atfork: at mrt_init, on m0). */
 int osatfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 const char *osgetenv(const char *name);
+
+/* ---------------------------------------------------------------------------
+ * A thread's own state (#14 items 2-4): locked gs and tainted Ms
+ * (lockosthread.c), the template thread (template.c), one system call on
+ * every M (allthreads.c). What other files need of them is here, as data
+ * and inlines, so that core has no import cycle: template.c and
+ * lockosthread.c call newm, which must know of them.
+ * ------------------------------------------------------------------------- */
+
+/* The template thread's state (Go's newmHandoff): in runtime2.c, so that a
+ * fork child, which has no template thread, can reset it (fork.c). */
+struct handoffreq;
+struct newmhandofft {
+	mutex lock;              /* newm, waiting */
+	mutex startlock;         /* one templatestart at a time */
+	struct handoffreq *newm; /* creations to make, newest first */
+	bool waiting;            /* the template thread sleeps on wake */
+	note wake;
+	/* The template thread's side of a handoff once there is one, nil
+	 * before. newm calls through it, not by name: template.c calls newm. */
+	int64_t (*handoff)(mrt_fn fn, void *arg, void *p);
+	/* The template thread's function, its M's mstartfn for good: how
+	 * mtrace and mrt_dump tell that M (set before it is created). */
+	mrt_fn fn;
+};
+extern struct newmhandofft newmHandoff;
+
+/* Whether mp is the template thread. */
+static inline bool mistemplate(const m *mp)
+{
+	mrt_fn fn = load_relaxed(&newmHandoff.fn);
+	return fn != nil && load_relaxed(&mp->mstartfn) == fn;
+}
+
+/* Starts the template thread if there is none and the calling thread may be
+ * cloned (mnoclone): 0, or newm's -errno. */
+int templatestart(void);
+
+/* mrt_allthreadssyscall's state that others touch (allthreads.c): Ms asked
+ * and not yet done (a futex word the caller sleeps on), and whether a call
+ * has changed the Ms (then threads that are not Ms hand creations off). */
+enum { ATS_NONE, ATS_ASKED, ATS_RUNNING };
+extern uint32_t allthreadspending;
+extern uint32_t allthreadsran;
+/* The signal handler's part, on the thread the signal reached. */
+void allthreadsrun(void);
+
+/* lockosthread.c: the locked g gp ended (gexit0, on g0): the M ends with it,
+ * or, where it cannot end (m0, an attached thread), is tainted. */
+void lockedgexit(m *mp, g *gp);
+
+/*
+ * mnoclone: must a new M not be cloned from mp's thread (the calling
+ * thread's M, nil if it is not one)? clone(2) copies the thread's CPU
+ * affinity, scheduling policy, credentials, namespaces, and its fs (cwd,
+ * root, umask) once unshared. An M with a g locked to it, a tainted M and
+ * an attached thread may have changed them; a thread that is not an M has
+ * taken no part in an mrt_allthreadssyscall, once one has run. Their
+ * creations are made by the template thread (template.c).
+ */
+static inline bool mnoclone(const m *mp)
+{
+	if (mp == nil)
+		return load_relaxed(&allthreadsran) != 0;
+	return mp->lockedg != nil || mp->tainted || mp->attached;
+}
+
+/* One M asked by mrt_allthreadssyscall is done: the last wakes the caller.
+ * Always inlined: the signal handler's copy is not instrumented (san.h). */
+static inline __attribute__((always_inline)) void allthreadsdone1(void)
+{
+	if (__atomic_sub_fetch(&allthreadspending, 1, __ATOMIC_ACQ_REL) == 0)
+		futexwakeup(&allthreadspending, 1);
+}
+
+/*
+ * An M that ends (mexit, after it is EXITING) gives back a request it has
+ * not begun: it may never run the handler (the pthread model blocks every
+ * signal first). The caller stored the request before it read the status,
+ * the M its status before this: one of the two sees the other (fences),
+ * and the cas decides who gives it back.
+ */
+static inline void allthreadsleave(m *mp)
+{
+	uint32_t asked = ATS_ASKED;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_compare_exchange_n(&mp->allthreads, &asked, ATS_NONE, false,
+	                                __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		allthreadsdone1();
+}
+
+/*
+ * mlockedexit runs at the exit point (proc.c: mstart, mexitthread) before a
+ * user g that ended the M's function reads dead. The g locked to the M is
+ * unwired: it ended with the function (mp->exitg: unlocked, so that whoever
+ * sees it dead may start it afresh), or it is left suspended, and with its
+ * thread gone no M may ever run it (morphan). Returns whether the M must
+ * end rather than park: a g was locked to it, or its thread is tainted —
+ * the state it changed must not reach other work (Go 1.10).
+ */
+static inline bool mlockedexit(m *mp)
+{
+	bool park = mp->mexitreason == MEXIT_PARK;
+	g *lg = mp->lockedg;
+	if (lg != nil) {
+		store_release(&lg->m, lg == mp->exitg ? nil : morphan);
+		store_relaxed(&mp->lockedg, nil);
+		mp->lockedext = 0;
+		mp->lockedgogo = 0;
+		if (park)
+			mp->mexitwhy = MT_WHY_LOCKED;
+		return true;
+	}
+	if (mp->tainted) {
+		if (park)
+			mp->mexitwhy = MT_WHY_TAINTED;
+		return true;
+	}
+	return false;
+}
 
 /* ---------------------------------------------------------------------------
  * Lock-free walks of allm
@@ -895,6 +1075,10 @@ enum testpoint {
 	TP_MSTART,    /* a new M's thread at mstart, before minit: the m */
 	TP_SIGNALM,   /* mrt_signalm has found the M live, not sent yet: the m */
 	TP_SENDWAIT,  /* an exiting M waits for a send in flight (mexit): the m */
+	TP_ALLTHREADS, /* mrt_allthreadssyscall: the call made on the calling
+	                  thread, births held off, no M asked yet: nil */
+	TP_MEXIT,     /* mexit: the M's signals taken down (unminit), still
+	                 on allm: the m */
 	TP_OSHANDLE,  /* pthread model: pthread_create has returned, the handle
 	                 is not stored yet (newosproc, on the creator): the m */
 	TP_SYSMONSLEEP, /* deepsleep: the monitor found no section, and has not

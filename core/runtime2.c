@@ -6,6 +6,7 @@
  * (proc.c sets the settings; m.c keeps allm and the counts).
  */
 #include "runtime.h"
+#include "fixalloc.h"
 
 struct schedt sched = { .maxmcount = 10000 };
 m *allm;
@@ -19,3 +20,16 @@ int32_t ncpu = 1;
  * names the monitor without depending on the file whose events it prints. */
 mrt_fn sysmonfn;
 int64_t sysmonid = -1;
+
+/* The g pool (g.c), here because fork.c locks it too: g.c, whose gs'
+ * end may end an M (#14 item 2), depends on proc.c, which depends on
+ * fork.c. */
+fixalloc gpool = FIXALLOC_INIT(g);
+
+/* The template thread's state (template.c; Go's newmHandoff), and what
+ * mrt_allthreadssyscall shares with the M path (allthreads.c): here so that
+ * newm, mexit and a fork child reach them without depending on those
+ * files (runtime.h says why). */
+struct newmhandofft newmHandoff;
+uint32_t allthreadspending;
+uint32_t allthreadsran;

@@ -83,6 +83,18 @@
 #endif
 #endif
 
+/* A signal handler mrt installs with the raw rt_sigaction runs behind
+ * TSan's back: TSan does not defer it to a safe point, as it defers the
+ * handlers installed through its sigaction, so it may interrupt TSan's
+ * runtime on its thread (an interceptor, the allocator) and must not call
+ * into it. Such a handler's code is not instrumented (the asynchronous
+ * one: mrt_allthreadssyscall's, allthreads.c). */
+#if MRT_TSAN
+#define SAN_RAWHANDLER __attribute__((no_sanitize("thread")))
+#else
+#define SAN_RAWHANDLER
+#endif
+
 /* Always inlined: under TSan a helper that switches fibers must not be a
  * function of its own, or its entry would be recorded on the old fiber's
  * shadow call stack and its exit on the new one's. */

@@ -40,6 +40,18 @@ static void fmttime(char *buf, size_t n)
 	             (long long)(t % 1000000000 / 1000));
 }
 
+/* Why an M ended when its function did not end it (MT_WHY_*). */
+static const char *mexitwhyname(int why)
+{
+	switch (why) {
+	case MT_WHY_IDLE: return "idle";
+	case MT_WHY_THREAD: return "thread-ended";
+	case MT_WHY_LOCKED: return "locked-g"; /* its locked g ended (#14 item 2) */
+	case MT_WHY_TAINTED: return "tainted"; /* it would have parked (#14 item 3) */
+	default: return "?";
+	}
+}
+
 /*
  * mtrace is an M event that MRTDEBUG asked for (the MTRACE macro calls it
  * only then): recorded into the trace file (trace=<file>, tracefile.c),
@@ -78,8 +90,7 @@ void mtrace(int ev, m *mp, int err)
 	case MT_EXITING:
 	case MT_DROPPED:
 		if (err != 0)
-			mrt_snprintf(extra, sizeof extra, " why=%s",
-			             err == MT_WHY_THREAD ? "thread-ended" : "idle");
+			mrt_snprintf(extra, sizeof extra, " why=%s", mexitwhyname(err));
 		break;
 	case MT_HANDEDOFF:
 		if (err != 0)
@@ -100,6 +111,13 @@ void mtrace(int ev, m *mp, int err)
 		while (extra[k] != '\0')
 			k++;
 		mrt_snprintf(extra + k, sizeof extra - k, " monitor");
+	}
+	/* The template thread (template.c) says so on every line. */
+	if (mp != nil && mistemplate(mp)) {
+		size_t k = 0;
+		while (extra[k] != '\0')
+			k++;
+		mrt_snprintf(extra + k, sizeof extra - k, " template");
 	}
 	if (mp == nil) {
 		printfd(2, "mrt mtrace %s M- %s%s\n", t, mtracenames[ev], extra);
@@ -238,11 +256,25 @@ MRT_API int mrt_dump(int fd)
 		uintptr_t g0lo, g0hi, gslo, gshi; /* [0, 0) while not known */
 		stackbounds(&mp->g0->stack, &g0lo, &g0hi);
 		stackbounds(&mp->gsignal->stack, &gslo, &gshi);
-		/* The monitor (core/sysmon.c) is named: its function is mrt's. */
+		/* What the M is (the monitor, core/sysmon.c) and what keeps it
+		 * from other work (#14 items 2, 3), at the end of the line:
+		 * nothing for most Ms. */
+		char own[48];
+		g *lg = load_relaxed(&mp->lockedg);
+		mrt_snprintf(own, sizeof own, "%s%s%s", ismonitor(mp) ? " monitor" : "",
+		             mistemplate(mp) ? " template" : "",
+		             load_relaxed(&mp->tainted) ? " tainted" : "");
+		if (lg != nil) {
+			size_t k = 0;
+			while (own[k] != '\0')
+				k++;
+			mrt_snprintf(own + k, sizeof own - k, " locked g%lld",
+			             (long long)load_relaxed(&lg->goid));
+		}
 		r = printfd(fd, "  M%-5lld tid %-7d %-8s g0 [%p, %p) gsignal [%p, %p) curg %s%s\n",
 		            (long long)load_relaxed(&mp->id), (int)load_relaxed(&mp->procid),
 		            mstatusname(load_acquire(&mp->status)), (void *)g0lo, (void *)g0hi,
-		            (void *)gslo, (void *)gshi, cg, ismonitor(mp) ? " monitor" : "");
+		            (void *)gslo, (void *)gshi, cg, own);
 		if (r < 0)
 			break;
 		n++;

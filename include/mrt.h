@@ -170,6 +170,10 @@ struct mrt_config {
 	                         0 (the default) = no spinning; at most 1 s */
 	int32_t max_spinning; /* at most this many Ms spin at once; default
 	                         half the CPUs, at least 1 */
+	int32_t allthreads_signal; /* the signal mrt_allthreadssyscall sends
+	                         to each M (Linux); default 62 (SIGRTMAX-2 of
+	                         glibc: see mrt_allthreadssyscall). 1..64,
+	                         not glibc's 32 or 33. */
 };
 
 /* A configuration of defaults, its size set: start from this. */
@@ -249,7 +253,8 @@ struct mrt_config {
  * above 1 GiB, a negative limit or idle time, unknown flags, a thread_name
  * longer than 15 bytes, a negative or too large retake_ns, spin_ns or
  * max_spinning, a hand-off with a thread limit of 1, which leaves no room
- * for the monitor) and for a size smaller than this version 0.1's
+ * for the monitor, an allthreads_signal outside 0..64 or one the C library
+ * keeps) and for a size smaller than this version 0.1's
  * struct; -E2BIG for a larger size whose fields beyond this version's are
  * not all zero (the program asks for something this mrt cannot do);
  * -EBUSY if mrt is already initialised (the first configuration stays in
@@ -328,6 +333,15 @@ MRT_API const char *mrt_threadmodel(void);
  * returns its error (see mrt_join).
  * In the clone model fn runs freestanding (see Conventions); in the pthread
  * model it may call anything.
+ * A new thread is a clone of the calling one (its CPU affinity, scheduling
+ * policy, credentials, namespaces, an unshared cwd). Called on an M with a
+ * locked g (mrt_lockosthread), a tainted M (mrt_mtaint) or an attached
+ * thread, or, once an mrt_allthreadssyscall has run, on a thread that is
+ * not an M, the M is created by the template thread instead (see "A
+ * thread's own state"), with the same results and errors. If no template
+ * thread exists yet, an attached thread's M is cloned from it all the same
+ * (see mrt_starttemplatethread), and a locked or tainted M's creation is
+ * -EPERM (mrt_errmsg says why).
  * [any thread, an M, a user g or neither; not async-signal-safe]
  */
 MRT_API int64_t mrt_newm(mrt_fn fn, void *arg, void *p);
@@ -350,6 +364,9 @@ MRT_API int64_t mrt_startm(mrt_fn fn, void *arg, void *p);
  * on g0, or a user g — is abandoned, as with mrt_mexit, but the thread stays:
  * the next mrt_startm that picks this M runs its fn(arg) from the top of g0.
  * If the configuration sets idle_ns, an M idle that long exits instead.
+ * An M that must not be handed other work never parks: a tainted M
+ * (mrt_mtaint) and one with a locked g (mrt_lockosthread) end here, as
+ * with mrt_mexit, and the locked g with them (see "A thread's own state").
  * With spin_ns set, the M first polls for work that long (at most
  * max_spinning Ms at once, with the CPU's pause hint between polls, and
  * less when it finds it has lost its CPU to other threads, a sign that
@@ -581,6 +598,137 @@ MRT_API int mrt_execlock(void);
 MRT_API int mrt_execunlock(void);
 
 /* ------------------------------------------------------------------------
+ * A thread's own state: locked gs, tainted Ms, the template thread, one
+ * system call on every M
+ * ------------------------------------------------------------------------ */
+
+/*
+ * Some state belongs to the OS thread, not to the code on it: CPU affinity,
+ * scheduling policy and priority, credentials and capabilities,
+ * namespaces (setns, unshare), an unshared fs (cwd, root, umask), a C
+ * library's thread-local data. mrt keeps such a thread from passing its
+ * state on (Go's LockOSThread and template thread), and changes a state on
+ * every M at once (Go's AllThreadsSyscall).
+ *
+ * mrt_lockosthread wires the calling user g to its M (Go's LockOSThread):
+ * until as many mrt_unlockosthread calls as lock calls (nested, counted as
+ * Go's lockedExt), the g runs on this M only — mrt_gogo of it on another M
+ * is -EPERM — and the M runs that g and its own g0 only — mrt_gogo of any
+ * other g there is -EPERM — and is never handed work by mrt_startm (it does
+ * not park: mrt_stopm ends it). A g that ends while locked (its function
+ * returns, mrt_mexit or mrt_stopm from it) takes its M with it, as in Go
+ * 1.10: the M exits instead of going back to its function or to the idle
+ * list, and its thread is gone (mrt_join returns once it is), since the g
+ * may have changed state that no other work should inherit. Where the M
+ * cannot end — m0, the program's own thread, or an attached one — it is
+ * tainted instead (mrt_mtaint) and runs on. A locked g left suspended when
+ * its M ends can never run again (mrt_gogo: -EPERM; mrt_gfree it). New Ms
+ * asked for on a locked M are made by the template thread (mrt_newm).
+ * Lock before changing the thread: the first lock starts the template
+ * thread (once per process), which is cloned from the calling thread.
+ * Returns 0; -EPERM on g0 (a thread's own state without a user g is
+ * mrt_mtaint's), inside mrt_systemstack, and on threads that are not Ms;
+ * -EOVERFLOW past 2^32 - 1 nested locks; the template thread's creation
+ * errors (mrt_newm's; nothing is locked then).
+ * mrt_unlockosthread undoes one lock: 0, also for a g that is not locked
+ * (nothing to undo, as Go); -EPERM as for the lock.
+ * [an M, on a user g; both models; not async-signal-safe]
+ */
+MRT_API int mrt_lockosthread(void);
+MRT_API int mrt_unlockosthread(void);
+
+/*
+ * mrt_mtaint marks the calling M as having changed its thread's state (its
+ * affinity, scheduling policy, unshare, setns, credentials by a system call
+ * of its own), for good. A tainted M never goes back to the idle list:
+ * mrt_stopm ends it instead, as mrt_mexit (mtrace says why=tainted), so an
+ * M's idle loop need not know; and Ms created on it are made by the
+ * template thread, not cloned from it. Call it before changing the thread:
+ * the first call starts the template thread (once per process), cloned
+ * from the calling thread. On m0, which cannot end, only the second rule
+ * applies. Returns 0; -EPERM on threads that are not Ms; the template
+ * thread's creation errors (the M is tainted all the same).
+ * [an M; both models; not async-signal-safe]
+ */
+MRT_API int mrt_mtaint(void);
+
+/*
+ * The template thread (Go's templateThread) is an M in a known-clean state
+ * whose only work is to create the Ms that must not be cloned from their
+ * caller: those asked for on an M with a locked g, a tainted M, an attached
+ * thread, and, once an mrt_allthreadssyscall has run, a thread that is not
+ * an M (it took no part in the call). The caller waits for it, and gets
+ * mrt_newm's result and mrt_errmsg as if it had made the M itself. It is
+ * started by the first mrt_lockosthread, mrt_mtaint or
+ * mrt_allthreadssyscall, from the calling thread if that thread may be
+ * cloned (otherwise the next one that may starts it; meanwhile such
+ * creations are -EPERM, but an attached thread's, which are cloned from
+ * it). It is an M like any other — counted in
+ * mrt_mstats and the thread limit, on allm, named "template" by
+ * MRTDEBUG=mtrace, mrt_dump and gdb's info mrt — and never exits.
+ *
+ * mrt_starttemplatethread starts it now, cloned from the calling thread
+ * (Go's startTemplateThread, which Go's main calls at start-up when cgo
+ * may bring threads in from C). Call it early, from a thread that is still
+ * as the process started (m0 before it changes anything), when Ms may be
+ * asked for on attached threads (mrt_needm): such a thread cannot start
+ * the template thread itself (it would be cloned from it), so until one
+ * exists its mrt_newm clones it, passing on whatever state it has. Returns 0, also when the template thread exists
+ * already; -EPERM on a thread that must not be cloned (a locked g, tainted,
+ * attached) and on one that is not an M; -EINVAL before mrt_init;
+ * mrt_newm's errors.
+ * [an M; both models; not async-signal-safe]
+ */
+MRT_API int mrt_starttemplatethread(void);
+
+/*
+ * mrt_allthreadssyscall makes the system call nr(a1, ..., a6) on every M
+ * — m0, the Ms mrt created, attached Ms, the template thread — as Go's
+ * syscall.AllThreadsSyscall does. For per-thread state that a program
+ * thinks of as the process's: credentials above all. In the clone model a
+ * setuid(), setgid(), setgroups() or capset() on m0 changes m0 alone
+ * (glibc spreads its own set*id calls to the threads it made, which Ms are
+ * not): the Ms, and Ms they create later, keep the old credentials. Those
+ * calls must go through here, as the raw system calls (SYS_setresuid, ...).
+ * In the pthread model glibc covers its own set*id calls, but not prctl,
+ * capset and the rest.
+ *
+ * An attached thread (mrt_needm) makes the call while it is an M, with
+ * the mask it has: one that blocks the signal holds the call until it lets
+ * it through or drops its M (mrt_dropm; then it is not reached).
+ *
+ * All or nothing: the call is made first on the calling thread (an M or
+ * not); if it fails there, nothing else is done and its -errno is
+ * returned. Then every other M makes it, and the results are compared: if
+ * an M's differs, -ENOTRECOVERABLE, and mrt_errmsg names the first such M
+ * and its result (the Ms now differ: Go throws). No M is born while the
+ * call runs (creations elsewhere wait), so none escapes it: a later M is
+ * cloned from an M that made it, or made by the template thread. For calls
+ * whose result is the same on every thread (0 for set*id, capset, most of
+ * prctl); threads that are not Ms are the program's and are not reached.
+ *
+ * How: each M is sent a signal (allthreads_signal in struct mrt_config, 62
+ * by default: not glibc's 32 and 33, nor 63 and 64, which QEMU's user mode
+ * cannot deliver and Valgrind keeps) whose handler makes the call on that
+ * M. It reaches an M wherever it is — parked, running, in a blocking
+ * system call, which SA_RESTART resumes afterwards — but not while the M
+ * blocks the signal: the call then waits until it is let through (as Go
+ * requires; do not block it on an M). The handler is installed at the
+ * first call, with the raw rt_sigaction, and stays: from then on the
+ * signal is mrt's (a send of it that mrt did not ask for is ignored).
+ *
+ * Returns what the call returned on the calling thread; its -errno if it
+ * failed there; -ENOTRECOVERABLE (see above); -EINVAL before mrt_init, or
+ * if the init mask blocks the signal (every M would); -EBUSY if the
+ * program has a handler of its own on the signal (choose another); the
+ * template thread's creation errors at the first call; -ENOSYS on Darwin,
+ * whose credentials are the process's (nothing is done). Calls are made
+ * one at a time. Linux only. [any thread; both models; not async-signal-safe]
+ */
+MRT_API long mrt_allthreadssyscall(long nr, long a1, long a2, long a3, long a4, long a5,
+                                   long a6);
+
+/* ------------------------------------------------------------------------
  * The current M
  * ------------------------------------------------------------------------ */
 
@@ -773,7 +921,10 @@ MRT_API int mrt_mstats(struct mrt_mstats *out);
  *     M0     tid 4240    running  g0 [...) gsignal [...) curg g17
  *
  * (state: starting, running, idle, exiting, attached; curg: g0, gsignal or g<id> of a
- * user g; bounds not yet known, as in struct mrt_minfo, are [0x0, 0x0)). Like mrt_forallm it walks allm without mrt's scheduler lock, so
+ * user g; bounds not yet known, as in struct mrt_minfo, are [0x0, 0x0)),
+ * and at the end of the line, for the few Ms that have them, "template"
+ * (the template thread), "tainted" (mrt_mtaint) and "locked g<id>"
+ * (mrt_lockosthread). Like mrt_forallm it walks allm without mrt's scheduler lock, so
  * it works while the process is wedged on that lock, and each line is one
  * write(2). Returns the number of Ms written; -EBADF for fd < 0, -EINVAL
  * before mrt_init, or write's -errno.
@@ -824,7 +975,10 @@ MRT_API int mrt_gostart(mrt_g *g, mrt_fn fn, void *arg);
  * Returns 0 when something switches back to the caller; -EINVAL if g is NULL,
  * dead, idle or freed (a runnable g that was freed keeps no context), or
  * another M's g0; -EBUSY if g is running, the calling g itself included
- * (g0 on g0); -EPERM on non-Ms and inside mrt_systemstack.
+ * (g0 on g0); -EPERM on non-Ms and inside mrt_systemstack, and by the lock
+ * rule (mrt_lockosthread): for a g locked to another M or to one that has
+ * ended, and on an M with a locked g for any g but that one and the M's
+ * own g0 (mrt_errmsg names the g and the M).
  * [an M; not async-signal-safe]
  */
 MRT_API int mrt_gogo(mrt_g *g);

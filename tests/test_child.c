@@ -233,9 +233,16 @@ static void child_before_init(void)
 		/* Smaller than the first version's struct (which ends with
 		 * thread_name): no caller's header was ever that small. */
 		{ .size = offsetof(struct mrt_config, thread_name), .max_threads = 77 },
+		CFG(.allthreads_signal = -1),
+		CFG(.allthreads_signal = 65),
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		CHILD_CHECK(mrt_init(&bad[i]) == -EINVAL);
+	for (int sig = 32; sig <= 33; sig++) {
+		struct mrt_config c = CFG(.allthreads_signal = sig);
+		if (OS_SIGRESERVED(sig)) /* glibc's own */
+			CHILD_CHECK(mrt_init(&c) == -EINVAL);
+	}
 
 	/* Built against a newer header: fields this mrt does not know must be
 	 * zero, or it cannot do what is asked. */

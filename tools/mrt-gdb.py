@@ -2,7 +2,8 @@
 # for Ms).
 #
 #   (gdb) source tools/mrt-gdb.py
-#   (gdb) info mrt            every M on allm (and those exited, not reaped)
+#   (gdb) info mrt            every M on allm (and those exited, not reaped),
+#                             the template thread, tainted and locked Ms named
 #   (gdb) mrt bt 3 [full]     backtrace of M3's thread, parked or running
 #
 # It reads mrt's own bookkeeping — allm, sched, struct mrt_m — from the
@@ -115,6 +116,30 @@ def _fnname(addr):
     return "0x%x" % addr
 
 
+def _tags(mp):
+    """What keeps an M from other work, as mrt_dump ends its line with it:
+    the template thread, tainted, a locked g (#14; attached is a state)."""
+    tags = []
+    try:
+        fn = int(_symbol_value("newmHandoff", "newmhandofft", False)["fn"])
+        if fn != 0 and int(mp["mstartfn"]) == fn:
+            tags.append("template")
+    except gdb.GdbError:  # an mrt without a template thread
+        pass
+    try:
+        if int(mp["tainted"]) != 0:
+            tags.append("tainted")
+    except gdb.error:
+        pass
+    try:
+        lg = mp["lockedg"]
+        if int(lg) != 0:
+            tags.append("locked g%d" % int(lg["goid"]))
+    except gdb.error:
+        pass
+    return "".join(" " + t for t in tags)
+
+
 def _ms():
     """Every M mrt knows: those on allm, then those on freem (exited, not yet
     reaped), as (m, where)."""
@@ -159,7 +184,7 @@ Usage: info mrt"""
                 "M%d" % int(mp["id"]), str(tid) if tid > 0 else "-",
                 str(th.num) if th is not None else "-", state,
                 _stack(mp["g0"]), _stack(mp["gsignal"]), _gname(mp), fn,
-                " monitor" if fn == "sysmon" else ""))
+                (" monitor" if fn == "sysmon" else "") + _tags(mp)))
             n += 1
         gdb.write("%d Ms\n" % n)
 

@@ -14,6 +14,9 @@ typedef uint32_t os_sigset;
  * 31 by itself). */
 #define OS_SIGRESERVED(sig) 0
 
+/* mrt_allthreadssyscall is -ENOSYS here (allthreads_darwin.c): no signal. */
+#define OS_ALLTHREADSSIG 0
+
 /* Ms are pthreads (platform/posix, the only model here): g0 is the
  * pthread's own stack, and libc's thread exit runs after the M's end. */
 #define OS_THREAD_MODEL "pthread"

@@ -15,6 +15,10 @@ typedef uint64_t os_sigset;
  * (33); glibc's SIGRTMIN is 34. */
 #define OS_SIGRESERVED(sig) ((sig) == 32 || (sig) == 33)
 
+/* mrt_allthreadssyscall's signal unless mrt_config names one: glibc's
+ * SIGRTMAX-2 (platform/linux/allthreads_linux.c says why this one). */
+#define OS_ALLTHREADSSIG 62
+
 /* Locks and notes sleep on futexes (core/lock_futex.c). */
 #define OS_LOCK_SEMA 0
 

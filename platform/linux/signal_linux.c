@@ -26,32 +26,10 @@
  *    kernel's sigreturn cancels the restart of the calls that have one
  *    (restart_syscall). mrt.h documents it.
  */
-#include "linux.h"
+#include "sigaction_linux.h"
 #include "san.h"
 
-#include <asm/signal.h> /* SA_RESTORER: whether the kernel's sigaction has sa_restorer */
-
-enum {
-	L_SIGSEGV = 11,
-	L_SA_SIGINFO = 4,
-	L_SA_ONSTACK = 0x08000000,
-	L_SA_RESTART = 0x10000000,
-	L_SA_NODEFER = 0x40000000,
-	L_SA_RESETHAND = (int)0x80000000u,
-	L_SA_RESTORER = 0x04000000,
-};
-#define L_SIG_DFL ((void *)0)
-#define L_SIG_IGN ((void *)1)
-
-/* The kernel's struct sigaction (not libc's, whose mask is 128 bytes). */
-struct l_sigaction {
-	void *handler;
-	unsigned long flags;
-#ifdef SA_RESTORER
-	void (*restorer)(void);
-#endif
-	os_sigset mask;
-};
+enum { L_SIGSEGV = 11 };
 
 /* The part of siginfo read here: the same on every 64-bit Linux CPU. */
 struct l_siginfo {
@@ -131,12 +109,7 @@ static void sigsegv(int sig, struct l_siginfo *si, void *uc)
 int sigsegvinit(void)
 {
 	struct l_sigaction act = { 0 }, old;
-	act.handler = (void *)sigsegv;
-	act.flags = L_SA_SIGINFO | L_SA_ONSTACK | L_SA_RESTART;
-#if defined(SA_RESTORER) && defined(ARCH_SIGRETURN)
-	act.flags |= L_SA_RESTORER;
-	act.restorer = arch_sigreturn;
-#endif
+	sigaction_handler(&act, (void *)sigsegv, L_SA_SIGINFO | L_SA_ONSTACK | L_SA_RESTART);
 	/* Read the old action before installing the new one, so that a fault
 	 * in between finds it; then keep what the install itself returned. */
 	long r = sys4(__NR_rt_sigaction, L_SIGSEGV, 0, &prevsegv, sizeof(os_sigset));
