@@ -1,0 +1,347 @@
+/*
+ * test_slab.c — what an M and a g stack cost in mappings (#15 item 3).
+ *
+ * Every stack has a guard page below it. Made with mprotect, a guard splits
+ * the mapping it is in: two lines of /proc/self/maps per stack, four per M
+ * (g0 and gsignal), so vm.max_map_count (65,530 by default) stopped
+ * creation at 16,376 Ms. Where the kernel has guard regions
+ * (MADV_GUARD_INSTALL, Linux 6.13), a guard is a mark that leaves the
+ * mapping whole, and stacks carved out of large shared slabs cost a
+ * fraction of a mapping each. The counts are the kernel's (/proc/self/maps),
+ * measured around many Ms or gs made at once; each case runs in a child
+ * process with an mrt_init of its own.
+ *
+ * Whether the kernel has guard regions is decided here on its own, the way
+ * the kernel answers, not by asking mrt: the advice must be accepted and a
+ * write by the kernel into the guarded page must fail (QEMU user mode
+ * accepts the advice and does nothing, so there mrt falls back to
+ * mprotect, and so do the expectations here).
+ */
+#define _GNU_SOURCE
+#include "testlib.h"
+#include "san.h" /* MRT_TSAN, MRT_ASAN */
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { SKIP = 77 };
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102 /* the kernel's uapi mman-common.h */
+#endif
+
+/* Does the kernel under this process make guard regions? */
+static bool kernel_guards(void)
+{
+	size_t ps = kernel_pagesize();
+	void *p = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(p != MAP_FAILED);
+	bool yes = false;
+	if (madvise(p, ps, MADV_GUARD_INSTALL) == 0)
+		yes = syscall(SYS_clock_gettime, CLOCK_MONOTONIC, p) != 0 && errno == EFAULT;
+	munmap(p, ps);
+	return yes;
+}
+
+/* Whether the process's mapping count is mrt's: under TSan and Valgrind
+ * the tool maps memory of its own for every thread. */
+static bool maps_are_ours(void)
+{
+	return !MRT_TSAN && !under_valgrind();
+}
+
+static int nitems(void)
+{
+	return quick ? 64 : 256;
+}
+
+/* ------------------------------------------------------------------------
+ * Mappings per parked M, per live g stack, and a pthread's for comparison.
+ * ------------------------------------------------------------------------ */
+
+static uint32_t pgo, pup;
+
+static void *parked_pthread(void *arg)
+{
+	(void)arg;
+	ev_add(&pup, 1);
+	ev_block(&pgo, 1);
+	return NULL;
+}
+
+/* Lines of /proc/self/maps per blocked 64 KiB pthread: the anchor. */
+static double pthread_maps(int n)
+{
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 64 << 10);
+	pthread_t *t = calloc((size_t)n, sizeof *t);
+	pgo = pup = 0;
+	int before = count_maps();
+	for (int i = 0; i < n; i++)
+		CHILD_CHECK(pthread_create(&t[i], &a, parked_pthread, NULL) == 0);
+	while (ev_get(&pup) < (uint32_t)n)
+		sched_yield();
+	int after = count_maps();
+	ev_add(&pgo, 1);
+	for (int i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	free(t);
+	pthread_attr_destroy(&a);
+	return (double)(after - before) / n;
+}
+
+/* The bound a parked M must keep, for the guards this kernel makes. With
+ * guard regions: a twentieth of a mapping for mrt's own stacks (and a
+ * pthread's own, libc's, in the pthread model). With mprotect: two lines
+ * per guarded stack, which no layout with a guard below each of an M's
+ * two stacks can go below (each guard is a line, and so is each stack
+ * between two guards). */
+static double m_bound(bool guards)
+{
+	double libc = pthread_model() ? 2 : 0; /* a pthread's guard and stack */
+	double mine = guards ? 0.05 : pthread_model() ? 2 : 4;
+	return libc + mine;
+}
+
+static void child_parked_ms(void)
+{
+	bool guards = kernel_guards() && !emulated;
+	int n = nitems();
+	CHILD_CHECK(mrt_init(NULL) == 0);
+	CHILD_CHECK(mrt_setmaxthreads(n + 16) > 0);
+	double pt = pthread_maps(n);
+	/* Warm: the first M's stacks may take mappings any later one shares. */
+	int64_t first = mrt_newm(fn_park, NULL, NULL);
+	CHILD_CHECK(first > 0);
+	wait_idle(1);
+	int before = count_maps();
+	for (int i = 0; i < n; i++)
+		CHILD_CHECK(mrt_newm(fn_park, NULL, NULL) > 0);
+	wait_idle(n + 1);
+	int after = count_maps();
+	double per = (double)(after - before) / n;
+	fprintf(stderr, "%d parked Ms: %d -> %d lines of /proc/self/maps, %.3f per M "
+	            "(a blocked 64 KiB pthread: %.3f); guards %s; bound %.2f\n",
+	            n, before, after, per, pt,
+	            guards ? "by the kernel's guard regions" : "by mprotect", m_bound(guards));
+	if (maps_are_ours())
+		CHILD_CHECK(per <= m_bound(guards));
+}
+
+/* Prints the child's line that holds what. */
+static void report(const struct child *c, const char *what)
+{
+	const char *l = strstr(c->out, what);
+	if (l != NULL) {
+		while (l > c->out && l[-1] != '\n')
+			l--;
+		print_message("%.*s\n", (int)strcspn(l, "\n"), l);
+	}
+}
+
+static void test_parked_ms_cost_a_twentieth_of_a_mapping(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_parked_ms, 120, &c);
+	report(&c, "lines of /proc/self/maps");
+	assert_child_ok(&c);
+}
+
+static void child_live_gs(void)
+{
+	bool guards = kernel_guards() && !emulated;
+	int n = nitems();
+	CHILD_CHECK(mrt_init(NULL) == 0);
+	mrt_g **gs = calloc((size_t)n + 1, sizeof *gs);
+	CHILD_CHECK(mrt_malg(&gs[n], 64 << 10) == 0); /* warm, as above */
+	int before = count_maps();
+	for (int i = 0; i < n; i++)
+		CHILD_CHECK(mrt_malg(&gs[i], 64 << 10) == 0);
+	int after = count_maps();
+	double per = (double)(after - before) / n;
+	double bound = guards ? 0.05 : 2;
+	fprintf(stderr, "%d live 64 KiB g stacks: %d -> %d lines of /proc/self/maps, %.3f per "
+	            "g; guards %s; bound %.2f\n",
+	            n, before, after, per,
+	            guards ? "by the kernel's guard regions" : "by mprotect", bound);
+	if (maps_are_ours())
+		CHILD_CHECK(per <= bound);
+	for (int i = 0; i <= n; i++)
+		CHILD_CHECK(mrt_gfree(gs[i]) == 0);
+	free(gs);
+}
+
+static void test_live_g_stacks_cost_a_twentieth_of_a_mapping(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_live_gs, 120, &c);
+	report(&c, "lines of /proc/self/maps");
+	assert_child_ok(&c);
+}
+
+/* ------------------------------------------------------------------------
+ * 100,000 live parked Ms (#15 item 3), with the default vm.max_map_count.
+ * ------------------------------------------------------------------------ */
+
+enum { bigN = 100000 };
+
+static long readlong(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+	if (f != NULL) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static bool writelong(const char *path, long v)
+{
+	FILE *f = fopen(path, "w");
+	if (f == NULL)
+		return false;
+	bool ok = fprintf(f, "%ld\n", v) > 0;
+	ok = fclose(f) == 0 && ok;
+	return ok && readlong(path) == v;
+}
+
+static long memavailable_kib(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	long v = -1;
+	while (f != NULL && fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "MemAvailable: %ld kB", &v) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	return v;
+}
+
+static void child_100k(void)
+{
+	CHILD_CHECK(mrt_init(NULL) == 0);
+	CHILD_CHECK(mrt_setmaxthreads(bigN + 16) > 0);
+	int maps0 = count_maps();
+	int64_t t0 = mrt_nanotime();
+	for (int i = 0; i < bigN; i++) {
+		int64_t id = mrt_newm(fn_park, NULL, NULL);
+		if (id < 0) {
+			mrt_dprintf(2, "M %d of %d: %s: %s (%d lines of /proc/self/maps)\n", i + 1,
+			            bigN, mrt_strerror((int)id), mrt_errmsg(), count_maps());
+			child_exit(1);
+		}
+	}
+	struct mrt_mstats st;
+	do {
+		mrt_mstats(&st);
+		sched_yield();
+	} while (st.idle < bigN);
+	int64_t t1 = mrt_nanotime();
+	int maps = count_maps();
+	long rss = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f != NULL) {
+		long size;
+		if (fscanf(f, "%ld %ld", &size, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	fprintf(stderr, "%d live parked Ms in %.1f s: %d lines of /proc/self/maps (%d before, "
+	            "%.4f per M), RSS %ld MiB, threads %d\n",
+	            bigN, (double)(t1 - t0) / 1e9, maps, maps0, (double)(maps - maps0) / bigN,
+	            rss * (long)kernel_pagesize() >> 20, count_threads());
+	CHILD_CHECK(st.live == bigN + 1);
+	CHILD_CHECK(maps < 65530); /* the default vm.max_map_count, had it been */
+	CHILD_CHECK((double)(maps - maps0) / bigN <= 0.05);
+	/* The process's end takes the threads down. */
+}
+
+static const char *const pidmax = "/proc/sys/kernel/pid_max";
+static const char *const threadsmax = "/proc/sys/kernel/threads-max";
+
+static void test_100000_live_parked_ms(void **state)
+{
+	(void)state;
+	const char *why = NULL;
+	if (pthread_model())
+		why = "pthread model: libc's thread stacks cost two mappings each, so "
+		      "vm.max_map_count (65,530) stops pthreads near 32,000";
+	else if (emulated || quick)
+		why = "under QEMU user mode (or --quick): 100,000 threads are the host's "
+		      "business, and QEMU has no guard regions";
+	else if (MRT_TSAN || MRT_ASAN || under_valgrind())
+		why = "under a sanitizer or Valgrind";
+	else if (!kernel_guards())
+		why = "the kernel has no guard regions (MADV_GUARD_INSTALL, Linux 6.13): with "
+		      "mprotect guards an M costs four mappings";
+	else if (memavailable_kib() < (6L << 20))
+		why = "less than 6 GiB of memory available (100,000 threads take about 3)";
+	long pid0 = readlong(pidmax), thr0 = readlong(threadsmax);
+	long want = bigN + 20000;
+	bool raisedpid = false, raisedthr = false;
+	if (why == NULL && pid0 < want) {
+		if (!writelong(pidmax, want))
+			why = "kernel.pid_max is below 120,000 and cannot be raised here (needs "
+			      "root and a writable /proc/sys)";
+		else
+			raisedpid = true;
+	}
+	if (why == NULL && thr0 < want) {
+		if (!writelong(threadsmax, want))
+			why = "kernel.threads-max is below 120,000 and cannot be raised here "
+			      "(needs root and a writable /proc/sys)";
+		else
+			raisedthr = true;
+	}
+	struct rlimit nproc;
+	if (why == NULL && getrlimit(RLIMIT_NPROC, &nproc) == 0 && nproc.rlim_cur != RLIM_INFINITY &&
+	    nproc.rlim_cur < (rlim_t)want && geteuid() != 0) {
+		nproc.rlim_cur = nproc.rlim_max;
+		if (nproc.rlim_cur < (rlim_t)want || setrlimit(RLIMIT_NPROC, &nproc) != 0)
+			why = "RLIMIT_NPROC is below 120,000 (ulimit -u)";
+	}
+	struct child c;
+	if (why == NULL) {
+		print_message("pid_max %ld%s, threads-max %ld%s, vm.max_map_count %ld\n", pid0,
+		              raisedpid ? " (raised for the test)" : "", thr0,
+		              raisedthr ? " (raised for the test)" : "",
+		              readlong("/proc/sys/vm/max_map_count"));
+		run_child(child_100k, 500, &c);
+	}
+	/* Put back what was raised, whatever the child did. */
+	if (raisedpid)
+		writelong(pidmax, pid0);
+	if (raisedthr)
+		writelong(threadsmax, thr0);
+	if (why != NULL) {
+		print_message("skipped: %s\n", why);
+		skip();
+	}
+	report(&c, "live parked Ms");
+	assert_child_ok(&c);
+}
+
+int main(int argc, char **argv)
+{
+	testlib_init(argc, argv);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parked_ms_cost_a_twentieth_of_a_mapping),
+		cmocka_unit_test(test_live_g_stacks_cost_a_twentieth_of_a_mapping),
+		cmocka_unit_test(test_100000_live_parked_ms),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
