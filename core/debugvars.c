@@ -17,6 +17,7 @@ static const struct debugvar {
 	{ "schedtrace", offsetof(struct debugvars, schedtrace), DEBUG_SCHEDTRACE_MAX,
 	  "milliseconds, 0 to 3600000" },
 	{ "threadnames", offsetof(struct debugvars, threadnames), 1, "0 or 1" },
+	{ "mprotectguards", offsetof(struct debugvars, mprotectguards), 1, "0 or 1" },
 };
 
 /* The report being built in bad. */

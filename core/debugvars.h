@@ -14,6 +14,8 @@ struct debugvars {
 	int32_t mtrace;     /* 1: print every M event to fd 2 */
 	int32_t schedtrace; /* > 0: a monitor M prints a summary every this many ms */
 	int32_t threadnames; /* 1: name every M's thread (MRT_F_THREAD_NAMES) */
+	int32_t mprotectguards; /* 1: guard pages by mprotect, never the kernel's
+	                           guard regions (for gdb's gcore: see mrt.h) */
 };
 
 /* Upper bounds of the values: anything above is malformed. */

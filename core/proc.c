@@ -94,6 +94,8 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	}
 	cfg.t0 = nanotime();
 	debuginit();
+	if (debug.mprotectguards)
+		sysguardmprotect(); /* before the first guard: m0's gsignal */
 	__builtin_memcpy(cfg.threadname, d.thread_name, namelen);
 	cfg.threadname[namelen] = '\0';
 	cfg.threadnames = names || debug.threadnames != 0;

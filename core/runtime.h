@@ -479,7 +479,16 @@ void futexwakeup(uint32_t *addr, uint32_t cnt);
 
 void *sysalloc(size_t n);           /* anonymous RW memory, nil on failure */
 int sysfree(void *p, size_t n);
-int sysguard(void *p, size_t n);    /* make n bytes at p inaccessible */
+/* Guard pages: sysguard makes n bytes at p inaccessible, sysunguard
+ * accessible again (0 or -errno). sysguardsplits: whether a guard costs a
+ * mapping of its own (mprotect), or is a mark that leaves the mapping whole
+ * (Linux 6.13's guard regions, where osinit found them working). */
+int sysguard(void *p, size_t n);
+int sysunguard(void *p, size_t n);
+bool sysguardsplits(void);
+/* From now on guards by mprotect, whatever osinit found (MRTDEBUG=
+ * mprotectguards=1). At mrt_init, before the first guard is made. */
+void sysguardmprotect(void);
 /* The pages of [p, p+n) are not needed for now: the kernel may take them
  * back (Linux: at once, and they read as zeros next time; Darwin: when it
  * wants). Before the range is used again, sysused (Go's sysUnused and

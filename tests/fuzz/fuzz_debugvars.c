@@ -40,6 +40,7 @@ static int model(const char *s, size_t n, struct debugvars *dv)
 		{ "mtrace", offsetof(struct debugvars, mtrace), DEBUG_MTRACE_MAX },
 		{ "schedtrace", offsetof(struct debugvars, schedtrace), DEBUG_SCHEDTRACE_MAX },
 		{ "threadnames", offsetof(struct debugvars, threadnames), 1 },
+		{ "mprotectguards", offsetof(struct debugvars, mprotectguards), 1 },
 	};
 	size_t end = strnlen(s, n);
 	int bad = 0;
@@ -54,7 +55,7 @@ static int model(const char *s, size_t n, struct debugvars *dv)
 		const char *eq = memchr(set, '=', k);
 		size_t namelen = eq != NULL ? (size_t)(eq - set) : k;
 		int which = -1;
-		for (int j = 0; j < 3; j++)
+		for (int j = 0; j < (int)(sizeof names / sizeof names[0]); j++)
 			if (strlen(names[j].name) == namelen && memcmp(set, names[j].name, namelen) == 0)
 				which = j;
 		if (which < 0 || eq == NULL) {
@@ -94,7 +95,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (bad != NULL)
 		memset(bad, 'X', badn);
 
-	struct debugvars dv = { -1, -1, -1 }, dv2 = { -1, -1, -1 }, want = { -1, -1, -1 };
+	struct debugvars dv = { -1, -1, -1, -1 }, dv2 = { -1, -1, -1, -1 },
+	                 want = { -1, -1, -1, -1 };
 	int nbad = parsedebugvars(s, size, &dv, bad, badn);
 	int nbad2 = parsedebugvars(s, size, &dv2, NULL, 0);
 	int wantbad = model(s, size, &want);
@@ -104,6 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(dv.mtrace == -1 || (dv.mtrace >= 0 && dv.mtrace <= DEBUG_MTRACE_MAX));
 	CHECK(dv.schedtrace == -1 || (dv.schedtrace >= 0 && dv.schedtrace <= DEBUG_SCHEDTRACE_MAX));
 	CHECK(dv.threadnames == -1 || (dv.threadnames >= 0 && dv.threadnames <= 1));
+	CHECK(dv.mprotectguards == -1 || (dv.mprotectguards >= 0 && dv.mprotectguards <= 1));
 	if (badn > 0) {
 		size_t len = strnlen(bad, badn);
 		CHECK(len < badn);

@@ -12,6 +12,14 @@ current gs. The parked M's backtrace must go through mrt's park
 (notesleep < mpark < mstart), the running M's through its user g's
 function.
 
+The live half runs twice: with the guard pages mrt makes by default, and
+with MRTDEBUG=mprotectguards=1, in which run the core is written. gdb 13's
+gcore stops copying a mapping at the first page it cannot read, and a guard
+region (Linux 6.13's MADV_GUARD_INSTALL, which mrt uses where the kernel has
+it) cannot be read even by a debugger: a core gcore writes then lacks every
+slab of stacks and m structs. (The kernel's own core dumps write guard
+regions as zeros.)
+
 Exit 77 (skipped) only when the machine forbids ptrace. With MRT_GDB_NO_CORE
 set (sanitizer builds: gcore cannot write a usable core of a process with a
 sanitizer's terabytes of shadow mappings), the core-file half is skipped and
@@ -127,35 +135,40 @@ def main():
         core = os.path.join(tmp, "life-of-m.core")
         base = [gdbexe, "-nx", "-batch", "-ex", "set pagination off",
                 "-ex", "set debuginfod enabled off", "-ex", "source " + script]
-        # Thread names are opt-in; MRTDEBUG turns them on without a rebuild.
-        live = base + ["-ex", "set environment MRTDEBUG threadnames=1",
-                       "-ex", "break life_of_m_checkpoint", "-ex", "run",
-                       "-ex", "info threads"]
-        for c in COMMANDS:
-            live += ["-ex", c]
         nocore = os.environ.get("MRT_GDB_NO_CORE")
-        if not nocore:
-            live += ["-ex", "gcore " + core]
-        live += ["-ex", "kill", exe]
-        out = gdb(live, tmp)
-        if "ptrace: Operation not permitted" in out or "Could not trace the inferior" in out:
-            print("gdb cannot ptrace here: skipped\n" + out)
-            return 77
-        check("hit Breakpoint 1, life_of_m_checkpoint" in out, "gdb stopped at the checkpoint",
-              out)
+        for guards in ("default", "mprotect"):
+            # Thread names are opt-in; MRTDEBUG turns them on without a
+            # rebuild, and mprotect guards for gcore (see above).
+            env = "threadnames=1" + (",mprotectguards=1" if guards == "mprotect" else "")
+            live = base + ["-ex", "set environment MRTDEBUG " + env,
+                           "-ex", "break life_of_m_checkpoint", "-ex", "run",
+                           "-ex", "info threads"]
+            for c in COMMANDS:
+                live += ["-ex", c]
+            if not nocore and guards == "mprotect":
+                live += ["-ex", "gcore " + core]
+            live += ["-ex", "kill", exe]
+            out = gdb(live, tmp)
+            if "ptrace: Operation not permitted" in out or "Could not trace the inferior" in out:
+                print("gdb cannot ptrace here: skipped\n" + out)
+                return 77
+            what = "live (%s guards)" % guards
+            check("hit Breakpoint 1, life_of_m_checkpoint" in out,
+                  what + ": gdb stopped at the checkpoint", out)
 
-        dump = {}
-        for line in out.splitlines():
-            m = DUMP.match(line)
-            if m:
-                dump[int(m.group(1))] = m.groups()[1:]
-        check(sorted(dump) == [0, 2, 3], "the example's mrt_dump lists M0, M2, M3", out)
-        check_session(out, dump, "live")
-        model = re.search(r"mrt_dump: every M on allm, newest first \((\w+) model\)", out)
-        if model and model.group(1) in ("clone", "pthread"):
-            # Thread names, as gdb shows them (both models name Ms).
-            check('"mrt/M2"' in out and '"mrt/M3"' in out,
-                  "live: info threads shows mrt/M2 and mrt/M3", out)
+            dump = {}
+            for line in out.splitlines():
+                m = DUMP.match(line)
+                if m:
+                    dump[int(m.group(1))] = m.groups()[1:]
+            check(sorted(dump) == [0, 2, 3], what + ": the example's mrt_dump lists M0, M2, M3",
+                  out)
+            check_session(out, dump, what)
+            model = re.search(r"mrt_dump: every M on allm, newest first \((\w+) model\)", out)
+            if model and model.group(1) in ("clone", "pthread"):
+                # Thread names, as gdb shows them (both models name Ms).
+                check('"mrt/M2"' in out and '"mrt/M3"' in out,
+                      what + ": info threads shows mrt/M2 and mrt/M3", out)
 
         if nocore:
             print("core file half skipped: " + nocore)
