@@ -105,6 +105,7 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	cfg.stackcache = d.stack_cache;
 	cfg.flags = d.flags;
 	sched.maxmcount = d.max_threads;
+	mpoolinit(); /* from the stack sizes and the TLS block's */
 
 	/* m0: the calling thread, with the stack it already has as g0. It
 	 * takes id 0 and its place on allm as every M does (Go's schedinit

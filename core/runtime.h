@@ -106,15 +106,18 @@ bool notetsleep(note *n, int64_t ns);
  * ------------------------------------------------------------------------- */
 
 /* A stack [lo, hi): lo is the lowest usable byte, hi one past the highest.
- * The mapping that holds it starts one guard page below lo. */
+ * Its slot in a slab (slab.c) starts one guard page below lo. */
 typedef struct stack {
 	uintptr_t lo, hi;
+	struct slab *slab; /* the slab its slot is in */
 	uint32_t vgid; /* Valgrind's id for it (san.h), 0 if none */
 	uint8_t from;  /* enum stackfrom: where stackalloc found it */
 } stack;
 
-/* Where stackalloc found a stack, which is where stackundo puts it back. */
-enum stackfrom { STACK_MAPPED, STACK_CACHED };
+/* Where stackalloc found a stack, which is where stackundo puts it back:
+ * a slot carved now (its guard made, perhaps its slab mapped), the cache,
+ * or a slot its slab had back. */
+enum stackfrom { STACK_MAPPED, STACK_CACHED, STACK_SLAB };
 
 /* An alternate signal stack as the OS reports it (core/signal.c): [lo, hi),
  * hi == 0 for none (disabled), and the OS's own mode bits, handed back
@@ -347,10 +350,11 @@ void mputfreem(m *mp);
 int64_t startm(mrt_fn fn, void *arg, void *p);
 int reapfreem(void);
 void mfree(m *mp);    /* back to the m pool */
+void mpoolinit(void); /* the m pool's layout, at mrt_init (m.c) */
 void mfailed(m *mp, bool registered, int err); /* undo allocm for a thread never born */
 
 /* stack.c: stacks with guard pages and a bounded cache */
-extern uintptr_t pagesize; /* set by osinit */
+extern uintptr_t pagesize; /* set by osinit (runtime2.c) */
 /* 0 (s->from says cache or OS) or -ENOMEM. */
 int stackalloc(stack *s, size_t n);
 void stackfree(stack *s);
@@ -364,8 +368,8 @@ struct stackcachestats {
 	uint64_t released;        /* stacks whose pages were given back, ever */
 };
 void stackcache_read(struct stackcachestats *st);
-int64_t stackcache_trim(void); /* unmaps the cache: the bytes it held */
-int64_t stacks_mapped(void); /* stack mappings in use or cached */
+int64_t stackcache_trim(void); /* the cache back to the slabs: the bytes it held */
+int64_t stacks_mapped(void); /* stacks carved from slabs, in use or cached */
 void stackcache_forklock(void);
 void stackcache_forkunlock(void);
 void stackcache_forkreset(void);

@@ -14,3 +14,6 @@ struct mrtconfig cfg;
 /* Set by osinit: spinning on a lock only pays off when another CPU can
  * release it. */
 int32_t ncpu = 1;
+/* Set by osinit: the kernel's page size (stacks, guards and slabs are made
+ * of whole pages). */
+uintptr_t pagesize = 4096;
