@@ -15,7 +15,9 @@
  * the kernel answers, not by asking mrt: the advice must be accepted and a
  * write by the kernel into the guarded page must fail (QEMU user mode
  * accepts the advice and does nothing, so there mrt falls back to
- * mprotect, and so do the expectations here).
+ * mprotect, and so do the expectations here). Each case runs with
+ * mprotect guards too (MRTDEBUG=mprotectguards=1), as a kernel without
+ * guard regions has them.
  */
 #define _GNU_SOURCE
 #include "testlib.h"
@@ -61,6 +63,83 @@ static bool maps_are_ours(void)
 static int nitems(void)
 {
 	return quick ? 64 : 256;
+}
+
+/* Prints the child's line that holds what. */
+static void report(const struct child *c, const char *what)
+{
+	const char *l = strstr(c->out, what);
+	if (l != NULL) {
+		while (l > c->out && l[-1] != '\n')
+			l--;
+		print_message("%.*s\n", (int)strcspn(l, "\n"), l);
+	}
+}
+
+/* The child exited 0 (what it printed is its report). */
+static void assert_child_exit0(const struct child *c)
+{
+	if (!WIFEXITED(c->status) || WEXITSTATUS(c->status) != 0) {
+		print_error("child: status 0x%x; output:\n%s\n", c->status, c->out);
+		fail();
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Which guards mrt makes.
+ * ------------------------------------------------------------------------ */
+
+/* mrt_init finds what this test finds: guard regions where the kernel
+ * makes them, mprotect elsewhere (QEMU user mode, which accepts the advice
+ * and does nothing; a kernel before 6.13, which refuses it), and mprotect
+ * when MRTDEBUG=mprotectguards=1 asks for it. A g stack's guard is a guard either way;
+ * only mprotect's shows in /proc/self/maps. */
+static void check_guard(bool splits)
+{
+	mrt_g *gp;
+	CHILD_CHECK(mrt_malg(&gp, 64 << 10) == 0);
+	uintptr_t lo, hi, mlo, mhi;
+	mrt_gstack(gp, &lo, &hi);
+	CHILD_CHECK(guarded(lo - 1) && guarded(lo - kernel_pagesize()) && !guarded(lo));
+	char perms[5];
+	CHILD_CHECK(maps_find(lo - 1, perms, &mlo, &mhi));
+	if (splits)
+		CHILD_CHECK(memcmp(perms, "---", 3) == 0 && mhi == lo);
+	else
+		CHILD_CHECK(memcmp(perms, "rw", 2) == 0 && mhi >= hi); /* one mapping */
+	CHILD_CHECK(mrt_gfree(gp) == 0);
+}
+
+static void child_guard_mode(void)
+{
+	bool guards = kernel_guards();
+	CHILD_CHECK(mrt_init(NULL) == 0);
+	fprintf(stderr, "guards: %s\n",
+	        sysguardsplits() ? emulated ? "mprotect (QEMU user mode answers 0 to "
+	                                      "MADV_GUARD_INSTALL and makes no guard)"
+	                                    : "mprotect (the kernel has no guard regions)"
+	                         : "the kernel's guard regions (MADV_GUARD_INSTALL)");
+	CHILD_CHECK(sysguardsplits() == !guards);
+	check_guard(sysguardsplits());
+}
+
+static void child_guard_forced(void)
+{
+	setenv("MRTDEBUG", "mprotectguards=1", 1);
+	CHILD_CHECK(mrt_init(NULL) == 0);
+	CHILD_CHECK(sysguardsplits());
+	check_guard(true);
+}
+
+static void test_guards_are_the_kernels_or_mprotect(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_guard_mode, 60, &c);
+	report(&c, "guards: ");
+	assert_child_exit0(&c);
+	run_child(child_guard_forced, 60, &c);
+	assert_child_ok(&c);
 }
 
 /* ------------------------------------------------------------------------
@@ -112,11 +191,22 @@ static double m_bound(bool guards)
 	return libc + mine;
 }
 
+/* Each case twice: with the guards mrt_init finds here, and with mprotect
+ * (MRTDEBUG=mprotectguards=1), as on a kernel without guard regions. */
+static bool forcemprotect;
+
+static bool init_for_case(void)
+{
+	if (forcemprotect)
+		setenv("MRTDEBUG", "mprotectguards=1", 1);
+	CHILD_CHECK(mrt_init(NULL) == 0);
+	return !sysguardsplits();
+}
+
 static void child_parked_ms(void)
 {
-	bool guards = kernel_guards() && !emulated;
 	int n = nitems();
-	CHILD_CHECK(mrt_init(NULL) == 0);
+	bool guards = init_for_case();
 	CHILD_CHECK(mrt_setmaxthreads(n + 16) > 0);
 	double pt = pthread_maps(n);
 	/* Warm: the first M's stacks may take mappings any later one shares. */
@@ -130,38 +220,17 @@ static void child_parked_ms(void)
 	int after = count_maps();
 	double per = (double)(after - before) / n;
 	fprintf(stderr, "%d parked Ms: %d -> %d lines of /proc/self/maps, %.3f per M "
-	            "(a blocked 64 KiB pthread: %.3f); guards %s; bound %.2f\n",
-	            n, before, after, per, pt,
-	            guards ? "by the kernel's guard regions" : "by mprotect", m_bound(guards));
+	        "(a blocked 64 KiB pthread: %.3f); guards %s; bound %.2f\n",
+	        n, before, after, per, pt, guards ? "by the kernel's guard regions" : "by mprotect",
+	        m_bound(guards));
 	if (maps_are_ours())
 		CHILD_CHECK(per <= m_bound(guards));
 }
 
-/* Prints the child's line that holds what. */
-static void report(const struct child *c, const char *what)
-{
-	const char *l = strstr(c->out, what);
-	if (l != NULL) {
-		while (l > c->out && l[-1] != '\n')
-			l--;
-		print_message("%.*s\n", (int)strcspn(l, "\n"), l);
-	}
-}
-
-static void test_parked_ms_cost_a_twentieth_of_a_mapping(void **state)
-{
-	(void)state;
-	struct child c;
-	run_child(child_parked_ms, 120, &c);
-	report(&c, "lines of /proc/self/maps");
-	assert_child_ok(&c);
-}
-
 static void child_live_gs(void)
 {
-	bool guards = kernel_guards() && !emulated;
 	int n = nitems();
-	CHILD_CHECK(mrt_init(NULL) == 0);
+	bool guards = init_for_case();
 	mrt_g **gs = calloc((size_t)n + 1, sizeof *gs);
 	CHILD_CHECK(mrt_malg(&gs[n], 64 << 10) == 0); /* warm, as above */
 	int before = count_maps();
@@ -171,9 +240,9 @@ static void child_live_gs(void)
 	double per = (double)(after - before) / n;
 	double bound = guards ? 0.05 : 2;
 	fprintf(stderr, "%d live 64 KiB g stacks: %d -> %d lines of /proc/self/maps, %.3f per "
-	            "g; guards %s; bound %.2f\n",
-	            n, before, after, per,
-	            guards ? "by the kernel's guard regions" : "by mprotect", bound);
+	        "g; guards %s; bound %.2f\n",
+	        n, before, after, per, guards ? "by the kernel's guard regions" : "by mprotect",
+	        bound);
 	if (maps_are_ours())
 		CHILD_CHECK(per <= bound);
 	for (int i = 0; i <= n; i++)
@@ -181,13 +250,98 @@ static void child_live_gs(void)
 	free(gs);
 }
 
+static void run_both(void (*fn)(void))
+{
+	struct child c;
+	for (int k = 0; k < 2; k++) {
+		forcemprotect = k == 1;
+		run_child(fn, 120, &c);
+		report(&c, "lines of /proc/self/maps");
+		assert_child_exit0(&c);
+	}
+	forcemprotect = false;
+}
+
+static void test_parked_ms_cost_a_twentieth_of_a_mapping(void **state)
+{
+	(void)state;
+	run_both(child_parked_ms);
+}
+
 static void test_live_g_stacks_cost_a_twentieth_of_a_mapping(void **state)
 {
 	(void)state;
+	run_both(child_live_gs);
+}
+
+/* ------------------------------------------------------------------------
+ * A slot goes back to its slab: pages released, guard kept, handed out
+ * again with no system call; a slab with nothing left in it is unmapped.
+ * ------------------------------------------------------------------------ */
+
+/* Bytes of [lo, hi) resident (mincore; 4 KiB entries or larger). */
+static size_t resident(uintptr_t lo, uintptr_t hi)
+{
+	size_t len = hi - lo, max = len / 4096 + 1, r = 0, w = 0;
+	unsigned char *vec = malloc(max);
+	memset(vec, 0xfe, max);
+	if (mincore((void *)lo, len, vec) == 0) {
+		while (w < max && vec[w] != 0xfe)
+			w++;
+		for (size_t i = 0; i < w; i++)
+			r += (vec[i] & 1) * (len / w);
+	}
+	free(vec);
+	return r;
+}
+
+static void child_slot_reuse(void)
+{
+	/* A cache of one stack, whose byte bound (half an M's stacks) a 64
+	 * KiB g stack does not fit in: every such stack freed goes back to
+	 * its slab. */
+	struct mrt_config c = CFG(.stack_cache = 1);
+	if (forcemprotect)
+		setenv("MRTDEBUG", "mprotectguards=1", 1);
+	CHILD_CHECK(mrt_init(&c) == 0);
+	mrt_g *x, *y, *z;
+	uintptr_t xlo, xhi, ylo, yhi, zlo, zhi;
+	CHILD_CHECK(mrt_malg(&x, 64 << 10) == 0 && mrt_malg(&y, 64 << 10) == 0);
+	mrt_gstack(x, &xlo, &xhi);
+	mrt_gstack(y, &ylo, &yhi);
+	for (uintptr_t p = xlo; p < xhi; p += 4096)
+		*(volatile char *)p = 1;
+	int maps = count_maps();
+	CHILD_CHECK(mrt_gfree(x) == 0);
+	CHILD_CHECK(resident(xlo, xhi) == 0); /* its pages went back */
+	CHILD_CHECK(count_maps() == maps);    /* its slab stays: y is in it */
+	uint32_t mm = mrt_test_faultcalls(FAULT_STACK_MMAP);
+	uint32_t gd = mrt_test_faultcalls(FAULT_STACK_GUARD);
+	CHILD_CHECK(mrt_malg(&z, 64 << 10) == 0);
+	mrt_gstack(z, &zlo, &zhi);
+	CHILD_CHECK(zlo == xlo && zhi == xhi); /* x's slot again */
+	CHILD_CHECK(mrt_test_faultcalls(FAULT_STACK_MMAP) == mm);
+	CHILD_CHECK(mrt_test_faultcalls(FAULT_STACK_GUARD) == gd); /* the guard stayed */
+	CHILD_CHECK(guarded(zlo - 1) && !guarded(zlo));
+	CHILD_CHECK(*(volatile char *)zlo == 0); /* released: zeros */
+	CHILD_CHECK(count_maps() == maps);
+	/* Both back: the slab is unmapped. */
+	CHILD_CHECK(mrt_gfree(z) == 0 && mrt_gfree(y) == 0);
+	char perms[5];
+	uintptr_t mlo, mhi;
+	CHILD_CHECK(!maps_find(zlo, perms, &mlo, &mhi) && !maps_find(ylo, perms, &mlo, &mhi));
+}
+
+static void test_a_freed_stack_goes_back_to_its_slab(void **state)
+{
+	(void)state;
 	struct child c;
-	run_child(child_live_gs, 120, &c);
-	report(&c, "lines of /proc/self/maps");
-	assert_child_ok(&c);
+	for (int k = 0; k < 2; k++) {
+		forcemprotect = k == 1;
+		run_child(child_slot_reuse, 60, &c);
+		assert_child_ok(&c);
+	}
+	forcemprotect = false;
 }
 
 /* ------------------------------------------------------------------------
@@ -316,9 +470,9 @@ static void test_100000_live_parked_ms(void **state)
 	}
 	struct child c;
 	if (why == NULL) {
-		print_message("pid_max %ld%s, threads-max %ld%s, vm.max_map_count %ld\n", pid0,
-		              raisedpid ? " (raised for the test)" : "", thr0,
-		              raisedthr ? " (raised for the test)" : "",
+		print_message("kernel.pid_max %ld%s, kernel.threads-max %ld%s, vm.max_map_count %ld\n",
+		              pid0, raisedpid ? " (raised to 120000 for the test)" : "", thr0,
+		              raisedthr ? " (raised to 120000 for the test)" : "",
 		              readlong("/proc/sys/vm/max_map_count"));
 		run_child(child_100k, 500, &c);
 	}
@@ -332,15 +486,17 @@ static void test_100000_live_parked_ms(void **state)
 		skip();
 	}
 	report(&c, "live parked Ms");
-	assert_child_ok(&c);
+	assert_child_exit0(&c);
 }
 
 int main(int argc, char **argv)
 {
 	testlib_init(argc, argv);
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_guards_are_the_kernels_or_mprotect),
 		cmocka_unit_test(test_parked_ms_cost_a_twentieth_of_a_mapping),
 		cmocka_unit_test(test_live_g_stacks_cost_a_twentieth_of_a_mapping),
+		cmocka_unit_test(test_a_freed_stack_goes_back_to_its_slab),
 		cmocka_unit_test(test_100000_live_parked_ms),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
