@@ -1,5 +1,6 @@
 /*
- * test_slab.c — what an M and a g stack cost in mappings (#15 item 3).
+ * test_slab.c — what an M and a g stack cost in mappings (#15 item 3), and
+ * what a parked M costs in memory (#15 item 6).
  *
  * Every stack has a guard page below it. Made with mprotect, a guard splits
  * the mapping it is in: two lines of /proc/self/maps per stack, four per M
@@ -345,6 +346,84 @@ static void test_a_freed_stack_goes_back_to_its_slab(void **state)
 }
 
 /* ------------------------------------------------------------------------
+ * A parked M's memory (#15 item 6): one page. Its live memory is the top of
+ * its g0 — mstart's and mpark's frames — its TLS block and its m struct;
+ * they were two pages' worth (the m came from a pool of its own, 600 bytes
+ * a parked M, 4.6 KiB in all); in one slot they share a page.
+ * ------------------------------------------------------------------------ */
+
+/* Resident anonymous memory: statm's resident less its shared (file)
+ * pages, which a child faults in as it first calls into libc. */
+static long anon_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long size = 0, res = 0, shared = 0;
+	if (f == NULL || fscanf(f, "%ld %ld %ld", &size, &res, &shared) != 3)
+		res = shared = 0;
+	if (f != NULL)
+		fclose(f);
+	return (res - shared) * (long)kernel_pagesize();
+}
+
+static int onepage_bad;
+
+static int check_onepage(const struct mrt_minfo *mi, void *arg)
+{
+	(void)arg;
+	if (mi->id == 0 || mi->status != MRT_M_IDLE)
+		return 0;
+	/* g0, then the page its top, the TLS block and the m share. */
+	size_t r = resident(mi->g0_lo, mi->g0_hi + kernel_pagesize());
+	if (r == 0 || r > kernel_pagesize()) {
+		fprintf(stderr, "M%lld: %zu bytes of g0 and its top page resident\n",
+		        (long long)mi->id, r);
+		onepage_bad++;
+	}
+	return 0;
+}
+
+static void child_parked_m_memory(void)
+{
+	int n = nitems();
+	CHILD_CHECK(mrt_init(NULL) == 0);
+	CHILD_CHECK(mrt_setmaxthreads(n + 16) > 0);
+	CHILD_CHECK(mrt_newm(fn_park, NULL, NULL) > 0); /* the pools' first slabs */
+	wait_idle(1);
+	long before = anon_bytes();
+	for (int i = 0; i < n; i++)
+		CHILD_CHECK(mrt_newm(fn_park, NULL, NULL) > 0);
+	wait_idle(n + 1);
+	long per = (anon_bytes() - before) / n;
+	fprintf(stderr, "%d parked Ms: %ld bytes resident each (a page is %zu)\n", n, per,
+	        kernel_pagesize());
+	/* A page, and what the slab and descriptor pages add, shared. */
+	CHILD_CHECK(per <= (long)(kernel_pagesize() + kernel_pagesize() / 16));
+	mrt_forallm(check_onepage, NULL);
+	CHILD_CHECK(onepage_bad == 0);
+}
+
+static void test_a_parked_m_is_one_page(void **state)
+{
+	(void)state;
+	const char *why = NULL;
+	if (pthread_model())
+		why = "pthread model: g0 is libc's thread stack, with libc's thread "
+		      "descriptor and TLS; the m is in a pool of its own";
+	else if (emulated)
+		why = "under QEMU user mode the resident size is the emulator's";
+	else if (MRT_ASAN || MRT_TSAN || under_valgrind())
+		why = "under a sanitizer or Valgrind";
+	if (why != NULL) {
+		print_message("skipped: %s\n", why);
+		skip();
+	}
+	struct child c;
+	run_child(child_parked_m_memory, 120, &c);
+	report(&c, "resident each");
+	assert_child_exit0(&c);
+}
+
+/* ------------------------------------------------------------------------
  * 100,000 live parked Ms (#15 item 3), with the default vm.max_map_count.
  * ------------------------------------------------------------------------ */
 
@@ -497,6 +576,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_parked_ms_cost_a_twentieth_of_a_mapping),
 		cmocka_unit_test(test_live_g_stacks_cost_a_twentieth_of_a_mapping),
 		cmocka_unit_test(test_a_freed_stack_goes_back_to_its_slab),
+		cmocka_unit_test(test_a_parked_m_is_one_page),
 		cmocka_unit_test(test_100000_live_parked_ms),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
