@@ -202,11 +202,15 @@ static void test_many_sizes_steady_state_maps_nothing(void **state)
 	struct stackcachestats c0, c1;
 	stackcache_read(&c0);
 	uint32_t maps0 = mrt_test_faultcalls(FAULT_STACK_MMAP);
+	uint32_t guards0 = mrt_test_faultcalls(FAULT_STACK_GUARD);
 	int64_t mapped0 = stacks_mapped();
 	int vmas0 = count_maps();
 	for (int r = 0; r < rounds; r++)
 		size_round(gs);
 	uint32_t maps1 = mrt_test_faultcalls(FAULT_STACK_MMAP);
+	/* Nor is a guard made (or a slot of the m pool carved) again: the M's
+	 * g0 slot comes back from the pool as it went. */
+	assert_int_equal(mrt_test_faultcalls(FAULT_STACK_GUARD), guards0);
 	stackcache_read(&c1);
 	print_message("%d rounds of %d g sizes and an M: %u stacks mapped afresh, %llu "
 	              "released; %d sizes cached\n",
