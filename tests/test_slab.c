@@ -24,7 +24,6 @@
 #include "testlib.h"
 #include "san.h" /* MRT_TSAN, MRT_ASAN */
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,38 +146,6 @@ static void test_guards_are_the_kernels_or_mprotect(void **state)
  * Mappings per parked M, per live g stack, and a pthread's for comparison.
  * ------------------------------------------------------------------------ */
 
-static uint32_t pgo, pup;
-
-static void *parked_pthread(void *arg)
-{
-	(void)arg;
-	ev_add(&pup, 1);
-	ev_block(&pgo, 1);
-	return NULL;
-}
-
-/* Lines of /proc/self/maps per blocked 64 KiB pthread: the anchor. */
-static double pthread_maps(int n)
-{
-	pthread_attr_t a;
-	pthread_attr_init(&a);
-	pthread_attr_setstacksize(&a, 64 << 10);
-	pthread_t *t = calloc((size_t)n, sizeof *t);
-	pgo = pup = 0;
-	int before = count_maps();
-	for (int i = 0; i < n; i++)
-		CHILD_CHECK(pthread_create(&t[i], &a, parked_pthread, NULL) == 0);
-	while (ev_get(&pup) < (uint32_t)n)
-		sched_yield();
-	int after = count_maps();
-	ev_add(&pgo, 1);
-	for (int i = 0; i < n; i++)
-		pthread_join(t[i], NULL);
-	free(t);
-	pthread_attr_destroy(&a);
-	return (double)(after - before) / n;
-}
-
 /* The bound a parked M must keep, for the guards this kernel makes. With
  * guard regions: a twentieth of a mapping for mrt's own stacks (and a
  * pthread's own, libc's, in the pthread model). With mprotect: two lines
@@ -209,7 +176,6 @@ static void child_parked_ms(void)
 	int n = nitems();
 	bool guards = init_for_case();
 	CHILD_CHECK(mrt_setmaxthreads(n + 16) > 0);
-	double pt = pthread_maps(n);
 	/* Warm: the first M's stacks may take mappings any later one shares. */
 	int64_t first = mrt_newm(fn_park, NULL, NULL);
 	CHILD_CHECK(first > 0);
@@ -220,9 +186,9 @@ static void child_parked_ms(void)
 	wait_idle(n + 1);
 	int after = count_maps();
 	double per = (double)(after - before) / n;
-	fprintf(stderr, "%d parked Ms: %d -> %d lines of /proc/self/maps, %.3f per M "
-	        "(a blocked 64 KiB pthread: %.3f); guards %s; bound %.2f\n",
-	        n, before, after, per, pt, guards ? "by the kernel's guard regions" : "by mprotect",
+	fprintf(stderr, "%d parked Ms: %d -> %d lines of /proc/self/maps, %.3f per M (a "
+	        "blocked pthread costs 2: mrt-bench's maps row); guards %s; bound %.2f\n",
+	        n, before, after, per, guards ? "by the kernel's guard regions" : "by mprotect",
 	        m_bound(guards));
 	if (maps_are_ours())
 		CHILD_CHECK(per <= m_bound(guards));
