@@ -222,10 +222,8 @@ static void forkchild(void)
 	}
 	sched.midle = nil;
 	sched.nmidle = 0;
-	/* Ids taken by creations the fork cut off before their M reached
-	 * allm: failed creations, so that mcount is exact. */
-	sched.nmfailed += sched.ncreating;
-	sched.ncreating = 0;
+	/* Every id taken is an M on allm (mcommoninit), so a creation the fork
+	 * cut off is one of these dead Ms: mcount is exact. */
 	/* Ms that had exited but whose threads were still on their way out. */
 	for (m *mp = sched.freem; mp != nil; mp = mp->freelink) {
 		if (mp->freeWait == freeMWait)

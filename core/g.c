@@ -41,6 +41,10 @@ int malg(g **gpp, size_t stacksize, int kind)
 
 void gfree(g *gp)
 {
+	/* A g freed while runnable (started, never run, or suspended) keeps
+	 * its saved context: cleared first, so that mrt_gogo's fast path,
+	 * which takes any g with a context, refuses a freed one. */
+	store_relaxed(&gp->ctx, nil);
 	san_freefiber(gp);
 	stackfree(&gp->stackmem);
 	gp->stack.lo = gp->stack.hi = 0;
@@ -149,12 +153,10 @@ static __attribute__((noinline)) int gogoerr(m *mp, g *to)
 		return -EPERM;
 	if (badptr(to, g) || to->kind == G_SIGNAL || (to->kind == G_G0 && to->m != mp))
 		return -EINVAL;
-	if (to == getg())
-		return 0; /* already there */
 	int st = gstatus(to);
 	if (st == _Gidle || st == _Gdead || st == 0)
 		return -EINVAL;
-	return -EBUSY; /* running, on this M or another */
+	return -EBUSY; /* running, on this M (the caller itself) or another */
 }
 
 MRT_API int mrt_gogo(mrt_g *to)

@@ -105,7 +105,7 @@ bool notetsleep(note *n, int64_t ns)
 		notesleep(n);
 		return true;
 	}
-	int64_t deadline = nanotime() + ns;
+	int64_t deadline = deadlineafter(nanotime(), ns);
 	for (;;) {
 		if (load_acquire(&n->key) != 0)
 			break;

@@ -142,7 +142,7 @@ bool notetsleep(note *n, int64_t ns)
 		san_acquire(n);
 		return true;
 	}
-	int64_t deadline = nanotime() + ns;
+	int64_t deadline = deadlineafter(nanotime(), ns);
 	for (;;) {
 		if (semasleep(w, ns)) {
 			san_acquire(n); /* notewakeup unregistered us */

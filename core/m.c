@@ -97,12 +97,11 @@ static bool allmunlink(m *mp)
 }
 
 /*
- * mcommoninit gives mp its id and its place on allm (Go's mcommoninit):
- * id under sched.lock (overflow is fatal), checkmcount, per-M random state,
- * gsignal and mpreinit, then the push on allm. The gsignal allocation happens
- * outside the lock, between two short critical sections, so that no thread
- * waits on sched.lock while another is in mmap.
- * On failure nothing of this remains and -errno is returned.
+ * mcommoninit gives mp its id and its place on allm (Go's mcommoninit), in
+ * one critical section of sched.lock: id overflow is fatal, checkmcount,
+ * per-M random state, the push on allm. Go's mcommoninit also calls
+ * mpreinit (gsignal); mrt's caller does that next, outside the lock (see
+ * allocm). On failure (the limit) nothing of this happened: -errno.
  */
 int mcommoninit(m *mp)
 {
@@ -115,30 +114,20 @@ int mcommoninit(m *mp)
 		return err;
 	}
 	mp->id = sched.mnext;
-	/* Atomic, though under the lock: lock-free readers (a walker bounding
-	 * the ids it meets) load it without the lock. */
-	__atomic_store_n(&sched.mnext, mp->id + 1, __ATOMIC_RELEASE);
-	sched.ncreating++; /* until it is on allm: what a fork child discounts */
-	unlock(&sched.lock);
-
 	mp->fastrand[0] = 1597334677u * (uint32_t)mp->id;
 	mp->fastrand[1] = (uint32_t)arch_cputicks();
 	if ((mp->fastrand[0] | mp->fastrand[1]) == 0)
 		mp->fastrand[1] = 1;
-
-	err = gsignalalloc(mp);
-	if (err == 0)
-		mpreinit(mp);
-	TESTPOINT(TP_MPREINIT, mp);
-	lock(&sched.lock);
-	sched.ncreating--;
-	if (err != 0) {
-		countfailed(mp->id, err);
-		unlock(&sched.lock);
-		return err;
-	}
-	/* Link first, then publish with a release store: a lock-free walker
-	 * that sees mp in allm also sees a complete mp, its link included. */
+	/* The id and the place on allm in one critical section: an id that
+	 * has been handed out names an M that mrt_join and the walkers can
+	 * find, from its first instant to its reaping (a join of an id taken
+	 * and not yet on allm used to return 0 at once, #11 item 9). Link
+	 * first, then publish with a release store: a lock-free walker that
+	 * sees mp in allm sees a complete mp, its link included, and mnext
+	 * already past mp's id (it bounds the ids it meets by mnext, atomic
+	 * for it). Its stacks come after, outside the lock (allocm): walkers
+	 * report them as unknown until they are recorded. */
+	__atomic_store_n(&sched.mnext, mp->id + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&mp->status, MRT_M_STARTING, __ATOMIC_RELAXED);
 	mp->alllink = allm;
 	store_release(&allm, mp);
@@ -196,11 +185,13 @@ static void mstacksfree(m *mp, bool undo, bool g0too)
 		stackundo(&gs->stackmem);
 	else
 		stackfree(&gs->stackmem);
-	gs->stack.lo = gs->stack.hi = 0;
+	__atomic_store_n(&gs->stack.lo, 0, __ATOMIC_RELAXED); /* walkers: stackbounds */
+	__atomic_store_n(&gs->stack.hi, 0, __ATOMIC_RELAXED);
 	if (g0too && g0->ownstack) {
 		san_stackderegister(g0->stackmem.vgid);
 		g0->stackmem.vgid = 0;
-		g0->stack.lo = g0->stack.hi = 0;
+		__atomic_store_n(&g0->stack.lo, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&g0->stack.hi, 0, __ATOMIC_RELAXED);
 	}
 }
 
@@ -370,6 +361,17 @@ int allocm(m **mpp, mrt_fn fn, void *arg, void *p)
 		mfailed(mp, false, err);
 		return err;
 	}
+	/* Go's mpreinit: gsignal, then what the OS needs more. Outside
+	 * sched.lock, so that no thread waits on it while another is in mmap;
+	 * the M is on allm already, and a failure is undone as a registered
+	 * M's. */
+	err = gsignalalloc(mp);
+	if (err != 0) {
+		mfailed(mp, true, err);
+		return err;
+	}
+	mpreinit(mp);
+	TESTPOINT(TP_MPREINIT, mp);
 
 	g *g0 = mp->g0;
 	if (OS_G0_FROM_OS) {
@@ -380,9 +382,12 @@ int allocm(m **mpp, mrt_fn fn, void *arg, void *p)
 		 * stack of stack.c's (stackmem stays empty): it goes with the m. */
 		g0->ownstack = true;
 		uintptr_t top = (uintptr_t)mp;
-		g0->stack.lo = slotpoolbase(&mpool, mp) + pagesize;
-		g0->stack.hi = tlsbase(top);
-		g0->stackmem.vgid = san_stackregister(g0->stack.lo, top);
+		g0->stackmem.vgid = san_stackregister(slotpoolbase(&mpool, mp) + pagesize, top);
+		/* The M is on allm already: a word at a time, lo first
+		 * (runtime.h: stackbounds). */
+		__atomic_store_n(&g0->stack.lo, slotpoolbase(&mpool, mp) + pagesize, __ATOMIC_RELAXED);
+		TESTPOINT(TP_G0HALF, mp);
+		__atomic_store_n(&g0->stack.hi, tlsbase(top), __ATOMIC_RELAXED);
 		mp->tp = tlsmake(mp, top);
 	}
 	*mpp = mp;
@@ -553,7 +558,9 @@ MRT_API int mrt_join(int64_t id)
 
 MRT_API int32_t mrt_setmaxthreads(int32_t n)
 {
-	if (n <= 0)
+	/* Before mrt_init the limit has nowhere to go: mrt_init sets it from
+	 * the configuration. */
+	if (n <= 0 || !load_acquire(&cfg.inited))
 		return -EINVAL;
 	lock(&sched.lock);
 	int32_t old = sched.maxmcount;
@@ -588,7 +595,7 @@ MRT_API int mrt_mstats(struct mrt_mstats *out)
  */
 MRT_API int mrt_forallm(int (*fn)(const struct mrt_minfo *info, void *arg), void *arg)
 {
-	if (fn == nil)
+	if (fn == nil || !load_acquire(&cfg.inited))
 		return -EINVAL;
 	walkbegin();
 	int r = 0;
@@ -600,13 +607,10 @@ MRT_API int mrt_forallm(int (*fn)(const struct mrt_minfo *info, void *arg), void
 		info.status = __atomic_load_n(&mp->status, __ATOMIC_ACQUIRE);
 		info.id = __atomic_load_n(&mp->id, __ATOMIC_RELAXED);
 		info.tid = __atomic_load_n(&mp->procid, __ATOMIC_RELAXED);
-		/* Where the thread library makes g0 (and a sanitizer the
-		 * signal stack), the new M records the bounds itself, while
-		 * walkers may look. */
-		info.g0_lo = load_relaxed(&mp->g0->stack.lo);
-		info.g0_hi = load_relaxed(&mp->g0->stack.hi);
-		info.gsignal_lo = load_relaxed(&mp->gsignal->stack.lo);
-		info.gsignal_hi = load_relaxed(&mp->gsignal->stack.hi);
+		/* Recorded while walkers may look, a word at a time: a half
+		 * recorded pair reads as unknown (stackbounds). */
+		stackbounds(&mp->g0->stack, &info.g0_lo, &info.g0_hi);
+		stackbounds(&mp->gsignal->stack, &info.gsignal_lo, &info.gsignal_hi);
 		g *cg = __atomic_load_n(&mp->curg, __ATOMIC_RELAXED);
 		info.curg = cg;
 		info.curg_id = cg != nil ? __atomic_load_n(&cg->goid, __ATOMIC_RELAXED) : -1;

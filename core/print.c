@@ -175,10 +175,10 @@ static int vprintfd(int fd, const char *fmt, va_list ap)
 	int len = vsnprint(buf, sizeof buf, fmt, ap2);
 	va_end(ap2);
 	/* One write per call keeps lines from different Ms whole. Output
-	 * longer than the buffer is truncated, never allocated for. */
+	 * longer than the buffer is truncated, never allocated for, and the
+	 * caller learns what was written, not what was formatted. */
 	size_t k = len < (int)sizeof buf ? (size_t)len : sizeof buf - 1;
-	int r = writeall(fd, buf, k);
-	return r < 0 ? r : len;
+	return writeall(fd, buf, k);
 }
 
 int printfd(int fd, const char *fmt, ...)

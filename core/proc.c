@@ -119,6 +119,11 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	mp->sigmask = cfg.initsigmask;
 	err = mcommoninit(mp);
 	if (err == 0) {
+		err = gsignalalloc(mp);
+		if (err == 0)
+			mpreinit(mp);
+	}
+	if (err == 0) {
 		mrt_tls.m = mp;
 		setg(mp->g0);
 		err = minit(mp);
@@ -169,7 +174,12 @@ static int newm1(m *mp)
 			break;
 		osusleep((tries + 1) * 1000);
 	}
-	if (err != 0) {
+	if (err == -EDEADLK) {
+		/* execrlock: this thread holds the exec lock (mrt_execlock), and
+		 * no thread was asked for. */
+		seterrmsg("mrt: the calling thread holds mrt_execlock: no M can be created "
+		          "until mrt_execunlock");
+	} else if (err != 0) {
 		lock(&sched.lock);
 		int64_t have = mcount() - 1; /* not counting mp itself */
 		unlock(&sched.lock);
@@ -230,6 +240,7 @@ void mstart(void *arg)
 	 * before this thread ends, so the wake reaches this M. */
 	if (xchg(&mp->birth, birthDone) == birthWaited)
 		futexwakeup(&mp->birth, INT32_MAX);
+	TESTPOINT(TP_MSTART, mp);
 
 	int err = minit(mp);
 	bool retired = false;
@@ -279,7 +290,52 @@ void mstart(void *arg)
 			MTRACE(MT_WOKEN, mp, 0); /* with new work */
 		}
 	}
-	MTRACE(MT_EXITING, mp, retired);
+	MTRACE(MT_EXITING, mp, retired ? MT_WHY_IDLE : 0);
+	mexit(mp);
+	osexit(mp);
+}
+
+/*
+ * mexitthread ends mp from the end of its thread, when that thread ended
+ * outside mrt: in the pthread model code on an M may call pthread_exit or
+ * be cancelled, and the platform catches the thread's end (thread_posix.c).
+ * The thread library has abandoned the frames of the M's function — and of
+ * the user g running it, or of a systemstack call — without returning
+ * through them, and mstart's exit point with them: glibc unwinds them and
+ * jumps back to its own start frame on the pthread's stack, g0; Darwin's
+ * pthread_exit runs on where it was called. Here is done what mtoexitpoint
+ * and mstart would have done: the g the M ran is dead, the M is on g0,
+ * then mexit and osexit, as for an M whose function returned.
+ *
+ * A stack the thread still runs on is not given back: where the thread
+ * library ends the thread on a user g's stack (Darwin), that g stays
+ * running for good — mrt_gfree refuses it — rather than be freed and
+ * reused under the dying thread. On g0, where glibc ends it, the g is dead
+ * and its owner may free it.
+ */
+void mexitthread(m *mp)
+{
+	uintptr_t sp = arch_getsp();
+	g *gp = __atomic_load_n(&mp->curg, __ATOMIC_RELAXED);
+	bool ong0 = sp >= mp->g0->stack.lo && sp < mp->g0->stack.hi;
+	if (gp->kind == G_USER && !(sp >= gp->stack.lo && sp < gp->stack.hi)) {
+		gp->ctx = nil;
+		__atomic_store_n(&gp->status, _Gdead, __ATOMIC_RELEASE);
+	}
+	mp->onsystemstack = 0;
+	mp->mcallfn = nil; /* an mcall's fn that never returned */
+	mp->mcallg = nil;
+	mp->exitctx = nil;
+	mp->g0->ctx = nil;
+	__atomic_store_n(&mp->curg, mp->g0, __ATOMIC_RELAXED);
+	setg(mp->g0);
+	if (ong0) {
+		/* The sanitizers were last told of the abandoned context: back
+		 * to the exit point's, as a jump there would have said. */
+		san_exitpoint_return(mp);
+		san_exitpoint_enter(mp);
+	}
+	MTRACE(MT_EXITING, mp, MT_WHY_THREAD);
 	mexit(mp);
 	osexit(mp);
 }
@@ -326,12 +382,22 @@ static NORETURN void mtoexitpoint(uint32_t reason)
  * unminit (the platform's signal teardown), then — in one critical section —
  * off allm, onto freem, counted as freed. The stacks stay until freeWait
  * says the thread is gone: the platform's last step (osexit) makes that
- * happen only after the thread's last use of them.
+ * happen only after the thread's last use of them. Between the two, the
+ * thread waits for every mrt_signalm that saw it live (mp->sending): the
+ * status is stored (mputfreem) before the count is read, the mirror of
+ * mrt_signalm, so no send can still be on its way to this thread's tid or
+ * handle once the thread has ended.
  */
 static void mexit(m *mp)
 {
 	unminit(mp);
 	mputfreem(mp);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* pairs with mrt_signalm's */
+	if (__atomic_load_n(&mp->sending, __ATOMIC_ACQUIRE) != 0) {
+		TESTPOINT(TP_SENDWAIT, mp);
+		while (__atomic_load_n(&mp->sending, __ATOMIC_ACQUIRE) != 0)
+			osyield(); /* a send in flight: a system call from done */
+	}
 #ifdef MRT_TESTHOOKS
 	void (*hook)(m *) = load_relaxed(&testmexithook);
 	if (hook != nil)
@@ -448,6 +514,10 @@ MRT_API int mrt_mexit(void)
 	m *mp = getm();
 	if (mp == nil || mp == &m0)
 		return -EPERM;
+	/* As mrt_stopm: the g running above the systemstack call would be
+	 * left running for good (mtoexitpoint sees g0). */
+	if (mp->onsystemstack)
+		return -EINVAL;
 	mtoexitpoint(MEXIT_EXIT);
 }
 
@@ -529,21 +599,37 @@ MRT_API int32_t mrt_gettid(void)
 	return osgettid();
 }
 
-/* Looks the M up without sched.lock (a lock in a signal handler could
- * deadlock against the thread it interrupted), as mrt_forallm does. */
+/*
+ * mrt_signalm looks the M up without sched.lock (a lock in a signal handler
+ * could deadlock against the thread it interrupted), as mrt_forallm does:
+ * as a walker it keeps the m from being recycled under it. What the walk
+ * cannot keep is the thread: an M that exits meanwhile ends its thread,
+ * and the system may give its tid (or a pthread's handle, sooner still) to
+ * a thread that is not this M. So the send is announced in mp->sending
+ * before the status is read, and the exiting M stores its status before
+ * it reads the count (mexit): either this call sees the M leave and sends
+ * nothing, or the M's thread waits for the send to finish before it ends.
+ * The C library's own signals are refused (OS_SIGRESERVED: glibc's
+ * cancellation and setxid signals, 32 and 33, which would kill the
+ * process or run libc's handler on a thread that takes no part in it).
+ */
 MRT_API int mrt_signalm(int64_t id, int sig)
 {
-	if (!inited() || id < 0 || sig <= 0 || sig > 64)
+	if (!inited() || id < 0 || sig <= 0 || sig > 64 || OS_SIGRESERVED(sig))
 		return -EINVAL;
 	int r = -ESRCH;
 	walkbegin();
 	for (m *mp = load_acquire(&allm); mp != nil; mp = load_acquire(&mp->alllink)) {
 		if (__atomic_load_n(&mp->id, __ATOMIC_RELAXED) != id)
 			continue;
+		__atomic_fetch_add(&mp->sending, 1, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST); /* pairs with mexit's */
 		uint32_t st = __atomic_load_n(&mp->status, __ATOMIC_ACQUIRE);
-		if ((st == MRT_M_STARTING || st == MRT_M_RUNNING || st == MRT_M_IDLE) &&
-		    __atomic_load_n(&mp->procid, __ATOMIC_RELAXED) > 0)
+		if (st == MRT_M_STARTING || st == MRT_M_RUNNING || st == MRT_M_IDLE) {
+			TESTPOINT(TP_SIGNALM, mp);
 			r = signalm(mp, sig);
+		}
+		__atomic_fetch_sub(&mp->sending, 1, __ATOMIC_RELEASE);
 		break;
 	}
 	walkend();

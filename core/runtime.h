@@ -101,6 +101,14 @@ void notesleep(note *n);
  * if woken. */
 bool notetsleep(note *n, int64_t ns);
 
+/* The deadline of a sleep of ns >= 0 nanoseconds from now (>= 0, a
+ * nanotime), saturated: an idle time near INT64_MAX must not wrap into the
+ * past, where the first early wakeup (a signal's EINTR) would end it. */
+static inline int64_t deadlineafter(int64_t now, int64_t ns)
+{
+	return ns > INT64_MAX - now ? INT64_MAX : now + ns;
+}
+
 /* ---------------------------------------------------------------------------
  * Stacks and gs
  * ------------------------------------------------------------------------- */
@@ -118,6 +126,26 @@ typedef struct stack {
  * a slot carved now (its guard made, perhaps its slab mapped), the cache,
  * or a slot its slab had back. */
 enum stackfrom { STACK_MAPPED, STACK_CACHED, STACK_SLAB };
+
+/*
+ * A stack's bounds as a lock-free allm walker takes them (mrt_forallm,
+ * mrt_dump). They are stored one word at a time while the M is on allm — a
+ * new M's gsignal by gsignalalloc, its g0 by allocm (clone model) or by the
+ * thread's own minit (pthread model), a failed creation's cleared
+ * (mstacksfree) — so a walker
+ * can meet one half set: such a pair reads as [0, 0), "not known yet".
+ * Bounds only ever go from zero to whole and back, so a pair with both
+ * halves set is a true one.
+ */
+static inline void stackbounds(const stack *s, uintptr_t *lo, uintptr_t *hi)
+{
+	uintptr_t l = __atomic_load_n(&s->lo, __ATOMIC_RELAXED);
+	uintptr_t h = __atomic_load_n(&s->hi, __ATOMIC_RELAXED);
+	if (l == 0 || h <= l)
+		l = h = 0;
+	*lo = l;
+	*hi = h;
+}
 
 /* An alternate signal stack as the OS reports it (core/signal.c): [lo, hi),
  * hi == 0 for none (disabled), and the OS's own mode bits, handed back
@@ -219,6 +247,12 @@ struct mrt_m {
 	                           curg: both are touched by every switch) */
 	int64_t id;
 	int32_t procid; /* kernel tid; CLONE_PARENT_SETTID writes it */
+	/* mrt_signalm calls that may send to this M's thread right now, and
+	 * (pthread model) the creator until it has stored the thread's handle
+	 * (atomic): the thread does not end while any is in flight (mexit),
+	 * so a tid or handle read while the M was live names this thread,
+	 * never one the system made since. */
+	uint32_t sending;
 	/*
 	 * freeWait is the clone child-tid word: its address is given to the
 	 * kernel as CLONE_CHILD_CLEARTID, so it must stay a 32-bit word at a
@@ -295,7 +329,6 @@ struct schedt {
 	int64_t mnext;   /* number of Ms created (also the next id) */
 	int64_t nmfreed; /* Ms that exited */
 	int64_t nmfailed; /* Ms whose creation failed after taking an id */
-	int32_t ncreating; /* ids taken by mcommoninit, M not yet on allm */
 	int32_t maxmcount;
 	m *midle;        /* parked Ms, via schedlink */
 	int32_t nmidle;
@@ -346,6 +379,9 @@ int mcommoninit(m *mp);
 int allocm(m **mpp, mrt_fn fn, void *arg, void *p);
 int64_t newm(mrt_fn fn, void *arg, void *p);
 void mstart(void *mp); /* platform's thread entry calls this on g0 */
+/* The platform's report that mp's thread is ending without mrt (pthread
+ * model: pthread_exit, cancellation), on that thread: ends the M. */
+void mexitthread(m *mp);
 void mputfreem(m *mp);
 int64_t startm(mrt_fn fn, void *arg, void *p);
 int reapfreem(void);
@@ -400,6 +436,9 @@ uintptr_t tlsbase(uintptr_t top);
 /* trace.c: MRTDEBUG, the M event trace, schedtrace, mrt_dump, thread names */
 extern struct debugvars debug; /* MRTDEBUG, set once by mrt_init */
 enum { MT_CREATED, MT_STARTED, MT_PARKED, MT_WOKEN, MT_EXITING, MT_REAPED, MT_FAILED };
+/* Why an M exits (MT_EXITING's err): its function ended (0), it retired
+ * after its idle time, its thread ended outside mrt (mexitthread). */
+enum { MT_WHY_IDLE = 1, MT_WHY_THREAD = 2 };
 void mtrace(int ev, m *mp, int err) __attribute__((cold, noinline));
 /* An M event (mtrace=1). Off, it costs the M path one load and one
  * predictable branch: the call is out of line and marked cold. */
@@ -504,6 +543,8 @@ void osyield(void);
 void osusleep(int64_t us);
 int64_t nanotime(void);
 int32_t osgettid(void);
+/* Sends sig to mp's thread (tgkill, pthread_kill): 0 or -errno, -ESRCH while
+ * the thread is not there yet. The caller (mrt_signalm) holds mp->sending. */
 int signalm(m *mp, int sig);
 int oswrite(int fd, const void *p, size_t n); /* bytes or -errno */
 /* The calling thread's alternate signal stack: *old (unless nil) gets the
@@ -591,12 +632,17 @@ enum testpoint {
 	TP_NEWOSPROC, /* newm1, before each try to start the thread: the m,
 	                 already on allm */
 	TP_MNEW,      /* allocm: an m fresh from the pool, on no list yet */
-	TP_MPREINIT,  /* mcommoninit: id taken and gsignal allocated, the m
-	                 not on allm yet */
+	TP_MPREINIT,  /* allocm: id taken, on allm, gsignal allocated, g0's
+	                 stack not yet: the m */
 	TP_MFAILED,   /* mfailed: a registered m off allm, its stacks not
 	                 given back yet */
 	TP_REAPED,    /* reapfreem: Ms taken off freem, not freed yet (the
 	                 first of them) */
+	TP_G0HALF,    /* g0's bounds half recorded, lo set and hi not yet
+	                 (allocm; the pthread model's minit): the m, on allm */
+	TP_MSTART,    /* a new M's thread at mstart, before minit: the m */
+	TP_SIGNALM,   /* mrt_signalm has found the M live, not sent yet: the m */
+	TP_SENDWAIT,  /* an exiting M waits for a send in flight (mexit): the m */
 	NTESTPOINT
 };
 #ifdef MRT_TESTHOOKS

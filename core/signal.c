@@ -51,8 +51,11 @@ int gsignalalloc(m *mp)
 		r = stackalloc(&gs->stackmem, cfg.gsignalstack);
 	if (r < 0)
 		return r;
-	gs->stack = gs->stackmem;
 	gs->ownstack = true;
+	/* The M is on allm already (mcommoninit), where lock-free walkers read
+	 * these: a word at a time, lo first (runtime.h: stackbounds). */
+	__atomic_store_n(&gs->stack.lo, gs->stackmem.lo, __ATOMIC_RELAXED);
+	__atomic_store_n(&gs->stack.hi, gs->stackmem.hi, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -66,8 +69,8 @@ static int minitSignalStack(m *mp)
 		if (ossigaltstack(nil, &old) == 0 && old.hi != 0) {
 			stackfree(&gs->stackmem);
 			gs->ownstack = false;
-			gs->stack.lo = old.lo;
-			gs->stack.hi = old.hi;
+			__atomic_store_n(&gs->stack.lo, old.lo, __ATOMIC_RELAXED);
+			__atomic_store_n(&gs->stack.hi, old.hi, __ATOMIC_RELAXED);
 			return 0;
 		}
 	} else {

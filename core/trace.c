@@ -48,7 +48,7 @@ static void fmttime(char *buf, size_t n)
 /*
  * mtrace prints one M event (MRTDEBUG=mtrace=1). mp is nil when a creation
  * failed before the M had an id. err is the error of MT_FAILED, and for
- * MT_EXITING non-zero when the M retires after its idle time.
+ * MT_EXITING why the M ends when its function did not end it (MT_WHY_*).
  */
 void mtrace(int ev, m *mp, int err)
 {
@@ -74,7 +74,8 @@ void mtrace(int ev, m *mp, int err)
 		break;
 	case MT_EXITING:
 		if (err != 0)
-			mrt_snprintf(extra, sizeof extra, " why=idle");
+			mrt_snprintf(extra, sizeof extra, " why=%s",
+			             err == MT_WHY_THREAD ? "thread-ended" : "idle");
 		break;
 	}
 	if (mp == nil) {
@@ -153,7 +154,13 @@ void debuginit(void)
 	const char *s = osgetenv("MRTDEBUG");
 	if (s == nil)
 		return;
-	if (parsedebugvars(s, 4096, &debug, bad, sizeof bad) > 0)
+	/* All of it: the parser reads in place and needs no buffer, and the
+	 * kernel already bounds an environment string (128 KiB on Linux). A
+	 * fixed cap here cut settings past it without a word. */
+	size_t n = 0;
+	while (s[n] != '\0')
+		n++;
+	if (parsedebugvars(s, n, &debug, bad, sizeof bad) > 0)
 		printfd(2, "mrt: MRTDEBUG: ignoring %s\n", bad);
 }
 
@@ -197,11 +204,13 @@ MRT_API int mrt_dump(int fd)
 			mrt_snprintf(cg, sizeof cg, "gsignal");
 		else
 			mrt_snprintf(cg, sizeof cg, "g%lld", (long long)load_relaxed(&gp->goid));
+		uintptr_t g0lo, g0hi, gslo, gshi; /* [0, 0) while not known */
+		stackbounds(&mp->g0->stack, &g0lo, &g0hi);
+		stackbounds(&mp->gsignal->stack, &gslo, &gshi);
 		r = printfd(fd, "  M%-5lld tid %-7d %-8s g0 [%p, %p) gsignal [%p, %p) curg %s\n",
 		            (long long)load_relaxed(&mp->id), (int)load_relaxed(&mp->procid),
-		            mstatusname(load_acquire(&mp->status)), (void *)mp->g0->stack.lo,
-		            (void *)mp->g0->stack.hi, (void *)mp->gsignal->stack.lo,
-		            (void *)mp->gsignal->stack.hi, cg);
+		            mstatusname(load_acquire(&mp->status)), (void *)g0lo, (void *)g0hi,
+		            (void *)gslo, (void *)gshi, cg);
 		if (r < 0)
 			break;
 		n++;

@@ -25,7 +25,13 @@
  *    libc's per-thread state (errno, malloc, stdio, pthread_*, __thread
  *    variables of other libraries or of the program). In the *pthread*
  *    model (Darwin, or Linux built with -Dthreads=pthread) Ms are pthreads
- *    and may call anything.
+ *    and may call anything, pthread_exit included, and may be cancelled
+ *    (deferred cancellation, acted on at a cancellation point of the M's
+ *    code): the M then ends with its thread as if its function had
+ *    returned (see mrt_mexit). Asynchronous cancellation is not supported
+ *    (mrt is not async-cancel-safe), nor is ending m0's thread (the
+ *    program's own: m0 would stay on allm), nor pthread_exit from a signal
+ *    handler (POSIX leaves that undefined).
  *    mrt_threadmodel() says which one a build uses.
  *  - Each function's comment ends with a bracketed line saying who may call it
  *    (any thread; an M, i.e. a thread mrt_newm made; the thread that will be
@@ -165,13 +171,20 @@ struct mrt_config {
  * way it was installed (SA_SIGINFO or not, its mask, SA_NODEFER,
  * SA_RESETHAND); SIG_DFL kills the process with SIGSEGV; SIG_IGN ignores a
  * sent SIGSEGV, while a real fault still kills (the kernel never lets a
- * fault be ignored). So install your own SIGSEGV handler before mrt_init;
+ * fault be ignored). One difference with SIG_IGN cannot be helped: the
+ * signal now has a handler (mrt's), and a handled signal interrupts the
+ * system calls that SA_RESTART does not restart (poll, nanosleep, a timed
+ * futex wait, ...: they fail with EINTR), where an ignored one would not
+ * have touched them. So install your own SIGSEGV handler before mrt_init;
  * one installed after replaces mrt's (it may chain to the action
- * sigaction() returned, which is mrt's). Limits: a frame larger than a page
- * can jump over the guard page (build with -fstack-clash-protection); an
- * overflow of the signal stack itself, or of a thread that is not an M and
- * has no signal stack, cannot be reported (the kernel has nowhere to run the
- * handler) and stays a plain SIGSEGV. Linux only.
+ * sigaction() returned, which is mrt's). An overflow of a gsignal stack
+ * itself is reported too: the stack pointer has then left the signal stack
+ * for its guard page, and Linux delivers the fault at the signal stack's
+ * top again (an emulator may not: QEMU's riscv64 user mode kills the
+ * process with a plain SIGSEGV). Limits: a frame larger than a page can jump over the
+ * guard page (build with -fstack-clash-protection); a thread that is not an
+ * M and has no signal stack has nowhere to run the handler when its own
+ * stack overflows, so that stays a plain SIGSEGV. Linux only.
  */
 #define MRT_F_STACKOVERFLOW 0x1u
 /* Name each M's thread "mrt/M<id>" (or thread_name's prefix, which turns
@@ -210,8 +223,10 @@ struct mrt_config {
  * above 1 GiB, a negative limit or idle time, unknown flags, a thread_name
  * longer than 15 bytes) and for a size smaller than this version 0.1's
  * struct; -E2BIG for a larger size whose fields beyond this version's are
- * not all zero (the program asks for something this mrt cannot do); -EBUSY if mrt is already initialised (the first
- * configuration stays in force); -ENOMEM; in the clone model, -ERANGE if
+ * not all zero (the program asks for something this mrt cannot do);
+ * -EBUSY if mrt is already initialised (the first configuration stays in
+ * force). cfg is checked first: a bad one gets -EINVAL or -E2BIG even
+ * when mrt is initialised already. -ENOMEM; in the clone model, -ERANGE if
  * no M's TLS block can put mrt's thread-local variable where compiled code
  * looks for it: more than 1 GiB from the thread pointer (the program's
  * static TLS, which lies between, is that large), or inside the thread
@@ -239,14 +254,18 @@ MRT_API const char *mrt_threadmodel(void);
  *  -EAGAIN  the thread limit is reached (mrt_errmsg() names it), or the
  *           kernel refused the thread after retries (RLIMIT_NPROC);
  *  -ENOMEM  no memory for the stacks;
- *  -EDEADLK the calling thread holds mrt_execlock.
- * On failure nothing is left behind: counts, allm, stacks and pools are as
- * they were. A new thread that cannot set itself up (install its signal
- * stack: it cannot happen with the stack sizes mrt_init accepts, but it is
- * checked) exits without running fn; newm has already returned its id, so
- * that failure is reported by mrt_join(id), and it too is counted as a
- * failed creation (mrt_mstats) with nothing left once reaped. A join of the
- * id of any failed creation returns its error (see mrt_join).
+ *  -EDEADLK the calling thread holds mrt_execlock (mrt_errmsg() says so).
+ * On failure nothing is left behind: allm, stacks, pools and the live,
+ * idle, freed and exiting counts are as they were. Only the id stays spent:
+ * a failure after the M took its id (every one but the thread limit's
+ * -EAGAIN and the m pool's -ENOMEM) counts once in mrt_mstats' failed, and
+ * created, which counts ids, grows with it; ids are never reused. A new
+ * thread that cannot set itself up (install its signal stack: it cannot
+ * happen with the stack sizes mrt_init accepts, but it is checked) exits
+ * without running fn; newm has already returned its id, so that failure is
+ * reported by mrt_join(id), and it too is counted as a failed creation,
+ * with nothing left once reaped. A join of the id of any failed creation
+ * returns its error (see mrt_join).
  * In the clone model fn runs freestanding (see Conventions); in the pthread
  * model it may call anything.
  * [any thread, an M, a user g or neither; not async-signal-safe]
@@ -282,7 +301,19 @@ MRT_API int mrt_stopm(void);
  * user g, which is then dead (its owner may mrt_gfree it): it reads
  * MRT_G_DEAD once the M has left its stack, as after a return (mrt_gostart).
  * Does not return on success. Returns -EPERM on m0 and on threads that are
- * not Ms. [an M other than m0; not async-signal-safe]
+ * not Ms, -EINVAL on a systemstack call (as mrt_stopm: return from it
+ * first). [an M other than m0; not async-signal-safe]
+ *
+ * Pthread model: an M whose thread ends outside mrt — pthread_exit, or a
+ * cancellation, from its function, a user g or a systemstack call — ends
+ * the same way, from the thread library's exit (a thread-specific key's
+ * destructor): its joiner gets 0, the user g it ran is dead. Where the
+ * thread library finishes the thread on the user g's own stack (Darwin;
+ * glibc leaves it for the pthread's stack first), that g stays running
+ * for good instead, and mrt_gfree refuses it: its stack is in use until
+ * the thread is gone. Thread-exit code that runs before mrt's destructor
+ * (C++ thread_local objects, other keys' destructors) must not call
+ * mrt_mexit or mrt_stopm nor switch gs: the M's exit point is gone.
  */
 MRT_API int mrt_mexit(void);
 
@@ -298,7 +329,8 @@ MRT_API int mrt_mexit(void);
  * still under way — the kernel's EAGAIN is retried for about 200 ms — and
  * the creation may then fail: the join waits for that outcome, and a failed
  * creation ends it with the creation's error.
- * Returns 0 once the M is gone; if the M's creation failed — mrt_newm
+ * Returns 0 once the M is gone (also when its thread ended outside mrt:
+ * see mrt_mexit); if the M's creation failed — mrt_newm
  * returned the error instead of the id, or the new thread could not set
  * itself up (mrt_newm) — that error (-EAGAIN, -ENOMEM, ...), to a join
  * that was waiting and to a later one, for the last 64 failures (an older
@@ -340,7 +372,7 @@ MRT_API int64_t mrt_trim(void);
 /*
  * mrt_setmaxthreads sets the thread limit (m0 included), as
  * debug.SetMaxThreads does, and returns the previous one (or -EINVAL for
- * n <= 0). Lowering it below the live count harms no M; it only refuses new
+ * n <= 0 and before mrt_init, whose configuration sets it). Lowering it below the live count harms no M; it only refuses new
  * ones (mrt_newm's -EAGAIN). [any thread; not async-signal-safe]
  */
 MRT_API int32_t mrt_setmaxthreads(int32_t n);
@@ -431,6 +463,9 @@ struct mrt_minfo {
 	uint32_t status; /* enum mrt_mstatus */
 	uintptr_t g0_lo, g0_hi;           /* g0 stack bounds [lo, hi) */
 	uintptr_t gsignal_lo, gsignal_hi; /* gsignal stack bounds [lo, hi) */
+	/* Either pair is [0, 0) while it is not known, never half of it: an M
+	 * being born (STARTING) whose g0 is still being made, or, in the
+	 * pthread model, whose thread has not yet recorded it. */
 	const mrt_g *curg;                /* the g it runs (g0 when none) */
 	int64_t curg_id;
 };
@@ -440,9 +475,10 @@ struct mrt_minfo {
  * taking mrt's scheduler lock: Ms may be born and die during the walk. Every
  * M live for the whole walk is seen; an M is never seen after its structure is
  * recycled. Stops early and returns fn's value when fn returns non-zero;
- * returns 0 after the last M; -EINVAL if fn is NULL. While the walk runs,
- * exited Ms are not reaped (their structures wait for the next reap), and
- * mrt_join from fn returns -EDEADLK.
+ * returns 0 after the last M; -EINVAL if fn is NULL or before mrt_init
+ * (there are no Ms yet: fn is not called). While the walk runs, exited Ms
+ * are not reaped (their structures wait for the next reap), and mrt_join
+ * from fn returns -EDEADLK.
  * [any thread; the walk itself is async-signal-safe, so the call is when fn
  * is]
  */
@@ -472,7 +508,7 @@ MRT_API int mrt_mstats(struct mrt_mstats *out);
  *     M0     tid 4240    running  g0 [...) gsignal [...) curg g17
  *
  * (state: starting, running, idle, exiting; curg: g0, gsignal or g<id> of a
- * user g). Like mrt_forallm it walks allm without mrt's scheduler lock, so
+ * user g; bounds not yet known, as in struct mrt_minfo, are [0x0, 0x0)). Like mrt_forallm it walks allm without mrt's scheduler lock, so
  * it works while the process is wedged on that lock, and each line is one
  * write(2). Returns the number of Ms written; -EBADF for fd < 0, -EINVAL
  * before mrt_init, or write's -errno.
@@ -521,8 +557,10 @@ MRT_API int mrt_gostart(mrt_g *g, mrt_fn fn, void *arg);
  * running, but does not arbitrate a race between two Ms resuming the same
  * suspended g (Go's gogo does not either).
  * Returns 0 when something switches back to the caller; -EINVAL if g is NULL,
- * dead or idle, or another M's g0; -EBUSY if g is running; -EPERM on non-Ms
- * and inside mrt_systemstack. [an M; not async-signal-safe]
+ * dead, idle or freed (a runnable g that was freed keeps no context), or
+ * another M's g0; -EBUSY if g is running, the calling g itself included
+ * (g0 on g0); -EPERM on non-Ms and inside mrt_systemstack.
+ * [an M; not async-signal-safe]
  */
 MRT_API int mrt_gogo(mrt_g *g);
 
@@ -583,11 +621,12 @@ static inline mrt_m *mrt_getm(void);
  * length modifiers l, ll, z, j and t, a width (at most 4096: larger ones
  * count as 4096) and the 0 and - flags; an unknown verb is printed as
  * written, a NULL %s as "(null)".
- * Return the bytes written (or that would have been, for snprintf) or a
- * negative errno: -EINVAL for a NULL fmt (and, for the snprintf pair, a NULL
- * buf with n > 0), -EBADF for fd < 0, write(2)'s error. Each call is one
- * write(2) of at most 511 bytes (longer output is cut), so lines from
- * different Ms never mix.
+ * Return the bytes written — for printf and dprintf at most 511, as below;
+ * for the snprintf pair the length of the whole output, as if n had been
+ * large enough — or a negative errno: -EINVAL for a NULL fmt (and, for the
+ * snprintf pair, a NULL buf with n > 0), -EBADF for fd < 0, write(2)'s
+ * error. Each printf or dprintf is one write(2) of at most 511 bytes
+ * (longer output is cut), so lines from different Ms never mix.
  * [any thread; async-signal-safe] */
 MRT_API int mrt_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 MRT_API int mrt_dprintf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -611,10 +650,21 @@ MRT_API int64_t mrt_nanotime(void);
  * pthread_threadid_np). [any thread; async-signal-safe] */
 MRT_API int32_t mrt_gettid(void);
 
-/* Sends signal sig to M `id` only (tgkill on Linux, pthread_kill on Darwin),
- * m0 included. Returns 0, -ESRCH if no such live M, -EINVAL (sig outside
- * 1..64, id < 0, before mrt_init). Looks the M up without locks. [any thread;
- * async-signal-safe] */
+/*
+ * Sends signal sig to M `id` only (clone model: tgkill to its tid; pthread
+ * model: pthread_kill to its thread), m0 included. An M can be signalled
+ * from the moment mrt_newm (or mrt_startm) has returned its id until it
+ * leaves allm; a signal that reaches a new M before its thread has set up
+ * its signal stack and mask waits, pending, until it has (pthread model;
+ * in the clone model it runs on g0). Never to another thread: an M that
+ * exits while the signal is on its way ends its thread only after the send
+ * (its tid is not reused under the call).
+ * Returns 0; -ESRCH if no such live M (also for an M that a walker found
+ * while its creation had not yet returned); -EINVAL for sig outside 1..64
+ * or one the C library keeps for itself (Linux: glibc's 32, cancellation,
+ * and 33, setxid; Darwin has signals 1..31 only), id < 0, before
+ * mrt_init. Looks the M up without locks. [any thread; async-signal-safe]
+ */
 MRT_API int mrt_signalm(int64_t id, int sig);
 
 /* ========================================================================

@@ -47,6 +47,10 @@ PTHREAD = {
     "pthread_attr_getstack", "pthread_getattr_np", "pthread_create",
     "pthread_self", "pthread_sigmask", "sigemptyset", "sigfillset", "sigaddset",
     "sigismember",
+    # signalm: a signal to an M through its handle.
+    "pthread_kill",
+    # The key whose destructor catches an M's thread ending outside mrt.
+    "pthread_once", "pthread_key_create", "pthread_setspecific",
     # PTHREAD_STACK_MIN is a sysconf call in glibc >= 2.34 with _GNU_SOURCE.
     "__sysconf", "sysconf",
 }

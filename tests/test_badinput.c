@@ -25,6 +25,11 @@ static void noopg(mrt_g *gp, void *arg)
 	(void)gp, (void)arg;
 }
 
+static void count_run(void *arg)
+{
+	__atomic_fetch_add((uint32_t *)arg, 1, __ATOMIC_RELAXED);
+}
+
 static int noopwalk(const struct mrt_minfo *mi, void *arg)
 {
 	(void)mi, (void)arg;
@@ -153,7 +158,9 @@ static void test_g_calls(void **state)
 	mrt_g *g0 = mrt_getg0();
 	assert_int_equal(mrt_gostart(g0, noop, NULL), -EINVAL);
 	assert_int_equal(mrt_gfree(g0), -EINVAL);
-	assert_int_equal(mrt_gogo(g0), 0); /* already on it */
+	/* #11 item 9: the running g is -EBUSY, as the header has it, and
+	 * g0 from g0 is the running g. */
+	assert_int_equal(mrt_gogo(g0), -EBUSY);
 
 	/* States: idle, runnable, dead, freed. */
 	snapshot(&b);
@@ -182,6 +189,22 @@ static void test_g_calls(void **state)
 	assert_int_equal(hi - lo, round_up((16 << 10) + 1, kernel_pagesize()));
 	assert_int_equal(mrt_gfree(gp), 0);
 	(void)a;
+}
+
+/* #11 item 9: a g freed while runnable (started, never run) keeps no
+ * context to resume: switching to it ran it on a freed stack. */
+static void test_gogo_of_a_freed_g(void **state)
+{
+	(void)state;
+	static uint32_t ran;
+	mrt_g *gp;
+	ran = 0;
+	assert_int_equal(mrt_malg(&gp, 16 << 10), 0);
+	assert_int_equal(mrt_gostart(gp, count_run, &ran), 0);
+	assert_int_equal(mrt_gfree(gp), 0);
+	assert_int_equal(mrt_gogo(gp), -EINVAL);
+	assert_int_equal(ran, 0);
+	assert_int_equal(mrt_gstatus(gp), 0);
 }
 
 /* Non-literal formats on purpose: NULL and malformed ones. */
@@ -259,6 +282,54 @@ static void test_calls_on_an_m(void **state)
 	}
 }
 
+/*
+ * #11 item 9: on a user g of an M, switching to the g itself is -EBUSY (it
+ * is running), and mrt_mexit inside mrt_systemstack is -EINVAL, as
+ * mrt_stopm there is: the M would end with the g it runs above that
+ * systemstack call left running for good, never to be freed.
+ */
+static struct {
+	int gogoself, mexit, stopm, end;
+	mrt_g *g;
+} ong;
+
+static void mexit_in_systemstack(void *arg)
+{
+	(void)arg;
+	ong.mexit = mrt_mexit();
+	ong.stopm = mrt_stopm();
+}
+
+static void on_user_g(void *arg)
+{
+	(void)arg;
+	ong.gogoself = mrt_gogo(mrt_getg());
+	mrt_systemstack(mexit_in_systemstack, NULL);
+	ong.end = 1;
+}
+
+static void run_user_g(void *arg)
+{
+	(void)arg;
+	if (mrt_malg(&ong.g, 64 << 10) == 0 && mrt_gostart(ong.g, on_user_g, NULL) == 0)
+		mrt_gogo(ong.g);
+}
+
+static void test_wrong_state_on_a_user_g(void **state)
+{
+	(void)state;
+	memset(&ong, 0, sizeof ong);
+	ong.mexit = ong.stopm = ong.gogoself = 1;
+	assert_int_equal(mrt_join(must_newm(run_user_g, NULL)), 0);
+	assert_non_null(ong.g);
+	assert_int_equal(ong.gogoself, -EBUSY);
+	assert_int_equal(ong.stopm, -EINVAL);
+	assert_int_equal(ong.mexit, -EINVAL);
+	assert_int_equal(ong.end, 1); /* the g ran on after the refusals */
+	assert_int_equal(mrt_gstatus(ong.g), MRT_G_DEAD);
+	assert_int_equal(mrt_gfree(ong.g), 0);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -272,8 +343,10 @@ int main(int argc, char **argv)
 		MRT_TEST(test_init_and_limits),
 		MRT_TEST(test_m_calls),
 		MRT_TEST(test_g_calls),
+		MRT_TEST(test_gogo_of_a_freed_g),
 		MRT_TEST(test_output_calls),
 		MRT_TEST(test_calls_on_an_m),
+		MRT_TEST(test_wrong_state_on_a_user_g),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -6,7 +6,9 @@
  */
 #define _GNU_SOURCE
 #include "testlib.h"
+#include "san.h" /* MRT_TSAN */
 
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -257,6 +259,150 @@ static void test_calls_before_init_and_double_init(void **state)
 	assert_child_ok(&c);
 }
 
+/* #11 item 9: every call that needs mrt refuses before mrt_init, the
+ * limit's setter too: it used to succeed and its value was lost. */
+static void child_setmaxthreads_before_init(void)
+{
+	CHILD_CHECK(mrt_setmaxthreads(5) == -EINVAL);
+	CHILD_CHECK(mrt_init(NULL) == 0);
+	CHILD_CHECK(mrt_setmaxthreads(5) == 10000);
+}
+
+static void test_setmaxthreads_before_init_is_refused(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_setmaxthreads_before_init, 30, &c);
+	assert_child_ok(&c);
+}
+
+/* #11 item 10: mrt_forallm before mrt_init is -EINVAL, as the other calls
+ * are (there is no allm to walk), and calls nothing. */
+static int count_walk(const struct mrt_minfo *mi, void *arg)
+{
+	(void)mi;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void child_forallm_before_init(void)
+{
+	int n = 0;
+	CHILD_CHECK(mrt_forallm(count_walk, &n) == -EINVAL && n == 0);
+	CHILD_CHECK(mrt_init(NULL) == 0);
+	CHILD_CHECK(mrt_forallm(count_walk, &n) == 0 && n == 1);
+}
+
+static void test_forallm_before_init_is_refused(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_forallm_before_init, 30, &c);
+	assert_child_ok(&c);
+}
+
+/* #11 item 10 (the words fixed, mrt.h): a second mrt_init checks its
+ * configuration first, as the first does — a bad one is -EINVAL (a newer
+ * header's unknown fields -E2BIG) — and only a good one gets -EBUSY; the
+ * first configuration stays in force either way. */
+static void child_second_init_bad_config(void)
+{
+	struct mrt_config first = CFG(.max_threads = 77);
+	CHILD_CHECK(mrt_init(&first) == 0);
+	struct mrt_config bad[] = {
+		CFG(.g0_stack = 4096),
+		CFG(.max_threads = -1),
+		CFG(.flags = 0x80000000u),
+		{ .max_threads = 77 }, /* no size */
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHILD_CHECK(mrt_init(&bad[i]) == -EINVAL);
+	struct {
+		struct mrt_config c;
+		uint64_t newer;
+	} newer = { .c = CFG(.max_threads = 5), .newer = 1 };
+	newer.c.size = sizeof newer;
+	CHILD_CHECK(mrt_init(&newer.c) == -E2BIG);
+	CHILD_CHECK(mrt_init(&first) == -EBUSY);
+	CHILD_CHECK(mrt_init(NULL) == -EBUSY);
+	CHILD_CHECK(mrt_setmaxthreads(5) == 77);
+}
+
+static void test_second_init_checks_its_config_first(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_second_init_bad_config, 30, &c);
+	assert_child_ok(&c);
+}
+
+/*
+ * #11 item 9: an idle time near INT64_MAX must not overflow the parked M's
+ * deadline (which then lies in the past: the first wakeup of its sleep — a
+ * signal's EINTR — retired the M at once). The M is signalled while it is
+ * asleep in its park; once the handler has run, the M either sleeps again
+ * (right) or retires (wrong), and which it did is seen in the thread's
+ * state: asleep again, still idle, and still the M mrt_startm hands work to.
+ */
+static uint32_t idle_handled;
+static void idle_usr1(int sig)
+{
+	(void)sig;
+	ev_add(&idle_handled, 1);
+}
+
+static void idle_work(void *arg)
+{
+	__atomic_store_n((int64_t *)arg, mrt_mid(), __ATOMIC_RELEASE);
+	mrt_stopm(); /* and park again */
+}
+
+static void child_idle_max(void)
+{
+	struct mrt_config c = CFG(.idle_ns = INT64_MAX);
+	CHILD_CHECK(mrt_init(&c) == 0);
+	catch_signal(SIGUSR1, idle_usr1, NULL);
+	int64_t id = mrt_newm(fn_park, NULL, NULL);
+	CHILD_CHECK(id > 0);
+	struct mrt_mstats st;
+	do
+		CHILD_CHECK(mrt_mstats(&st) == 0);
+	while (st.idle != 1);
+	int32_t tid = tid_of(id);
+	CHILD_CHECK(tid > 0);
+	while (thread_state(tid) != 'S') /* in its timed park */
+		sched_yield();
+	CHILD_CHECK(mrt_signalm(id, SIGUSR1) == 0);
+	while (ev_get(&idle_handled) == 0)
+		sched_yield();
+	/* The handler has returned or is returning: the M now sleeps again or
+	 * ends. No lock of mrt's is taken here meanwhile, so a sleeping M is
+	 * asleep in its park. */
+	while (thread_exists(tid) && thread_state(tid) != 'S')
+		sched_yield();
+	CHILD_CHECK(mrt_mstats(&st) == 0);
+	CHILD_CHECK(st.idle == 1 && st.live == 2);
+	int64_t ran = -1;
+	CHILD_CHECK(mrt_startm(idle_work, &ran, NULL) == id);
+	do
+		CHILD_CHECK(mrt_mstats(&st) == 0);
+	while (st.idle != 1);
+	CHILD_CHECK(__atomic_load_n(&ran, __ATOMIC_ACQUIRE) == id);
+}
+
+static void test_huge_idle_time_does_not_overflow(void **state)
+{
+	(void)state;
+	if (MRT_TSAN) {
+		print_message("ThreadSanitizer runs the handler only at the M's next "
+		              "intercepted libc call: a parked M makes none\n");
+		skip();
+	}
+	struct child c;
+	run_child(child_idle_max, 60, &c);
+	assert_child_ok(&c);
+}
+
 /* mrt_init with odd but valid sizes rounds them up to the kernel's pages
  * (with 64 KiB pages, 32 KiB + 3 is one page). */
 static void child_odd_config(void)
@@ -331,6 +477,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_calls_before_init_and_double_init),
 		cmocka_unit_test(test_odd_config_is_rounded),
 		cmocka_unit_test(test_tls_out_of_reach_is_erange),
+		cmocka_unit_test(test_setmaxthreads_before_init_is_refused),
+		cmocka_unit_test(test_forallm_before_init_is_refused),
+		cmocka_unit_test(test_second_init_checks_its_config_first),
+		cmocka_unit_test(test_huge_idle_time_does_not_overflow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -362,6 +362,34 @@ static void test_bad_settings_reported_once(void **state)
 	assert_non_null(strstr(c.out, "M1 started"));
 }
 
+/* #11 item 9: a setting beyond MRTDEBUG's first 4 KiB still counts: the
+ * value used to be cut there without a word. */
+static void child_long_mrtdebug(void)
+{
+	static char v[6000];
+	size_t pad = sizeof v - 16;
+	memset(v, ',', pad); /* empty settings, skipped */
+	strcpy(v + pad, "mtrace=1");
+	setenv("MRTDEBUG", v, 1);
+	CHILD_CHECK(mrt_init(NULL) == 0);
+	int64_t a = mrt_newm(noop, NULL, NULL);
+	CHILD_CHECK(a > 0 && mrt_join(a) == 0);
+}
+
+static void test_long_mrtdebug_is_read_whole(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_long_mrtdebug, 30, &c);
+	assert_true(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
+	if (strstr(c.out, "M1 started") == NULL) {
+		print_error("no trace of M1 with mtrace=1 after %d bytes of MRTDEBUG:\n%s\n",
+		            (int)(6000 - 16), c.out);
+		fail();
+	}
+	assert_null(strstr(c.out, "ignoring"));
+}
+
 /* ------------------------------------------------------------------------
  * schedtrace
  * ------------------------------------------------------------------------ */
@@ -641,6 +669,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_mtrace_shows_every_event),
 		cmocka_unit_test(test_no_mrtdebug_prints_nothing),
 		cmocka_unit_test(test_bad_settings_reported_once),
+		cmocka_unit_test(test_long_mrtdebug_is_read_whole),
 		cmocka_unit_test(test_schedtrace_prints_summaries),
 		cmocka_unit_test(test_dump_lists_every_m),
 		cmocka_unit_test(test_thread_names),

@@ -496,6 +496,13 @@ static void test_exec_lock_contract(void **state)
 	assert_int_equal(mrt_execlock(), 0);
 	assert_int_equal(mrt_execlock(), -EDEADLK);
 	assert_int_equal(mrt_newm(fn_exit, NULL, NULL), -EDEADLK);
+	/* #11 item 10: the message says why, not that a thread could not be
+	 * created. */
+	if (strstr(mrt_errmsg(), "mrt_execlock") == NULL ||
+	    strstr(mrt_errmsg(), "failed to create") != NULL) {
+		print_error("errmsg after -EDEADLK: \"%s\"\n", mrt_errmsg());
+		fail();
+	}
 	int r = 0;
 	pthread_t t;
 	pthread_create(&t, NULL, unlock_elsewhere, &r);

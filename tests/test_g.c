@@ -542,7 +542,7 @@ static void test_g_api_bad_input(void **state)
 	mrt_gsetuser(NULL, NULL);
 	assert_int_equal(mrt_mcall(noopg, NULL), -EPERM); /* on g0 */
 	assert_int_equal(mrt_systemstack(NULL, NULL), -EINVAL);
-	assert_int_equal(mrt_gogo(mrt_getg0()), 0); /* to itself: nothing to do */
+	assert_int_equal(mrt_gogo(mrt_getg0()), -EBUSY); /* to itself: running (#11 item 9) */
 
 	assert_int_equal(mrt_malg(&gp, 65536), 0);
 	assert_int_equal(mrt_gogo(gp), -EINVAL); /* never started */

@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "testlib.h"
+#include "san.h" /* MRT_TSAN */
 
 #include <errno.h>
 #include <limits.h>
@@ -19,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -269,6 +272,210 @@ static void test_printf_to_a_pipe_on_many_ms(void **state)
 	}
 }
 
+/* ------------------------------------------------------------------------
+ * #11 item 4: an M whose thread ends outside mrt. Code on an M may call
+ * pthread_exit and may be cancelled; the thread then ends without returning
+ * through mrt. It used to stay on allm for good: counted against the
+ * thread limit, its joiner asleep for ever, its tid signalled long after
+ * the kernel had given it to another thread. Now the M's exit runs from
+ * the thread library's exit path: off allm, counted as freed, its joiner
+ * woken, the user g it ran dead and freeable, and mrt_signalm answers
+ * -ESRCH for it. Each case runs in a child (forked from m0, mrt set up),
+ * whose alarm ends a join that never returns.
+ * ------------------------------------------------------------------------ */
+
+enum endhow {
+	END_EXIT,          /* pthread_exit in the M's function, on g0 */
+	END_EXIT_G,        /* pthread_exit on a user g */
+	END_EXIT_SYSSTACK, /* pthread_exit in mrt_systemstack, from a user g */
+	END_EXIT_JOINED,   /* pthread_exit while m0 waits in mrt_join */
+	END_EXIT_STARTM,   /* pthread_exit in work an idle M was handed */
+	END_CANCEL,        /* pthread_cancel, acted on at pthread_testcancel */
+	END_CANCEL_READ,   /* pthread_cancel while blocked in read */
+};
+static enum endhow endhow;
+static uint32_t end_up, end_go, end_joining;
+static pthread_t end_thread;
+static int32_t end_tid;
+static mrt_g *end_g;
+static int end_pipe[2];
+
+static void end_now(void)
+{
+	switch (endhow) {
+	case END_CANCEL:
+		ev_block(&end_go, 1); /* pthread_cancel has been called */
+		pthread_testcancel();
+		break;
+	case END_CANCEL_READ: {
+		char c;
+		ssize_t r = read(end_pipe[0], &c, 1);
+		(void)r;
+		break;
+	}
+	case END_EXIT_JOINED:
+		/* m0 is about to join, then asleep in mrt_join. */
+		ev_block(&end_joining, 1);
+		while (thread_state(getpid()) != 'S')
+			sched_yield();
+		pthread_exit(NULL);
+	default:
+		pthread_exit(NULL);
+	}
+	fprintf(stderr, "M%lld: the thread did not end\n", (long long)mrt_mid());
+}
+
+static void end_in_systemstack(void *arg)
+{
+	(void)arg;
+	end_now();
+}
+
+static void end_on_g(void *arg)
+{
+	(void)arg;
+	if (endhow == END_EXIT_SYSSTACK)
+		mrt_systemstack(end_in_systemstack, NULL);
+	else
+		end_now();
+}
+
+static void end_m(void *arg)
+{
+	(void)arg;
+	end_thread = pthread_self();
+	__atomic_store_n(&end_tid, mrt_gettid(), __ATOMIC_RELEASE);
+	ev_add(&end_up, 1);
+	if (endhow == END_EXIT_G || endhow == END_EXIT_SYSSTACK) {
+		if (mrt_malg(&end_g, 64 << 10) != 0 || mrt_gostart(end_g, end_on_g, NULL) != 0)
+			fprintf(stderr, "no g\n");
+		mrt_gogo(end_g);
+	} else {
+		end_now();
+	}
+	fprintf(stderr, "M%lld: end_m returned\n", (long long)mrt_mid());
+}
+
+static int find_id(const struct mrt_minfo *info, void *arg)
+{
+	return info->id == *(int64_t *)arg;
+}
+
+static void child_end(void)
+{
+	struct mrt_mstats a, b;
+	CHILD_CHECK(mrt_mid() == 0);
+	CHILD_CHECK(pipe(end_pipe) == 0);
+	int64_t id;
+	/* a: the counts before the M that ends, which b must come back to. */
+	if (endhow == END_EXIT_STARTM) {
+		id = mrt_newm(fn_park, NULL, NULL);
+		CHILD_CHECK(id > 0);
+		do
+			mrt_mstats(&a);
+		while (a.idle != 1);
+		CHILD_CHECK(mrt_startm(end_m, NULL, NULL) == id);
+		a.live--; /* the parked M is the one that ends */
+		a.idle--;
+	} else {
+		mrt_mstats(&a);
+		/* The limit holds m0 and this M: an M left behind would refuse
+		 * the next one. */
+		mrt_setmaxthreads((int32_t)a.live + 1);
+		id = mrt_newm(end_m, NULL, NULL);
+		CHILD_CHECK(id > 0);
+		a.created++;
+	}
+	while (ev_get(&end_up) == 0)
+		sched_yield();
+	int32_t tid = __atomic_load_n(&end_tid, __ATOMIC_ACQUIRE);
+	if (endhow == END_CANCEL) {
+		CHILD_CHECK(pthread_cancel(end_thread) == 0);
+		ev_add(&end_go, 1);
+	} else if (endhow == END_CANCEL_READ) {
+		while (thread_state(tid) != 'S') /* asleep in read */
+			sched_yield();
+		CHILD_CHECK(pthread_cancel(end_thread) == 0);
+	} else if (endhow == END_EXIT_JOINED) {
+		ev_add(&end_joining, 1);
+	}
+	CHILD_CHECK(mrt_join(id) == 0);
+	mrt_mstats(&b);
+	CHILD_CHECK(b.live == a.live && b.idle == a.idle && b.created == a.created);
+	CHILD_CHECK(b.freed == a.freed + 1 && b.failed == a.failed && b.exiting == 0);
+	CHILD_CHECK(mrt_forallm(find_id, &id) == 0); /* off allm */
+	CHILD_CHECK(mrt_signalm(id, SIGURG) == -ESRCH);
+	if (end_g != NULL) {
+		CHILD_CHECK(mrt_gstatus(end_g) == MRT_G_DEAD);
+		CHILD_CHECK(mrt_gfree(end_g) == 0);
+	}
+	/* The thread itself goes, and the limit lets the next M in. */
+	while (thread_exists(tid))
+		sched_yield();
+	int64_t next = mrt_newm(fn_exit, NULL, NULL);
+	CHILD_CHECK(next > 0 && mrt_join(next) == 0);
+}
+
+static void end_case(enum endhow how)
+{
+	NEED_PTHREAD_MODEL();
+	if (MRT_TSAN && how != END_CANCEL && how != END_CANCEL_READ) {
+		/* Its interceptor checks that the thread runs on its own
+		 * ThreadSanitizer state, not a fiber's, and every M's function
+		 * runs on a fiber of its own (core/san.h). */
+		print_message("ThreadSanitizer: pthread_exit refuses to run on a fiber, "
+		              "and an M's code always does: not run under TSan\n");
+		skip();
+	}
+	static struct child c;
+	endhow = how;
+	assert_true(settle_threads(expected_threads(0))); /* fork with no M but m0 */
+	run_child(child_end, 30, &c);
+	assert_child_ok(&c);
+}
+
+static void test_pthread_exit_on_g0_ends_the_m(void **state)
+{
+	(void)state;
+	end_case(END_EXIT);
+}
+
+static void test_pthread_exit_on_a_user_g_ends_the_m(void **state)
+{
+	(void)state;
+	end_case(END_EXIT_G);
+}
+
+static void test_pthread_exit_in_systemstack_ends_the_m(void **state)
+{
+	(void)state;
+	end_case(END_EXIT_SYSSTACK);
+}
+
+static void test_pthread_exit_wakes_the_joiner(void **state)
+{
+	(void)state;
+	end_case(END_EXIT_JOINED);
+}
+
+static void test_pthread_exit_in_handed_work_ends_the_m(void **state)
+{
+	(void)state;
+	end_case(END_EXIT_STARTM);
+}
+
+static void test_cancellation_ends_the_m(void **state)
+{
+	(void)state;
+	end_case(END_CANCEL);
+}
+
+static void test_cancellation_in_read_ends_the_m(void **state)
+{
+	(void)state;
+	end_case(END_CANCEL_READ);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -283,6 +490,13 @@ int main(int argc, char **argv)
 		MRT_TEST(test_errno_is_per_m),
 		MRT_TEST(test_pthread_self_and_thread_locals_per_m),
 		MRT_TEST(test_printf_to_a_pipe_on_many_ms),
+		MRT_TEST(test_pthread_exit_on_g0_ends_the_m),
+		MRT_TEST(test_pthread_exit_on_a_user_g_ends_the_m),
+		MRT_TEST(test_pthread_exit_in_systemstack_ends_the_m),
+		MRT_TEST(test_pthread_exit_wakes_the_joiner),
+		MRT_TEST(test_pthread_exit_in_handed_work_ends_the_m),
+		MRT_TEST(test_cancellation_ends_the_m),
+		MRT_TEST(test_cancellation_in_read_ends_the_m),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
 	/* 77: Meson's "skipped", so the clone model's summary says SKIP. */

@@ -193,6 +193,39 @@ static void test_notetsleep_times_out(void **state)
 	assert_true(notetsleep(&n, 1000000000));
 }
 
+/*
+ * #11 item 9: notetsleep for all but forever (INT64_MAX, what an idle time
+ * near INT64_MAX gives) computed its deadline as nanotime() + ns, here and
+ * in Darwin's semasleep: a signed overflow, undefined (UBSan stops there),
+ * that only a second overflow, deadline - nanotime(), brought back to a
+ * positive wait. The deadline saturates now. (The overflow's visible harm,
+ * a parked M retired by its first signal, is lock_futex's: test_child.)
+ */
+static note forever;
+static bool forever_woken;
+
+static void *sleep_forever(void *arg)
+{
+	(void)arg;
+	forever_woken = notetsleep(&forever, INT64_MAX);
+	return NULL;
+}
+
+static void test_notetsleep_forever_is_woken(void **state)
+{
+	(void)state;
+	noteclear(&forever);
+	forever_woken = false;
+	pthread_t t;
+	pthread_create(&t, NULL, sleep_forever, NULL);
+	while (__atomic_load_n(&forever.key, __ATOMIC_ACQUIRE) == 0) /* registered */
+		sched_yield();
+	notewakeup(&forever);
+	pthread_join(t, NULL);
+	assert_true(forever_woken);
+	assert_int_equal(semacount(semaself()), 0);
+}
+
 int main(void)
 {
 	alarm(120); /* a lost wakeup is a deadlock: fail, do not hang */
@@ -201,6 +234,7 @@ int main(void)
 		cmocka_unit_test(test_notes_ping_pong),
 		cmocka_unit_test(test_notetsleep_timeout_races_wakeup),
 		cmocka_unit_test(test_notetsleep_times_out),
+		cmocka_unit_test(test_notetsleep_forever_is_woken),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

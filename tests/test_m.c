@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------------ */
 
@@ -398,6 +399,84 @@ static void test_allm_walker_sees_live_never_freed(void **state)
 
 /* ------------------------------------------------------------------------ */
 
+/*
+ * #11 item 9: a walker never sees half-recorded stack bounds. A new M is on
+ * allm (STARTING) while its g0's bounds are being recorded — by allocm in
+ * the clone model, by the new thread's minit in the pthread model — and a
+ * walker used to read [lo, 0) there. The test hook stops the recording
+ * halfway (lo stored, hi not yet) and walks allm and runs mrt_dump from
+ * inside: the M's bounds must be unknown ([0, 0)) or whole, never torn.
+ */
+static struct {
+	int64_t id;
+	int walked, seen;
+	uintptr_t lo, hi;
+	char dump[4096];
+} half;
+
+static int half_walk(const struct mrt_minfo *info, void *arg)
+{
+	(void)arg;
+	if (info->id == half.id) {
+		half.seen++;
+		half.lo = info->g0_lo;
+		half.hi = info->g0_hi;
+	}
+	return 0;
+}
+
+static void at_g0_half(int point, void *arg)
+{
+	m *mp = arg;
+	if (point != TP_G0HALF || __atomic_load_n(&half.walked, __ATOMIC_ACQUIRE))
+		return;
+	half.id = mp->id;
+	mrt_forallm(half_walk, NULL);
+	int p[2];
+	if (pipe(p) == 0) {
+		mrt_dump(p[1]);
+		close(p[1]);
+		ssize_t n = read(p[0], half.dump, sizeof half.dump - 1);
+		half.dump[n > 0 ? n : 0] = '\0';
+		close(p[0]);
+	}
+	__atomic_store_n(&half.walked, 1, __ATOMIC_RELEASE);
+}
+
+static void test_walkers_never_see_half_recorded_bounds(void **state)
+{
+	(void)state;
+	memset(&half, 0, sizeof half);
+	mrt_test_pointhook(at_g0_half);
+	int64_t id = must_newm(fn_exit, NULL);
+	assert_int_equal(mrt_join(id), 0);
+	mrt_test_pointhook(NULL);
+	assert_int_equal(half.walked, 1);
+	assert_int_equal(half.id, id);
+	assert_int_equal(half.seen, 1);
+	if (!((half.lo == 0 && half.hi == 0) || (half.lo != 0 && half.lo < half.hi))) {
+		print_error("walker saw M%lld's g0 as [%#lx, %#lx)\n", (long long)id,
+		            (unsigned long)half.lo, (unsigned long)half.hi);
+		fail();
+	}
+	/* mrt_dump's line for the M says the same. */
+	char want[32];
+	snprintf(want, sizeof want, "  M%-5lld", (long long)id);
+	const char *line = strstr(half.dump, want);
+	assert_non_null(line);
+	unsigned long lo = 1, hi = 1;
+	const char *g0 = strstr(line, " g0 [");
+	assert_non_null(g0);
+	assert_int_equal(sscanf(g0, " g0 [%lx, %lx)", &lo, &hi), 2);
+	if (!((lo == 0 && hi == 0) || (lo != 0 && lo < hi))) {
+		print_error("mrt_dump showed M%lld's g0 as [%#lx, %#lx): %.100s\n", (long long)id, lo,
+		            hi, line);
+		fail();
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+
 /* startm hands work to the idle M — the same M, the same kernel thread —
  * every time, and creates nothing. */
 static int32_t handoff_tid[1000];
@@ -743,6 +822,83 @@ static void test_join_of_a_failed_creation(void **state)
 	assert_int_equal(mrt_join(id), 0);
 }
 
+/*
+ * #11 item 9: mrt_join of an id handed out but whose M is not on allm yet
+ * (mcommoninit has taken the id and is allocating gsignal) returned 0 at
+ * once, as if the M had run and been reaped. The hook holds the creation
+ * there; a joiner must wait for the M, which then runs, and return only
+ * after it has. In a child: a regression may hang.
+ */
+static uint32_t nq_at, nq_release, nq_joined, nq_ran;
+static m *nq_m;
+static int64_t nq_id;
+static int nq_join, nq_ran_at_join;
+
+static void nq_hook(int tp, void *arg)
+{
+	if (tp != TP_MPREINIT || __atomic_load_n(&nq_m, __ATOMIC_ACQUIRE) != NULL)
+		return;
+	nq_id = ((m *)arg)->id;
+	__atomic_store_n(&nq_m, arg, __ATOMIC_RELEASE);
+	ev_add(&nq_at, 1);
+	ev_block(&nq_release, 1);
+}
+
+static void nq_fn(void *arg)
+{
+	(void)arg;
+	ev_add(&nq_ran, 1);
+}
+
+static void *nq_creator(void *arg)
+{
+	(void)arg;
+	int64_t id = mrt_newm(nq_fn, NULL, NULL);
+	return (void *)(intptr_t)(id > 0);
+}
+
+static void *nq_joiner(void *arg)
+{
+	(void)arg;
+	nq_join = mrt_join(nq_id);
+	nq_ran_at_join = (int)ev_get(&nq_ran);
+	ev_add(&nq_joined, 1);
+	return NULL;
+}
+
+static void child_join_of_an_id_in_creation(void)
+{
+	mrt_test_pointhook(nq_hook);
+	pthread_t c, j;
+	CHILD_CHECK(pthread_create(&c, NULL, nq_creator, NULL) == 0);
+	ev_block(&nq_at, 1);
+	CHILD_CHECK(pthread_create(&j, NULL, nq_joiner, NULL) == 0);
+	/* Until the joiner waits for the M, or has (wrongly) returned. */
+	for (bool waiting = false; !waiting && ev_get(&nq_joined) == 0; sched_yield()) {
+		lock(&sched.lock);
+		waiting = nq_m->joining != 0;
+		unlock(&sched.lock);
+	}
+	ev_add(&nq_release, 1);
+	void *made;
+	pthread_join(c, &made);
+	CHILD_CHECK(made != NULL);
+	ev_block(&nq_joined, 1);
+	pthread_join(j, NULL);
+	mrt_test_pointhook(NULL);
+	CHILD_CHECK(nq_join == 0);
+	CHILD_CHECK(nq_ran_at_join == 1); /* the join returned after the M ran */
+}
+
+static void test_join_of_an_id_in_creation(void **state)
+{
+	(void)state;
+	struct child c;
+	assert_true(settle_threads(expected_threads(0))); /* fork with no M but m0 */
+	run_child(child_join_of_an_id_in_creation, 60, &c);
+	assert_child_ok(&c);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -768,6 +924,8 @@ int main(int argc, char **argv)
 		MRT_TEST(test_join_sleeps_while_a_walker_holds_it_up),
 		MRT_TEST(test_join_wakes_when_the_creation_fails),
 		MRT_TEST(test_join_of_a_failed_creation),
+		MRT_TEST(test_join_of_an_id_in_creation),
+		MRT_TEST(test_walkers_never_see_half_recorded_bounds),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static void test_snprintf_formats(void **state)
 {
@@ -38,6 +39,44 @@ static void test_snprintf_formats(void **state)
 	assert_int_equal(mrt_snprintf(NULL, 0, "%d", 12345), 5);
 	assert_int_equal(mrt_snprintf(NULL, 5, "x"), -EINVAL);
 	assert_int_equal(mrt_dprintf(-1, "x"), -EBADF);
+}
+
+/* #11 item 9: mrt_dprintf and mrt_printf return the bytes they wrote:
+ * output longer than one write's 511 bytes is cut, and the return value
+ * said 600 for the 511 that reached the file. */
+static void test_dprintf_returns_bytes_written(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	char big[601];
+	memset(big, 'x', 600);
+	big[600] = '\0';
+	assert_int_equal(mrt_dprintf(p[1], "%s", big), 511);
+	assert_int_equal(mrt_dprintf(p[1], "%d\n", 42), 3);
+	close(p[1]);
+	char got[1024];
+	ssize_t n = 0, r;
+	while ((r = read(p[0], got + n, sizeof got - (size_t)n)) > 0)
+		n += r;
+	close(p[0]);
+	assert_int_equal(n, 511 + 3);
+	assert_memory_equal(got + 511, "42\n", 3);
+	/* mrt_printf: the same, on fd 1 redirected to a pipe. */
+	assert_int_equal(pipe(p), 0);
+	fflush(stdout);
+	int saved = dup(1);
+	dup2(p[1], 1);
+	int w = mrt_printf("%s", big);
+	dup2(saved, 1);
+	close(saved);
+	close(p[1]);
+	n = 0;
+	while ((r = read(p[0], got + n, sizeof got - (size_t)n)) > 0)
+		n += r;
+	close(p[0]);
+	assert_int_equal(w, 511);
+	assert_int_equal(n, 511);
 }
 
 static void test_strerror_names(void **state)
@@ -163,6 +202,7 @@ int main(int argc, char **argv)
 	testlib_init(argc, argv);
 	const struct CMUnitTest tests[] = {
 		MRT_TEST(test_snprintf_formats),
+		MRT_TEST(test_dprintf_returns_bytes_written),
 		MRT_TEST(test_strerror_names),
 		MRT_TEST(test_nanotime_is_monotonic),
 		MRT_TEST(test_per_m_words),

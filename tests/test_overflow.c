@@ -14,7 +14,12 @@
 #include "fixalloc.h"
 #include "sys_linux.h"
 #include "linux.h" /* mainstacklo */
+#include "san.h" /* MRT_TSAN */
 
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -694,6 +699,110 @@ static void test_chain_ignore(void **state)
 	assert_null(strstr(c.out, "survived"));
 }
 
+/*
+ * #11 item 9 (documented): with SIG_IGN before mrt_init, a sent SIGSEGV is
+ * ignored, but mrt's handler is installed in its place, and a signal that
+ * has a handler interrupts the system calls SA_RESTART does not restart:
+ * poll here returns EINTR where an ignored signal would have left it
+ * asleep. mrt.h says so; this holds it. The sleeper is a thread of the
+ * child's own (libc's poll), the sender the child's main thread.
+ */
+static int ign_pipe[2];
+static int32_t ign_tid;
+static int ign_ret, ign_errno;
+static uint32_t ign_up;
+
+static void *ign_sleeper(void *arg)
+{
+	(void)arg;
+	__atomic_store_n(&ign_tid, mrt_gettid(), __ATOMIC_RELEASE);
+	ev_add(&ign_up, 1);
+	struct pollfd p = { .fd = ign_pipe[0], .events = POLLIN };
+	ign_ret = poll(&p, 1, -1);
+	ign_errno = errno;
+	return NULL;
+}
+
+static void child_ign_interrupts(void)
+{
+	signal(SIGSEGV, SIG_IGN);
+	CHILD_CHECK(mrt_init(&withflag) == 0);
+	CHILD_CHECK(pipe(ign_pipe) == 0);
+	pthread_t t;
+	CHILD_CHECK(pthread_create(&t, NULL, ign_sleeper, NULL) == 0);
+	while (ev_get(&ign_up) == 0)
+		sched_yield();
+	int32_t tid = __atomic_load_n(&ign_tid, __ATOMIC_ACQUIRE);
+	while (thread_state(tid) != 'S') /* asleep in poll */
+		sched_yield();
+	CHILD_CHECK(signal_tid(tid, SIGSEGV) == 0);
+	pthread_join(t, NULL);
+	CHILD_CHECK(ign_ret == -1 && ign_errno == EINTR);
+}
+
+static void test_ignored_sigsegv_interrupts_a_sleep(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_ign_interrupts, 30, &c);
+	assert_child_ok(&c);
+}
+
+/*
+ * #11 item 10: an overflow of a signal stack itself is reported (mrt.h said
+ * it could not be): the stack pointer has left gsignal for its guard page,
+ * so the kernel finds the thread off its signal stack and delivers the
+ * fault at gsignal's top again, where mrt's handler finds the guard page.
+ */
+static void overflow_in_handler(int sig)
+{
+	(void)sig;
+	recurse(0);
+}
+
+static void overflow_gsignal(void *arg)
+{
+	(void)arg;
+	char on[32];
+	mrt_snprintf(on, sizeof on, "M%lld", (long long)mrt_mid());
+	expect(on, "gsignal", getm()->gsignal);
+	mrt_signalm(mrt_mid(), SIGUSR1);
+	for (;;) /* the handler runs at the latest when the signal is unblocked */
+		arch_procyield(1);
+}
+
+static void child_gsignal(void)
+{
+	install_prev();
+	CHILD_CHECK(mrt_init(&withflag) == 0);
+	catch_signal(SIGUSR1, overflow_in_handler, NULL);
+	int64_t id = mrt_newm(overflow_gsignal, NULL, NULL);
+	CHILD_CHECK(id > 0);
+	mrt_join(id);
+	mrt_dprintf(2, "survived\n");
+}
+
+static void test_gsignal_overflow_is_reported(void **state)
+{
+	(void)state;
+	if (MRT_TSAN) {
+		print_message("ThreadSanitizer runs the handler later, on the stack running "
+		              "then, not on gsignal\n");
+		skip();
+	}
+#if defined(__riscv)
+	if (emulated) {
+		print_message("QEMU's riscv64 user mode ends the process with a plain SIGSEGV "
+		              "instead of delivering the fault at the signal stack's top, as "
+		              "Linux (and QEMU's arm64) do\n");
+		skip();
+	}
+#endif
+	struct child c;
+	run_child(child_gsignal, 30, &c);
+	assert_overflow_reported(&c);
+}
+
 /* The flag is refused in no configuration, and its handler is mrt's. */
 static void child_installed(void)
 {
@@ -735,6 +844,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_chain_resethand_once),
 		cmocka_unit_test(test_chain_default_kills),
 		cmocka_unit_test(test_chain_ignore),
+		cmocka_unit_test(test_ignored_sigsegv_interrupts_a_sleep),
+		cmocka_unit_test(test_gsignal_overflow_is_reported),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* What the SIGUSR1 handler saw. M-safe: reads TLS and its own frame. */
@@ -48,11 +49,7 @@ static void usr1(int sig)
 /* usr1 for SIGUSR1, on the signal stack; *old gets the action it replaces. */
 static void catch_usr1(struct sigaction *old)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = usr1;
-	sa.sa_flags = SA_ONSTACK;
-	sigaction(SIGUSR1, &sa, old);
+	catch_signal(SIGUSR1, usr1, old);
 }
 
 struct bounds {
@@ -470,6 +467,170 @@ static void test_sigusr1_storm_during_churn(void **state)
 	}
 }
 
+/* ------------------------------------------------------------------------ */
+
+/*
+ * #11 item 9: an M is signallable from the moment mrt_newm has returned its
+ * id. In the pthread model mrt_signalm used to answer -ESRCH until the new
+ * thread had run minit (20 times in 30 right after mrt_newm); the test hook
+ * holds the new M at mstart, before minit, until the signal has been sent.
+ * The signal is then delivered once the M's mask lets it through.
+ */
+static uint32_t newm_release, newm_handled, newm_sent;
+static int64_t newm_handler_mid;
+
+static void newm_usr1(int sig)
+{
+	(void)sig;
+	newm_handler_mid = mrt_mid();
+	ev_add(&newm_handled, 1);
+}
+
+static void hold_at_mstart(int point, void *arg)
+{
+	(void)arg;
+	if (point == TP_MSTART)
+		ev_block(&newm_release, 1);
+}
+
+static void wait_for_newm_signal(void *arg)
+{
+	(void)arg;
+	/* Under TSan the handler runs at the next intercepted libc call,
+	 * which this M never makes: not waited for there. */
+	if (where_checked && ev_get(&newm_sent) != 0)
+		ev_block(&newm_handled, 1);
+}
+
+static void test_signalm_reaches_an_m_as_soon_as_newm_returns(void **state)
+{
+	(void)state;
+	struct sigaction old;
+	catch_signal(SIGUSR1, newm_usr1, &old);
+	int rounds = quick ? 5 : 30;
+	for (int i = 0; i < rounds; i++) {
+		newm_release = newm_handled = newm_sent = 0;
+		newm_handler_mid = -1;
+		mrt_test_pointhook(hold_at_mstart);
+		int64_t id = must_newm(wait_for_newm_signal, NULL);
+		int r = mrt_signalm(id, SIGUSR1);
+		mrt_test_pointhook(NULL);
+		if (r == 0)
+			ev_add(&newm_sent, 1);
+		ev_add(&newm_release, 1);
+		assert_int_equal(mrt_join(id), 0);
+		if (r != 0)
+			print_error("round %d: mrt_signalm(M%lld) right after mrt_newm: %s\n", i,
+			            (long long)id, mrt_strerror(r));
+		assert_int_equal(r, 0);
+		if (where_checked) {
+			assert_int_equal(ev_get(&newm_handled), 1);
+			assert_int_equal(newm_handler_mid, id);
+		}
+	}
+	sigaction(SIGUSR1, &old, NULL);
+}
+
+/*
+ * #11 item 9 (the race with the thread's end): a send that found the M
+ * live reaches that M's thread, never one the kernel made since. The test
+ * hook stalls mrt_signalm between its look at the M and the send, and the
+ * M exits meanwhile: its thread must wait for the send (TP_SENDWAIT
+ * says it does) instead of ending and freeing its tid (its pthread handle,
+ * in the pthread model) for the next thread.
+ */
+static int64_t sw_id;
+static uint32_t sw_stalled, sw_release, sw_waited, sw_exit;
+static int sw_result;
+
+static void sw_hook(int point, void *arg)
+{
+	m *mp = arg;
+	if (mp->id != __atomic_load_n(&sw_id, __ATOMIC_ACQUIRE))
+		return;
+	if (point == TP_SIGNALM) {
+		ev_add(&sw_stalled, 1);
+		ev_block(&sw_release, 1);
+	} else if (point == TP_SENDWAIT) {
+		ev_add(&sw_waited, 1);
+	}
+}
+
+static void sw_m(void *arg)
+{
+	(void)arg;
+	ev_block(&sw_exit, 1);
+}
+
+static void *sw_signaller(void *arg)
+{
+	(void)arg;
+	sw_result = mrt_signalm(sw_id, SIGURG); /* ignored by default */
+	return NULL;
+}
+
+static void test_exiting_m_waits_for_a_send_in_flight(void **state)
+{
+	(void)state;
+	sw_stalled = sw_release = sw_waited = sw_exit = 0;
+	sw_result = 1;
+	int64_t id = must_newm(sw_m, NULL);
+	int32_t tid;
+	while ((tid = tid_of(id)) <= 0) /* pthread model: once minit ran */
+		sched_yield();
+	__atomic_store_n(&sw_id, id, __ATOMIC_RELEASE);
+	mrt_test_pointhook(sw_hook);
+	pthread_t t;
+	pthread_create(&t, NULL, sw_signaller, NULL);
+	ev_wait(&sw_stalled, 1);
+	ev_add(&sw_exit, 1); /* the M ends while the send is stalled */
+	int64_t deadline = mrt_nanotime() + 60 * 1000000000LL;
+	while (ev_get(&sw_waited) == 0 && thread_exists(tid) && mrt_nanotime() < deadline)
+		sched_yield();
+	bool waited = ev_get(&sw_waited) == 1, alive = thread_exists(tid);
+	ev_add(&sw_release, 1);
+	pthread_join(t, NULL);
+	mrt_test_pointhook(NULL);
+	assert_int_equal(mrt_join(id), 0);
+	if (!waited || !alive)
+		print_error("M%lld's thread %s while a send to it was in flight\n", (long long)id,
+		            alive ? "did not wait" : "ended");
+	assert_true(waited && alive);
+	assert_int_equal(sw_result, 0);
+}
+
+/*
+ * #11 item 9: the C library's own signals — glibc's 32 (cancellation) and
+ * 33 (setxid) — are refused: sent to an M, the first killed the process
+ * (its action stays the default until the thread library needs it) and
+ * the second would run libc's setxid handler on a thread that is not
+ * taking part in a setxid. In a child: sent, they would kill this suite.
+ */
+static void child_reserved_signals(void)
+{
+	int64_t id = mrt_newm(fn_park, NULL, NULL);
+	CHILD_CHECK(id > 0);
+	for (int sig = 32; sig <= 33; sig++) {
+		CHILD_CHECK(mrt_signalm(0, sig) == -EINVAL);
+		CHILD_CHECK(mrt_signalm(id, sig) == -EINVAL);
+	}
+	CHILD_CHECK(mrt_signalm(id, SIGURG) == 0); /* ignored by default */
+	mrt_dprintf(2, "survived\n");
+}
+
+static void test_reserved_signals_are_refused(void **state)
+{
+	(void)state;
+	struct child c;
+	assert_true(settle_threads(expected_threads(0))); /* fork with no M but m0 */
+	run_child(child_reserved_signals, 30, &c);
+	if (!WIFEXITED(c.status) || WEXITSTATUS(c.status) != 0 ||
+	    strcmp(c.out, "survived\n") != 0) {
+		print_error("child: status 0x%x; output:\n%s\n", c.status, c.out);
+		fail();
+	}
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -490,6 +651,9 @@ int main(int argc, char **argv)
 		MRT_TEST(test_signals_at_birth_and_death),
 		MRT_TEST(test_signals_at_death_never_on_unmapped_stack),
 		MRT_TEST(test_sigusr1_storm_during_churn),
+		MRT_TEST(test_signalm_reaches_an_m_as_soon_as_newm_returns),
+		MRT_TEST(test_exiting_m_waits_for_a_send_in_flight),
+		MRT_TEST(test_reserved_signals_are_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

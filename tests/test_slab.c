@@ -24,6 +24,7 @@
 #include "testlib.h"
 #include "san.h" /* MRT_TSAN, MRT_ASAN */
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -281,6 +281,15 @@ int queue_tid(int32_t tid, int sig, int value)
 #endif
 }
 
+void catch_signal(int sig, void (*fn)(int), struct sigaction *old)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = fn;
+	sa.sa_flags = SA_ONSTACK;
+	sigaction(sig, &sa, old);
+}
+
 void sig_default(int sig)
 {
 #if defined(__linux__)

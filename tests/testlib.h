@@ -15,6 +15,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <signal.h>
 #include <cmocka.h>
 
 #include "runtime.h"
@@ -69,6 +70,9 @@ int queue_tid(int32_t tid, int sig, int value);
 /* Spins (yielding) until mrt reports `n` idle Ms; fails after 60 s. */
 void wait_idle(int64_t n);
 
+/* Main thread: fn handles sig, on the signal stack (SA_ONSTACK); *old (unless
+ * NULL) gets the action it replaces. */
+void catch_signal(int sig, void (*fn)(int), struct sigaction *old);
 /* M-safe: restore sig's default action (raw rt_sigaction on Linux). */
 void sig_default(int sig);
 

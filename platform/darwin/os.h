@@ -10,6 +10,9 @@
 
 /* Darwin's sigset_t: 32 signals. */
 typedef uint32_t os_sigset;
+/* libSystem keeps no signal of its own (pthread_kill refuses signals past
+ * 31 by itself). */
+#define OS_SIGRESERVED(sig) 0
 
 /* Ms are pthreads (platform/posix, the only model here): g0 is the
  * pthread's own stack, and libc's thread exit runs after the M's end. */
@@ -29,7 +32,7 @@ typedef struct os_sema {
 } os_sema;
 
 typedef struct os_mstate {
-	pthread_t thread; /* for signalm; set by the M itself in minit */
+	pthread_t thread; /* signalm's, stored by newosproc */
 } os_mstate;
 
 #endif

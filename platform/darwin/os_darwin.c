@@ -17,6 +17,29 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
+/*
+ * mrt's sleeps are no cancellation points. Darwin's condition waits and
+ * nanosleep are, and a cancellation of an M's thread (which code on an M
+ * may ask for: platform/posix, "Death outside mrt") acted on there would
+ * end the thread inside a lock or a note, the semaphore's mutex held and
+ * mrt's own state half changed. Cancellation is held off around each sleep
+ * (a pending one stays pending, and acts at the code's next cancellation
+ * point once mrt has returned); Linux's futex sleeps are raw system calls,
+ * which no cancellation acts on.
+ */
+static int nocancel(void)
+{
+	int old = PTHREAD_CANCEL_ENABLE;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	return old;
+}
+
+static void restorecancel(int old)
+{
+	int was;
+	pthread_setcancelstate(old, &was);
+}
+
 /* ------------------------------------------------------------------------
  * Semaphores (core/lock_sema.c): a count under a mutex, and a condition
  * variable to sleep on while it is zero (Go's semasleep on Darwin).
@@ -50,12 +73,13 @@ bool semasleep(semawaiter *w, int64_t ns)
 {
 	os_sema *s = &w->sema;
 	bool ok = true;
+	int cancel = nocancel();
 	pthread_mutex_lock(&s->mu);
 	if (ns < 0) {
 		while (s->count == 0)
 			pthread_cond_wait(&s->cond, &s->mu);
 	} else {
-		int64_t deadline = nanotime() + ns;
+		int64_t deadline = deadlineafter(nanotime(), ns);
 		while (s->count == 0) {
 			/* Relative: a wall-clock change cannot stretch it. */
 			struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
@@ -72,6 +96,7 @@ bool semasleep(semawaiter *w, int64_t ns)
 	if (ok)
 		s->count--;
 	pthread_mutex_unlock(&s->mu);
+	restorecancel(cancel);
 	return ok;
 }
 
@@ -111,6 +136,7 @@ static struct futexbucket *futexbucket(uint32_t *addr)
 void futexsleep(uint32_t *addr, uint32_t val, int64_t ns)
 {
 	struct futexbucket *b = futexbucket(addr);
+	int cancel = nocancel();
 	pthread_mutex_lock(&b->mu);
 	if (__atomic_load_n(addr, __ATOMIC_ACQUIRE) == val) {
 		if (ns < 0) {
@@ -121,6 +147,7 @@ void futexsleep(uint32_t *addr, uint32_t val, int64_t ns)
 		}
 	}
 	pthread_mutex_unlock(&b->mu);
+	restorecancel(cancel);
 }
 
 void futexwakeup(uint32_t *addr, uint32_t cnt)
@@ -209,8 +236,10 @@ void osyield(void)
 void osusleep(int64_t us)
 {
 	struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };
+	int cancel = nocancel();
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
 	}
+	restorecancel(cancel);
 }
 
 /* The low 31 bits of the thread's 64-bit system-wide id: ids count up from
@@ -220,18 +249,6 @@ int32_t osgettid(void)
 	uint64_t tid = 0;
 	pthread_threadid_np(nil, &tid);
 	return (int32_t)(tid & 0x7fffffff);
-}
-
-/* Darwin's pthread_kill looks the thread up in libpthread's list of live
- * threads and answers ESRCH for one that has gone. os.thread is 0 until
- * minit stores it (mclear's zero: pthread_t is a pointer here, but POSIX
- * leaves the type open and glibc's is an integer; 0 reads as none in both). */
-int signalm(m *mp, int sig)
-{
-	pthread_t t = __atomic_load_n(&mp->os.thread, __ATOMIC_ACQUIRE);
-	if (t == 0)
-		return -ESRCH;
-	return -pthread_kill(t, sig);
 }
 
 /* sigaltstack in core's terms (runtime.h: ossigaltstack); SS_ONSTACK is

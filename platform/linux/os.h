@@ -10,6 +10,11 @@
 /* The kernel's signal set: 64 signals on every Linux CPU mrt supports. */
 typedef uint64_t os_sigset;
 
+/* Signals the C library keeps for itself, which mrt_signalm refuses: the
+ * kernel's first real-time signals, glibc's SIGCANCEL (32) and SIGSETXID
+ * (33); glibc's SIGRTMIN is 34. */
+#define OS_SIGRESERVED(sig) ((sig) == 32 || (sig) == 33)
+
 /* Locks and notes sleep on futexes (core/lock_futex.c). */
 #define OS_LOCK_SEMA 0
 
@@ -20,7 +25,7 @@ typedef uint64_t os_sigset;
 #define OS_G0_FROM_OS 1
 #define OS_THREAD_DIES_WITH_M 0
 typedef struct os_mstate {
-	unsigned long thread; /* pthread_t, for the record (debuggers) */
+	unsigned long thread; /* pthread_t: signalm's, stored by newosproc */
 } os_mstate;
 #else
 /* thread_clone.c: mrt allocates g0's stack and the TLS block at its top;

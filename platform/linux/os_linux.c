@@ -185,14 +185,6 @@ int32_t osgettid(void)
 	return (int32_t)sys0(__NR_gettid);
 }
 
-int signalm(m *mp, int sig)
-{
-	long pid = sys0(__NR_getpid);
-	/* The M stores its own tid in minit (pthread model) while we may look. */
-	int32_t tid = __atomic_load_n(&mp->procid, __ATOMIC_RELAXED);
-	return (int)sys3(__NR_tgkill, pid, tid, sig);
-}
-
 /* sigaltstack(2) in core's terms (runtime.h: ossigaltstack). The kernel
  * reports SS_ONSTACK while the thread runs on the stack; it is a state,
  * not a mode, and is not handed back. */

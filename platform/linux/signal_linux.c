@@ -18,9 +18,16 @@
  *    handler returns;
  *  - SIG_IGN: a sent SIGSEGV is ignored; a real fault cannot be (the kernel
  *    kills a process that ignores or blocks the signal of a synchronous
- *    fault), so it is treated as SIG_DFL.
+ *    fault), so it is treated as SIG_DFL. What cannot be reproduced is the
+ *    kernel discarding an ignored signal unseen: with this handler in
+ *    place, a sent SIGSEGV interrupts a system call that SA_RESTART does
+ *    not restart (EINTR from poll, nanosleep, ...). Restarting it from
+ *    here would take rewriting the interrupted context per CPU, and the
+ *    kernel's sigreturn cancels the restart of the calls that have one
+ *    (restart_syscall). mrt.h documents it.
  */
 #include "linux.h"
+#include "san.h"
 
 #include <asm/signal.h> /* SA_RESTORER: whether the kernel's sigaction has sa_restorer */
 
@@ -103,6 +110,15 @@ static void chain(int sig, struct l_siginfo *si, void *uc)
 
 static void sigsegv(int sig, struct l_siginfo *si, void *uc)
 {
+	/* ASan: after an overflow of gsignal itself the kernel delivers this
+	 * fault at gsignal's top again, where the overflowing handler's frames
+	 * left their poisoned redzones; what runs below this frame (the
+	 * report, a chained handler) would trip over them. Nothing below sp
+	 * is live. */
+	m *mp = getm();
+	uintptr_t sp = arch_getsp();
+	if (mp != nil && sp > mp->gsignal->stack.lo && sp <= mp->gsignal->stack.hi)
+		san_unpoison(mp->gsignal->stack.lo, sp);
 	/* A positive si_code is the kernel reporting a fault at si_addr; a
 	 * SIGSEGV someone sent has no fault address to look at. */
 	if (si->code > 0)

@@ -48,6 +48,16 @@ int newosproc(m *mp)
 	return r < 0 ? (int)r : 0;
 }
 
+/* signalm: tgkill to the tid CLONE_PARENT_SETTID wrote, which a walker may
+ * read as 0 before clone has returned. */
+int signalm(m *mp, int sig)
+{
+	int32_t tid = __atomic_load_n(&mp->procid, __ATOMIC_RELAXED);
+	if (tid <= 0)
+		return -ESRCH;
+	return (int)sys3(__NR_tgkill, sys0(__NR_getpid), tid, sig);
+}
+
 /* The signal mask of a clone-model M, raw: libc has no say on a thread it
  * did not make. */
 int ossigmask(const os_sigset *set, os_sigset *old)

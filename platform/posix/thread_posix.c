@@ -25,6 +25,23 @@
  * gsignal may be freed; g0 is libc's — as the thread's very last use of
  * the m, then wakes a joiner. mrt_join therefore returns once the M is done
  * with mrt; the pthread may still be finishing libc's exit.
+ *
+ * Death outside mrt. Code on an M may call anything, pthread_exit
+ * included, and the M's thread may be cancelled (deferred, at a
+ * cancellation point of its code). The thread then ends without coming
+ * back through mstart: glibc unwinds the M's frames (from a user g's stack
+ * too: the walk ends at the frame ctx_make built, and glibc jumps back to
+ * its start frame on the pthread's stack); Darwin ends the thread where
+ * pthread_exit was called. Either way the thread library runs the thread's
+ * TSD destructors on the thread before it ends, its TLS still in place.
+ * mrt's key (mkey) holds the M from minit until osexit takes it back, so
+ * its destructor, mthreadend, runs only for a thread that ends outside
+ * mrt, and ends the M there (core's mexitthread): off allm, counted as
+ * freed, joiner woken — never an M left on allm without a thread. Go binds
+ * its extra Ms to C threads with the same kind of key. Asynchronous
+ * cancellation, which may strike in the middle of mrt's own code, is not
+ * supported (mrt is not async-cancel-safe, as POSIX requires of what runs
+ * with it enabled).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -32,6 +49,25 @@
 #include <limits.h>
 
 #include "posix.h"
+
+/* The key whose destructor catches a thread that ends outside mrt (see
+ * "Death outside mrt"), made once, by the first newosproc. */
+static pthread_key_t mkey;
+static pthread_once_t mkeyonce = PTHREAD_ONCE_INIT;
+static int mkeyerr;
+
+static void mthreadend(void *arg)
+{
+	m *mp = arg;
+	if (getm() != mp)
+		fatal("mthreadend: the thread of M%lld is not that M", (long long)mp->id);
+	mexitthread(mp);
+}
+
+static void mkeyinit(void)
+{
+	mkeyerr = pthread_key_create(&mkey, mthreadend);
+}
 
 /* The M's first C frame on its new pthread. */
 static void *mstart_pthread(void *arg)
@@ -58,6 +94,9 @@ static size_t g0size(void)
  * stacks. */
 int newosproc(m *mp)
 {
+	pthread_once(&mkeyonce, mkeyinit);
+	if (mkeyerr != 0)
+		return -mkeyerr; /* EAGAIN: the process has used up its keys */
 	pthread_attr_t attr;
 	int err = pthread_attr_init(&attr);
 	if (err != 0)
@@ -74,9 +113,19 @@ int newosproc(m *mp)
 		pthread_t t;
 		sigfillset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, &old);
+		/* The handle is signalm's, and must be in place when newm
+		 * returns the id: a live M is signallable. POSIX stores it only
+		 * by the time pthread_create returns (Darwin after the thread
+		 * runs), when the thread may already be ending; the creator's
+		 * hold on mp->sending keeps it from ending, and so mp from
+		 * being recycled, until the handle is stored (mexit waits). */
+		__atomic_fetch_add(&mp->sending, 1, __ATOMIC_ACQ_REL);
 		err = pthread_create(&t, &attr, mstart_pthread, mp);
-		pthread_sigmask(SIG_SETMASK, &old, nil);
+		if (err == 0)
+			__atomic_store_n(&mp->os.thread, t, __ATOMIC_RELEASE);
+		__atomic_fetch_sub(&mp->sending, 1, __ATOMIC_RELEASE);
 		/* From here mp is the new thread's: it may even have exited. */
+		pthread_sigmask(SIG_SETMASK, &old, nil);
 	}
 	pthread_attr_destroy(&attr);
 	return -err;
@@ -111,12 +160,11 @@ int ossigmask(const os_sigset *set, os_sigset *old)
 }
 
 /*
- * minit runs on the new M (Go's minit): g0's bounds, the thread and the
- * tid first (a lock-free allm walker may read them as soon as they are
- * there), then the signal stack and mask by core's rule, and last the
- * thread's name (cosmetic). m0 keeps its stack, which mrt_init measured,
- * but records its thread like any M: Darwin's signalm reaches an M only
- * through it (mrt_signalm(0, ...)).
+ * minit runs on the new M (Go's minit): g0's bounds and the tid first (a
+ * lock-free allm walker may read them as soon as they are there), then the
+ * signal stack and mask by core's rule, and last the thread's name
+ * (cosmetic). The handle is newosproc's to store. m0 keeps its stack,
+ * which mrt_init measured, and records its own handle.
  */
 int minit(m *mp)
 {
@@ -125,13 +173,17 @@ int minit(m *mp)
 		return minitSignals(mp);
 	}
 
+	/* From here on, a thread that ends outside mrt ends the M too. */
+	int err = pthread_setspecific(mkey, mp);
+	if (err != 0)
+		return -err;
 	uintptr_t lo, hi;
-	int err = osthreadstack(&lo, &hi);
+	err = osthreadstack(&lo, &hi);
 	if (err != 0)
 		return err;
 	__atomic_store_n(&mp->g0->stack.lo, lo, __ATOMIC_RELAXED);
+	TESTPOINT(TP_G0HALF, mp);
 	__atomic_store_n(&mp->g0->stack.hi, hi, __ATOMIC_RELAXED);
-	__atomic_store_n(&mp->os.thread, pthread_self(), __ATOMIC_RELEASE);
 	__atomic_store_n(&mp->procid, osgettid(), __ATOMIC_RELAXED);
 
 	err = minitSignals(mp);
@@ -147,15 +199,33 @@ void unminit(m *mp)
 }
 
 /*
- * osexit is the M's last step. The thread stops being an M (its TLS no
- * longer names mp), then freeMRef is stored: from that instant a reaper may
- * free gsignal and recycle mp. The wake that follows names the word's
- * address only — nothing reads the word for it — and m structs are never
- * unmapped (fixalloc), so a wake that reaches a recycled m is at worst a
- * spurious one, which every futexsleep caller tolerates.
+ * signalm sends through the thread's handle (pthread_kill), which names
+ * the thread from the moment newm returns, before the new thread has run
+ * a line, and which libc refuses for its own signals. mrt_signalm holds
+ * mp->sending, so the thread has not ended. A handle of 0: pthread_create
+ * has not returned yet (a walker found the M being born).
+ */
+int signalm(m *mp, int sig)
+{
+	__typeof__(mp->os.thread) t = __atomic_load_n(&mp->os.thread, __ATOMIC_ACQUIRE);
+	if (t == 0)
+		return -ESRCH;
+	return -pthread_kill((pthread_t)t, sig);
+}
+
+/*
+ * osexit is the M's last step. The thread stops being an M — mkey no
+ * longer holds it (the thread library has cleared it already when its
+ * destructor is how we got here), its TLS no longer names mp — then
+ * freeMRef is stored: from that instant a reaper may free gsignal and
+ * recycle mp. The wake that follows names the word's address only —
+ * nothing reads the word for it — and m structs are never unmapped
+ * (fixalloc), so a wake that reaches a recycled m is at worst a spurious
+ * one, which every futexsleep caller tolerates.
  */
 void osexit(m *mp)
 {
+	pthread_setspecific(mkey, nil);
 	mrt_tls.m = nil;
 	setg(nil);
 	store_release(&mp->freeWait, freeMRef);
