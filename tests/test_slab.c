@@ -391,10 +391,14 @@ static void test_a_parked_m_is_one_page(void **state)
 }
 
 /* ------------------------------------------------------------------------
- * 100,000 live parked Ms (#15 item 3), with the default vm.max_map_count.
+ * Many live parked Ms (#15 item 3), with the default vm.max_map_count: the
+ * issue's 100,000 with --parked=100000 (ci/reliability --full; mrt-bench's
+ * maxms row asks for as many). The default run makes 2,000 (500 with
+ * --quick): a hundred thousand threads take the whole of a shared machine
+ * while they are made, and the mapping count per M is the same at any size.
  * ------------------------------------------------------------------------ */
 
-enum { bigN = 100000 };
+static long manyN;
 
 static long readlong(const char *path)
 {
@@ -431,17 +435,18 @@ static long memavailable_kib(void)
 	return v;
 }
 
-static void child_100k(void)
+static void child_many(void)
 {
+	int n = (int)manyN;
 	CHILD_CHECK(mrt_init(NULL) == 0);
-	CHILD_CHECK(mrt_setmaxthreads(bigN + 16) > 0);
+	CHILD_CHECK(mrt_setmaxthreads(n + 16) > 0);
 	int maps0 = count_maps();
 	int64_t t0 = mrt_nanotime();
-	for (int i = 0; i < bigN; i++) {
+	for (int i = 0; i < n; i++) {
 		int64_t id = mrt_newm(fn_park, NULL, NULL);
 		if (id < 0) {
 			mrt_dprintf(2, "M %d of %d: %s: %s (%d lines of /proc/self/maps)\n", i + 1,
-			            bigN, mrt_strerror((int)id), mrt_errmsg(), count_maps());
+			            n, mrt_strerror((int)id), mrt_errmsg(), count_maps());
 			child_exit(1);
 		}
 	}
@@ -449,7 +454,7 @@ static void child_100k(void)
 	do {
 		mrt_mstats(&st);
 		sched_yield();
-	} while (st.idle < bigN);
+	} while (st.idle < n);
 	int64_t t1 = mrt_nanotime();
 	int maps = count_maps();
 	long rss = 0;
@@ -462,48 +467,51 @@ static void child_100k(void)
 	}
 	fprintf(stderr, "%d live parked Ms in %.1f s: %d lines of /proc/self/maps (%d before, "
 	            "%.4f per M), RSS %ld MiB, threads %d\n",
-	            bigN, (double)(t1 - t0) / 1e9, maps, maps0, (double)(maps - maps0) / bigN,
+	            n, (double)(t1 - t0) / 1e9, maps, maps0, (double)(maps - maps0) / n,
 	            rss * (long)kernel_pagesize() >> 20, count_threads());
-	CHILD_CHECK(st.live == bigN + 1);
+	CHILD_CHECK(st.live == n + 1);
 	CHILD_CHECK(maps < 65530); /* the default vm.max_map_count, had it been */
-	CHILD_CHECK((double)(maps - maps0) / bigN <= 0.05);
+	CHILD_CHECK((double)(maps - maps0) / n <= 0.05);
 	/* The process's end takes the threads down. */
 }
 
 static const char *const pidmax = "/proc/sys/kernel/pid_max";
 static const char *const threadsmax = "/proc/sys/kernel/threads-max";
 
-static void test_100000_live_parked_ms(void **state)
+static void test_many_live_parked_ms(void **state)
 {
 	(void)state;
 	const char *why = NULL;
+	if (manyN == 0)
+		manyN = quick ? 500 : 2000;
 	if (pthread_model())
 		why = "pthread model: libc's thread stacks cost two mappings each, so "
 		      "vm.max_map_count (65,530) stops pthreads near 32,000";
-	else if (emulated || quick)
-		why = "under QEMU user mode (or --quick): 100,000 threads are the host's "
-		      "business, and QEMU has no guard regions";
+	else if (emulated)
+		why = "under QEMU user mode: its threads are the host's business, and QEMU "
+		      "has no guard regions";
 	else if (MRT_TSAN || MRT_ASAN || under_valgrind())
 		why = "under a sanitizer or Valgrind";
 	else if (!kernel_guards())
 		why = "the kernel has no guard regions (MADV_GUARD_INSTALL, Linux 6.13): with "
 		      "mprotect guards an M costs four mappings";
-	else if (memavailable_kib() < (6L << 20))
-		why = "less than 6 GiB of memory available (100,000 threads take about 3)";
+	else if (memavailable_kib() < manyN * 60 + (256 << 10))
+		why = "less than 60 KiB of memory available per M (100,000 threads take about 3 "
+		      "GiB)";
 	long pid0 = readlong(pidmax), thr0 = readlong(threadsmax);
-	long want = bigN + 20000;
+	long want = manyN + 20000;
 	bool raisedpid = false, raisedthr = false;
 	if (why == NULL && pid0 < want) {
 		if (!writelong(pidmax, want))
-			why = "kernel.pid_max is below 120,000 and cannot be raised here (needs "
-			      "root and a writable /proc/sys)";
+			why = "kernel.pid_max is below 20,000 more than the Ms and cannot be raised "
+			      "here (needs root and a writable /proc/sys)";
 		else
 			raisedpid = true;
 	}
 	if (why == NULL && thr0 < want) {
 		if (!writelong(threadsmax, want))
-			why = "kernel.threads-max is below 120,000 and cannot be raised here "
-			      "(needs root and a writable /proc/sys)";
+			why = "kernel.threads-max is below 20,000 more than the Ms and cannot be "
+			      "raised here (needs root and a writable /proc/sys)";
 		else
 			raisedthr = true;
 	}
@@ -512,15 +520,16 @@ static void test_100000_live_parked_ms(void **state)
 	    nproc.rlim_cur < (rlim_t)want && geteuid() != 0) {
 		nproc.rlim_cur = nproc.rlim_max;
 		if (nproc.rlim_cur < (rlim_t)want || setrlimit(RLIMIT_NPROC, &nproc) != 0)
-			why = "RLIMIT_NPROC is below 120,000 (ulimit -u)";
+			why = "RLIMIT_NPROC is below 20,000 more than the Ms (ulimit -u)";
 	}
 	struct child c;
 	if (why == NULL) {
-		print_message("kernel.pid_max %ld%s, kernel.threads-max %ld%s, vm.max_map_count %ld\n",
-		              pid0, raisedpid ? " (raised to 120000 for the test)" : "", thr0,
-		              raisedthr ? " (raised to 120000 for the test)" : "",
+		print_message("%ld Ms; kernel.pid_max %ld%s, kernel.threads-max %ld%s, "
+		              "vm.max_map_count %ld\n",
+		              manyN, pid0, raisedpid ? " (raised for the test)" : "", thr0,
+		              raisedthr ? " (raised for the test)" : "",
 		              readlong("/proc/sys/vm/max_map_count"));
-		run_child(child_100k, 500, &c);
+		run_child(child_many, 500, &c);
 	}
 	/* Put back what was raised, whatever the child did. */
 	if (raisedpid)
@@ -538,13 +547,16 @@ static void test_100000_live_parked_ms(void **state)
 int main(int argc, char **argv)
 {
 	testlib_init(argc, argv);
+	for (int i = 1; i < argc; i++)
+		if (strncmp(argv[i], "--parked=", 9) == 0)
+			manyN = atol(argv[i] + 9);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_guards_are_the_kernels_or_mprotect),
 		cmocka_unit_test(test_parked_ms_cost_a_twentieth_of_a_mapping),
 		cmocka_unit_test(test_live_g_stacks_cost_a_twentieth_of_a_mapping),
 		cmocka_unit_test(test_a_freed_stack_goes_back_to_its_slab),
 		cmocka_unit_test(test_a_parked_m_is_one_page),
-		cmocka_unit_test(test_100000_live_parked_ms),
+		cmocka_unit_test(test_many_live_parked_ms),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
