@@ -422,19 +422,6 @@ static bool writelong(const char *path, long v)
 	return ok && readlong(path) == v;
 }
 
-static long memavailable_kib(void)
-{
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[256];
-	long v = -1;
-	while (f != NULL && fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "MemAvailable: %ld kB", &v) == 1)
-			break;
-	if (f != NULL)
-		fclose(f);
-	return v;
-}
-
 static void child_many(void)
 {
 	int n = (int)manyN;
@@ -478,6 +465,36 @@ static void child_many(void)
 static const char *const pidmax = "/proc/sys/kernel/pid_max";
 static const char *const threadsmax = "/proc/sys/kernel/threads-max";
 
+/* A kernel limit the test raises when it is below what it needs, and puts
+ * back afterwards. */
+struct sysctl {
+	const char *path, *name;
+	long old;
+	bool raised;
+};
+
+/* NULL if s is at least want, or was raised to it; else why not. */
+static const char *sysctl_atleast(struct sysctl *s, long want)
+{
+	static char why[160];
+	s->old = readlong(s->path);
+	if (s->old >= want)
+		return NULL;
+	if (writelong(s->path, want)) {
+		s->raised = true;
+		return NULL;
+	}
+	snprintf(why, sizeof why, "%s is below 20,000 more than the Ms and cannot be raised "
+	         "here (needs root and a writable /proc/sys)", s->name);
+	return why;
+}
+
+static void sysctl_putback(const struct sysctl *s)
+{
+	if (s->raised)
+		writelong(s->path, s->old);
+}
+
 static void test_many_live_parked_ms(void **state)
 {
 	(void)state;
@@ -495,26 +512,16 @@ static void test_many_live_parked_ms(void **state)
 	else if (!kernel_guards())
 		why = "the kernel has no guard regions (MADV_GUARD_INSTALL, Linux 6.13): with "
 		      "mprotect guards an M costs four mappings";
-	else if (memavailable_kib() < manyN * 60 + (256 << 10))
+	else if (proc_kib("/proc/meminfo", "MemAvailable") < manyN * 60 + (256 << 10))
 		why = "less than 60 KiB of memory available per M (100,000 threads take about 3 "
 		      "GiB)";
-	long pid0 = readlong(pidmax), thr0 = readlong(threadsmax);
 	long want = manyN + 20000;
-	bool raisedpid = false, raisedthr = false;
-	if (why == NULL && pid0 < want) {
-		if (!writelong(pidmax, want))
-			why = "kernel.pid_max is below 20,000 more than the Ms and cannot be raised "
-			      "here (needs root and a writable /proc/sys)";
-		else
-			raisedpid = true;
-	}
-	if (why == NULL && thr0 < want) {
-		if (!writelong(threadsmax, want))
-			why = "kernel.threads-max is below 20,000 more than the Ms and cannot be "
-			      "raised here (needs root and a writable /proc/sys)";
-		else
-			raisedthr = true;
-	}
+	struct sysctl pid = { .path = pidmax, .name = "kernel.pid_max" };
+	struct sysctl thr = { .path = threadsmax, .name = "kernel.threads-max" };
+	if (why == NULL)
+		why = sysctl_atleast(&pid, want);
+	if (why == NULL)
+		why = sysctl_atleast(&thr, want);
 	struct rlimit nproc;
 	if (why == NULL && getrlimit(RLIMIT_NPROC, &nproc) == 0 && nproc.rlim_cur != RLIM_INFINITY &&
 	    nproc.rlim_cur < (rlim_t)want && geteuid() != 0) {
@@ -526,16 +533,14 @@ static void test_many_live_parked_ms(void **state)
 	if (why == NULL) {
 		print_message("%ld Ms; kernel.pid_max %ld%s, kernel.threads-max %ld%s, "
 		              "vm.max_map_count %ld\n",
-		              manyN, pid0, raisedpid ? " (raised for the test)" : "", thr0,
-		              raisedthr ? " (raised for the test)" : "",
+		              manyN, pid.old, pid.raised ? " (raised for the test)" : "", thr.old,
+		              thr.raised ? " (raised for the test)" : "",
 		              readlong("/proc/sys/vm/max_map_count"));
 		run_child(child_many, 500, &c);
 	}
 	/* Put back what was raised, whatever the child did. */
-	if (raisedpid)
-		writelong(pidmax, pid0);
-	if (raisedthr)
-		writelong(threadsmax, thr0);
+	sysctl_putback(&pid);
+	sysctl_putback(&thr);
 	if (why != NULL) {
 		print_message("skipped: %s\n", why);
 		skip();

@@ -311,6 +311,22 @@ int count_maps(void)
 	return n;
 }
 
+long proc_kib(const char *path, const char *name)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	size_t n = strlen(name);
+	long kb = -1;
+	while (f != NULL && fgets(line, sizeof line, f) != NULL)
+		if (strncmp(line, name, n) == 0 && line[n] == ':') {
+			kb = strtol(line + n + 1, NULL, 10);
+			break;
+		}
+	if (f != NULL)
+		fclose(f);
+	return kb;
+}
+
 bool guarded(uintptr_t addr)
 {
 	int p[2];

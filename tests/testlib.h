@@ -78,6 +78,9 @@ void sig_default(int sig);
 
 /* The kernel's view. */
 int count_maps(void);                /* lines of /proc/self/maps */
+/* The figure in kB of a "Name: N kB" line of a /proc file (VmRSS in
+ * /proc/self/status, MemAvailable in /proc/meminfo); -1 if it has none. */
+long proc_kib(const char *path, const char *name);
 /* The mapping of /proc/self/maps that holds addr: its bounds and its
  * permissions ("rw-p"); false if none does. */
 bool maps_find(uintptr_t addr, char perms[5], uintptr_t *lo, uintptr_t *hi);
