@@ -272,16 +272,18 @@ static size_t resident(uintptr_t lo, uintptr_t hi)
 
 static void child_slot_reuse(void)
 {
-	/* A cache of one stack, whose byte bound (half an M's stacks) a 64
-	 * KiB g stack does not fit in: every such stack freed goes back to
-	 * its slab. */
+	/* A cache of one stack, whose byte bound (half an M's g0, TLS block
+	 * and gsignal: 96 KiB with 64 KiB pages) a 1 MiB g stack does not
+	 * fit in at any page size: every such stack freed goes back to its
+	 * slab. (A 64 KiB one fits with 64 KiB pages, and stays cached.) */
 	struct mrt_config c = CFG(.stack_cache = 1);
 	if (forcemprotect)
 		setenv("MRTDEBUG", "mprotectguards=1", 1);
 	CHILD_CHECK(mrt_init(&c) == 0);
 	mrt_g *x, *y, *z;
 	uintptr_t xlo, xhi, ylo, yhi, zlo, zhi;
-	CHILD_CHECK(mrt_malg(&x, 64 << 10) == 0 && mrt_malg(&y, 64 << 10) == 0);
+	size_t size = 1 << 20;
+	CHILD_CHECK(mrt_malg(&x, size) == 0 && mrt_malg(&y, size) == 0);
 	mrt_gstack(x, &xlo, &xhi);
 	mrt_gstack(y, &ylo, &yhi);
 	for (uintptr_t p = xlo; p < xhi; p += 4096)
@@ -292,7 +294,7 @@ static void child_slot_reuse(void)
 	CHILD_CHECK(count_maps() == maps);    /* its slab stays: y is in it */
 	uint32_t mm = mrt_test_faultcalls(FAULT_STACK_MMAP);
 	uint32_t gd = mrt_test_faultcalls(FAULT_STACK_GUARD);
-	CHILD_CHECK(mrt_malg(&z, 64 << 10) == 0);
+	CHILD_CHECK(mrt_malg(&z, size) == 0);
 	mrt_gstack(z, &zlo, &zhi);
 	CHILD_CHECK(zlo == xlo && zhi == xhi); /* x's slot again */
 	CHILD_CHECK(mrt_test_faultcalls(FAULT_STACK_MMAP) == mm);

@@ -355,7 +355,10 @@ static void test_trim_unmaps_the_cache(void **state)
 	uintptr_t mlo, mhi;
 	for (int i = 0; i < 8; i++) {
 		assert_int_equal(resident(biglo[i], bighi[i]), 0);
-		assert_false(maps_find(biglo[i], perms, &mlo, &mhi));
+		/* With 64 KiB pages gsignal's 32 KiB are a page, the size of
+		 * big[0]: that slab holds the live Ms' gsignal stacks too. */
+		if (bighi[i] - biglo[i] != cfg.gsignalstack)
+			assert_false(maps_find(biglo[i], perms, &mlo, &mhi));
 	}
 	assert_int_equal(mrt_trim(), 0); /* nothing left */
 	/* The cache works on. */
