@@ -41,6 +41,25 @@
 #include "slab.h"
 #include "san.h"
 
+/*
+ * The index of x's lowest set bit (x != 0): Go's sys.TrailingZeros64, by
+ * de Bruijn multiplication. Not __builtin_ctzll: where the CPU has no
+ * count-trailing-zeros instruction (riscv64 without Zbb) the compiler calls
+ * libgcc's __ctzdi2 for it, and the M path links nothing but its own code
+ * (tests/freestanding.py).
+ */
+static const uint8_t debruijn64tab[64] = {
+	0,  1,  56, 2,  57, 49, 28, 3,  61, 58, 42, 50, 38, 29, 17, 4,
+	62, 47, 59, 36, 45, 43, 51, 22, 53, 39, 33, 30, 24, 18, 12, 5,
+	63, 55, 48, 27, 60, 41, 37, 16, 46, 35, 44, 21, 52, 32, 23, 11,
+	54, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9,  13, 8,  7,  6,
+};
+
+static uint32_t trailingzeros64(uint64_t x)
+{
+	return debruijn64tab[((x & -x) * 0x03f79d71b4ca8b09ull) >> 58];
+}
+
 /* Descriptors: slabs and classes, from plain pools (never unmapped). */
 static fixalloc slabdescs = FIXALLOC_INIT(slab);
 static fixalloc classdescs = FIXALLOC_INIT(slabclass);
@@ -164,7 +183,7 @@ int slotalloc(slabclass *c, slab **sp, uintptr_t *slot, bool *carved)
 	}
 	uint32_t i;
 	if (s->freed != 0) {
-		i = (uint32_t)__builtin_ctzll(s->freed);
+		i = trailingzeros64(s->freed);
 		s->freed &= s->freed - 1;
 		*carved = false;
 	} else {
