@@ -10,7 +10,8 @@
  *   mrt-bench --quick    a smoke run with small counts (CI, QEMU)
  *   mrt-bench --json     machine-readable output
  *   mrt-bench --row NAME one row (cold, syscalls, handoff, switch, getg,
- *                        memory, scale, maps, maxms)
+ *                        memory, scale, extram, extram-syscalls, maps,
+ *                        maxms)
  *
  * The floors use mrt's raw clone trampoline (arch_clone) and raw futexes,
  * with none of mrt's bookkeeping: what a thread costs the kernel, nothing
@@ -864,7 +865,313 @@ static void row_scale(void)
 }
 
 /* ------------------------------------------------------------------------
- * 8. Mappings per parked M and per live g stack; 9. the most live parked Ms.
+ * 8. A call in from a thread mrt did not make (mrt_needm); 9. its system
+ * calls. The peer: Go's cgo callback from a C thread, when ./ci/bench has
+ * built bench/extram/callback.go with the installed Go
+ * (MRT_BENCH_GO_CALLBACK names the program).
+ * ------------------------------------------------------------------------ */
+
+struct onthread {
+	double (*fn)(long);
+	long iters;
+	double ns;
+};
+
+static void *onthread_run(void *arg)
+{
+	struct onthread *o = arg;
+	o->ns = o->fn(o->iters);
+	return NULL;
+}
+
+/* fn(iters) on a fresh pthread: a thread mrt did not make. */
+static double on_foreign_thread(double (*fn)(long), long iters)
+{
+	struct onthread o = { fn, iters, -1 };
+	pthread_t t;
+	if (pthread_create(&t, NULL, onthread_run, &o) != 0)
+		die("pthread_create", -EAGAIN);
+	pthread_join(t, NULL);
+	return o.ns;
+}
+
+/* On the foreign thread: attached once, then iters calls in. */
+static double needm_warm_loop(long iters)
+{
+	int64_t id = mrt_needm();
+	if (id < 0)
+		die("mrt_needm", id);
+	int64_t sum = 0;
+	int64_t t0 = now();
+	for (long i = 0; i < iters; i++)
+		sum += mrt_needm();
+	int64_t t = now() - t0;
+	__asm__ volatile("" ::"r"(sum));
+	mrt_dropm();
+	return (double)t / (double)iters;
+}
+
+/* On the foreign thread: an attach and a drop per call in, as every
+ * callback from a C thread cost in Go before 1.21. */
+static double needm_cold_loop(long iters)
+{
+	int64_t t0 = now();
+	for (long i = 0; i < iters; i++) {
+		int64_t id = mrt_needm();
+		if (id < 0)
+			die("mrt_needm", id);
+		mrt_dropm();
+	}
+	return (double)(now() - t0) / (double)iters;
+}
+
+static double needm_warm(long iters)
+{
+	return on_foreign_thread(needm_warm_loop, iters);
+}
+
+static double needm_cold(long iters)
+{
+	return on_foreign_thread(needm_cold_loop, iters);
+}
+
+static const char *gocallback(void)
+{
+	const char *p = getenv("MRT_BENCH_GO_CALLBACK");
+	return p != NULL && *p != '\0' && access(p, X_OK) == 0 ? p : NULL;
+}
+
+static char goversion[32] = "Go";
+
+/* Go's callback: the program runs iters of them on a C thread and says
+ * how long each took. */
+static double go_callback(long iters)
+{
+	char cmd[4352];
+	snprintf(cmd, sizeof cmd, "%s -n %ld -r 1", gocallback(), iters);
+	FILE *f = popen(cmd, "r");
+	double ns = -1;
+	char line[256], ver[32];
+	if (f == NULL)
+		die("popen", -errno);
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "callback %31s ns/op=%lf", ver, &ns) == 2)
+			snprintf(goversion, sizeof goversion, "%s", ver);
+	if (pclose(f) != 0 || ns < 0)
+		die("the Go callback program", -EIO);
+	return ns;
+}
+
+static const char *why_no_go =
+	"no Go callback program: ./ci/bench builds bench/extram/callback.go when Go is "
+	"installed (./ci/setup extra) and names it in MRT_BENCH_GO_CALLBACK";
+
+static void row_extram(void)
+{
+	long n = quick ? 20000 : 2000000, ncold = quick ? 500 : 20000, ngo = quick ? 2000 : 200000;
+	bool go = gocallback() != NULL;
+	struct variant v[] = {
+		{ .name = "mrt_needm, thread bound already", .fn = needm_warm, .iters = n },
+		{ .name = "mrt_needm + mrt_dropm every call", .fn = needm_cold, .iters = ncold },
+		{ .name = "Go cgo callback, C thread", .fn = go_callback, .iters = ngo,
+		  .skipped = !go, .why = why_no_go },
+	};
+	run_interleaved(v, 3);
+	char goname[64];
+	if (go) {
+		snprintf(goname, sizeof goname, "%s cgo callback, C thread", goversion);
+		v[2].name = goname;
+	}
+	struct row r = { .key = "extram",
+		         .title = "8. a call in from a thread mrt did not make (mrt_needm)",
+		         .unit = "ns per call", .v = v, .nv = 3, .target = "<= 10 ns, bound",
+		         .ratio = v[0].med, .ratio_desc = "mrt bound, ns" };
+	r.holds = v[0].med <= 10.0;
+	if (go)
+		snprintf(r.note, sizeof r.note, "unbound / bound = %.0f; %s / mrt bound = %.0f",
+		         v[1].med / v[0].med, goversion, v[2].med / v[0].med);
+	else
+		snprintf(r.note, sizeof r.note, "unbound / bound = %.0f", v[1].med / v[0].med);
+	print_row(&r);
+}
+
+/* --extram-loop n, under strace: a warm-up thread, then n foreign
+ * threads, each: marker, mrt_needm (the attach), marker, 1,000 mrt_needm
+ * (bound), marker, mrt_dropm, marker. The markers are getppid, which mrt
+ * never calls. */
+static void *extram_marked(void *arg)
+{
+	bool marked = arg != NULL;
+	if (marked)
+		syscall(SYS_getppid);
+	int64_t id = mrt_needm();
+	if (marked)
+		syscall(SYS_getppid);
+	for (int i = 0; i < 1000; i++)
+		if (mrt_needm() != id)
+			die("mrt_needm", -EINVAL);
+	if (marked)
+		syscall(SYS_getppid);
+	mrt_dropm();
+	if (marked)
+		syscall(SYS_getppid);
+	return NULL;
+}
+
+static void extram_loop(long n)
+{
+	mrt_init(NULL);
+	for (long i = 0; i <= n; i++) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, extram_marked, i == 0 ? NULL : (void *)1) != 0)
+			die("pthread_create", -EAGAIN);
+		pthread_join(t, NULL);
+	}
+}
+
+/*
+ * Runs argv under strace -f; for every thread whose trace has exactly
+ * nmarks getppid markers, adds the calls between consecutive ones into
+ * seg[0 .. nmarks-2]. Returns the number of such threads, or -1.
+ */
+static long strace_segments(char *const argv[], int nmarks, double *seg)
+{
+	const char *dir = getenv("TMPDIR");
+	char out[4096];
+	snprintf(out, sizeof out, "%s/mrt-bench-strace-XXXXXX", dir != NULL && *dir ? dir : "/tmp");
+	int fd = mkstemp(out);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char *args[16] = { "strace", "-f", "-qq", "-o", out };
+		int k = 5;
+		for (int i = 0; argv[i] != NULL && k < 15; i++)
+			args[k++] = argv[i];
+		args[k] = NULL;
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		dup2(null, 2);
+		execvp("strace", args);
+		_exit(127);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	FILE *f = fopen(out, "r");
+	long threads = -1;
+	if (f != NULL && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+		/* Per thread: its markers so far and the calls since the last. */
+		enum { maxthreads = 4096 };
+		static long tids[maxthreads], since[maxthreads], marks[maxthreads];
+		static double part[maxthreads][4];
+		int nt = 0;
+		char line[4096];
+		while (fgets(line, sizeof line, f) != NULL) {
+			char *p = line;
+			long tid = strtol(p, &p, 10);
+			while (*p == ' ')
+				p++;
+			if (!((*p >= 'a' && *p <= 'z') || *p == '_'))
+				continue; /* "<... resumed>", "+++", "---" */
+			int i = 0;
+			while (i < nt && tids[i] != tid)
+				i++;
+			if (i == nt) {
+				if (nt == maxthreads)
+					continue;
+				tids[nt] = tid, since[nt] = marks[nt] = 0;
+				memset(part[nt], 0, sizeof part[nt]);
+				nt++;
+			}
+			if (strncmp(p, "getppid(", 8) == 0) {
+				if (marks[i] > 0 && marks[i] < nmarks)
+					part[i][marks[i] - 1] = (double)since[i];
+				marks[i]++;
+				since[i] = 0;
+			} else {
+				since[i]++;
+			}
+		}
+		threads = 0;
+		for (int i = 0; i < nt; i++) {
+			if (marks[i] != nmarks)
+				continue;
+			threads++;
+			for (int s = 0; s < nmarks - 1; s++)
+				seg[s] += part[i][s];
+		}
+	}
+	if (f != NULL)
+		fclose(f);
+	unlink(out);
+	return threads;
+}
+
+static void row_extram_syscalls(void)
+{
+	long n = quick ? 20 : 200;
+	struct variant v[4];
+	memset(v, 0, sizeof v);
+	v[0].name = "mrt_needm, thread bound already";
+	v[1].name = "mrt_needm, the attach";
+	v[2].name = "mrt_dropm";
+	v[3].name = "Go cgo callback, C thread";
+	char ns[32];
+	snprintf(ns, sizeof ns, "%ld", n);
+	char *argv[] = { self_exe, "--extram-loop", ns, NULL };
+	double seg[3] = { 0, 0, 0 };
+	long threads = strace_segments(argv, 4, seg);
+	bool ok = threads == n;
+	double per[3] = { seg[1] / (1000.0 * n), seg[0] / n, seg[2] / n };
+	for (int i = 0; i < 3; i++) {
+		if (!ok) {
+			v[i].skipped = true;
+			v[i].why = "strace not available here";
+			continue;
+		}
+		for (int r = 0; r < nruns; r++)
+			v[i].v[r] = per[i];
+		summarize(&v[i], nruns);
+	}
+	char goname[64];
+	if (gocallback() != NULL) {
+		go_callback(1); /* for its version */
+		char *gargv[] = { (char *)gocallback(), "-marked", "1000", NULL };
+		double gseg[1] = { 0 };
+		if (strace_segments(gargv, 2, gseg) == 1) {
+			for (int r = 0; r < nruns; r++)
+				v[3].v[r] = gseg[0] / 1000.0;
+			summarize(&v[3], nruns);
+			if (strcmp(goversion, "Go") != 0) {
+				snprintf(goname, sizeof goname, "%s cgo callback, C thread",
+				         goversion);
+				v[3].name = goname;
+			}
+		} else {
+			v[3].skipped = true;
+			v[3].why = "strace of the Go program failed";
+		}
+	} else {
+		v[3].skipped = true;
+		v[3].why = why_no_go;
+	}
+	struct row r = { .key = "extram-syscalls",
+		         .title = "9. system calls of a call in from a thread mrt did not make",
+		         .unit = "calls, counted in an strace -f trace", .v = v, .nv = 4,
+		         .target = "0 bound, <= 3 for the attach",
+		         .ratio = ok ? v[1].med : -1, .ratio_desc = "mrt attach calls" };
+	r.holds = ok && v[0].med == 0 && v[1].med <= 3.0;
+	if (ok)
+		snprintf(r.note, sizeof r.note,
+		         "between getppid markers on %ld foreign threads (pools and malloc's arena "
+		         "warm; 1,000 bound calls each)", n);
+	print_row(&r);
+}
+
+/* ------------------------------------------------------------------------
+ * 10. Mappings per parked M and per live g stack; 11. the most live parked
+ * Ms.
  * Each in a child of its own, which may switch to mprotect guards first
  * (sysguardmprotect, what MRTDEBUG=mprotectguards=1 does at mrt_init). The
  * counts are exact: one run is all runs.
@@ -946,7 +1253,7 @@ static void row_maps(void)
 		summarize(&v[i], nruns);
 	}
 	double worst = v[0].med > v[1].med ? v[0].med : v[1].med;
-	struct row r = { .key = "maps", .title = "8. lines of /proc/self/maps per parked M and per "
+	struct row r = { .key = "maps", .title = "10. lines of /proc/self/maps per parked M and per "
 		                                 "live g stack",
 		         .unit = "mappings per thing, counted around n of them", .v = v, .nv = nk,
 		         .target = "<= 0.05 each where the kernel has guard regions", .ratio = worst,
@@ -1017,7 +1324,7 @@ static void row_maxms(void)
 		summarize(&v[i], nruns);
 	}
 	char title[96];
-	snprintf(title, sizeof title, "9. the most live parked threads, asked for %ld", n);
+	snprintf(title, sizeof title, "11. the most live parked threads, asked for %ld", n);
 	struct row r = { .key = "maxms", .title = title, .unit = "threads reached", .v = v,
 		         .nv = 2, .target = ">= 100000 Ms with the default vm.max_map_count",
 		         .ratio = ok ? got[0][0] : -1, .ratio_desc = "mrt Ms" };
@@ -1079,6 +1386,9 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--syscall-loop") == 0 && i + 2 < argc) {
 			syscall_loop(argv[i + 1], atol(argv[i + 2]));
 			return 0;
+		} else if (strcmp(argv[i], "--extram-loop") == 0 && i + 1 < argc) {
+			extram_loop(atol(argv[i + 1]));
+			return 0;
 		} else {
 			fprintf(stderr, "usage: mrt-bench [--quick] [--json] [--row NAME]\n");
 			return 2;
@@ -1104,6 +1414,10 @@ int main(int argc, char **argv)
 		row_memory();
 	if (want("scale"))
 		row_scale();
+	if (want("extram"))
+		row_extram();
+	if (want("extram-syscalls"))
+		row_extram_syscalls();
 	if (want("maps"))
 		row_maps();
 	if (want("maxms"))

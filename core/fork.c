@@ -26,9 +26,13 @@
  *    stack cache; so does a dead m0's gsignal. What stays lost is a stack
  *    whose mmap or munmap system call was under way (stack.c orders its
  *    records so that it is never freed twice).
- * The forking thread is m0 or a thread that is not an M (a clone-model M
- * cannot call fork: it is libc); in the second case m0's thread is gone too,
- * and the child's only thread is not an M. Either way the child may use all
+ * The forking thread is m0, an attached M (core/extram.c: a thread libc
+ * made, which stays that M in the child, bound to it as before) or a thread
+ * that is not an M (a clone-model M cannot call fork: it is libc); in the
+ * last two cases m0's thread is gone too, and in the last the child's only
+ * thread is not an M. Attached Ms of other threads die like every other M:
+ * off allm, counted as freed, and no longer left out of the thread limit's
+ * count (sched.nmextra), which would otherwise let the child exceed it. Either way the child may use all
  * of mrt: create, park, wake and join Ms, run gs, signal Ms, fork again.
  * What is lost is what ran on the other threads: gs that were running on
  * other Ms at the fork stay "running" forever (a suspended g is intact and
@@ -141,11 +145,13 @@ static void forkparent(void)
 	unlock(&sched.lock);
 }
 
-/* A dead M to freem, counted as freed. sched.lock held (reset). */
+/* A dead M to freem, counted as freed. sched.lock held (reset). An
+ * attached M's g0 was its thread's stack, in either model: only the m and
+ * gsignal are mrt's (freeMRef). */
 static void forkdead(m *mp)
 {
 	__atomic_store_n(&mp->status, MRT_M_EXITING, __ATOMIC_RELAXED);
-	mp->freeWait = OS_G0_FROM_OS ? freeMRef : freeMStack;
+	mp->freeWait = OS_G0_FROM_OS || mp->attached ? freeMRef : freeMStack;
 	mp->joining = 0;
 	mp->birth = birthDone; /* the creator (another thread) is gone */
 	if (mp == &m0) {
@@ -218,6 +224,10 @@ static void forkchild(void)
 		}
 		*pp = mp->alllink;
 		sched.nmfreed++;
+		/* An attached M's thread is gone too (it was another
+		 * thread): no longer outside the limit's count either. */
+		if (mp->attached)
+			sched.nmextra--;
 		forkdead(mp);
 	}
 	sched.midle = nil;

@@ -178,7 +178,12 @@ MRT_API int mrt_gogo(mrt_g *to)
 	store_relaxed(&to->ctx, nil);
 	san_acquire(&to->ctx); /* published by the assembly of its last switch */
 	g *self = getg();
-	__atomic_store_n(&mp->curg, to, __ATOMIC_RELAXED);
+	/* Release: a lock-free walker (mrt_forallm, mrt_dump) that loads curg
+	 * with acquire and finds to reads to's goid, written by malg with a
+	 * plain store, after that store (a relaxed curg let a walker on
+	 * another CPU read the g before its goid: TSan's data race, found by
+	 * test_extram's churn, #14 item 1). A plain mov on amd64. */
+	__atomic_store_n(&mp->curg, to, __ATOMIC_RELEASE);
 	setg(to);
 	san_release(&self->ctx);
 	san_leave(self, false, to);

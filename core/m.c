@@ -73,7 +73,9 @@ static int failederr(int64_t id)
  */
 static int checkmcount(void)
 {
-	int64_t count = mcount();
+	/* Attached Ms are not the program's threads to limit (Go's
+	 * checkmcount subtracts its extra Ms the same way). */
+	int64_t count = mcount() - sched.nmextra;
 	if (count >= sched.maxmcount) {
 		seterrmsg("mrt: program exceeds %d-thread limit (have %lld)", sched.maxmcount,
 		          (long long)count);
@@ -90,6 +92,8 @@ static bool allmunlink(m *mp)
 			/* mp->alllink stays as it is: a lock-free walker standing
 			 * on mp still reaches the rest of the list. */
 			store_release(pp, mp->alllink);
+			if (mp->attached)
+				sched.nmextra--; /* counted while on allm (mcommoninit) */
 			return true;
 		}
 	}
@@ -108,7 +112,9 @@ int mcommoninit(m *mp)
 	lock(&sched.lock);
 	if (sched.mnext == INT64_MAX)
 		throw("runtime: thread ID overflow");
-	int err = checkmcount();
+	/* An attached M (core/extram.c) is outside the limit: its thread
+	 * exists already, and is not the program's to refuse. */
+	int err = mp->attached ? 0 : checkmcount();
 	if (err != 0) {
 		unlock(&sched.lock);
 		return err;
@@ -132,6 +138,8 @@ int mcommoninit(m *mp)
 	mp->alllink = allm;
 	store_release(&allm, mp);
 	mp->where = mOnList;
+	if (mp->attached)
+		sched.nmextra++;
 	unlock(&sched.lock);
 	return 0;
 }
@@ -316,8 +324,8 @@ void mclear(m *mp)
 	mp->curg = mp->g0;
 }
 
-/* A fresh m from the pool. */
-static m *mnew(void)
+/* A fresh m from the pool (allocm's, and needm's in core/extram.c). */
+m *mnew(void)
 {
 	m *mp = fixalloc_alloc(&mpool);
 	if (mp == nil)
@@ -611,7 +619,8 @@ MRT_API int mrt_forallm(int (*fn)(const struct mrt_minfo *info, void *arg), void
 		 * recorded pair reads as unknown (stackbounds). */
 		stackbounds(&mp->g0->stack, &info.g0_lo, &info.g0_hi);
 		stackbounds(&mp->gsignal->stack, &info.gsignal_lo, &info.gsignal_hi);
-		g *cg = __atomic_load_n(&mp->curg, __ATOMIC_RELAXED);
+		/* Acquire, against mrt_gogo's release: cg's goid is read. */
+		g *cg = __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE);
 		info.curg = cg;
 		info.curg_id = cg != nil ? __atomic_load_n(&cg->goid, __ATOMIC_RELAXED) : -1;
 		r = fn(&info, arg);

@@ -315,6 +315,21 @@ void mstart(void *arg)
  */
 void mexitthread(m *mp)
 {
+	if (mabandon(mp)) {
+		/* The sanitizers were last told of the abandoned context: back
+		 * to the exit point's, as a jump there would have said. */
+		san_exitpoint_return(mp);
+		san_exitpoint_enter(mp);
+	}
+	MTRACE(MT_EXITING, mp, MT_WHY_THREAD);
+	mexit(mp);
+	osexit(mp);
+}
+
+/* What mtoexitpoint would have done, for mexitthread and for an attached
+ * M whose thread ends (core/extram.c): see mexitthread. */
+bool mabandon(m *mp)
+{
 	uintptr_t sp = arch_getsp();
 	g *gp = __atomic_load_n(&mp->curg, __ATOMIC_RELAXED);
 	bool ong0 = sp >= mp->g0->stack.lo && sp < mp->g0->stack.hi;
@@ -329,15 +344,7 @@ void mexitthread(m *mp)
 	mp->g0->ctx = nil;
 	__atomic_store_n(&mp->curg, mp->g0, __ATOMIC_RELAXED);
 	setg(mp->g0);
-	if (ong0) {
-		/* The sanitizers were last told of the abandoned context: back
-		 * to the exit point's, as a jump there would have said. */
-		san_exitpoint_return(mp);
-		san_exitpoint_enter(mp);
-	}
-	MTRACE(MT_EXITING, mp, MT_WHY_THREAD);
-	mexit(mp);
-	osexit(mp);
+	return ong0;
 }
 
 /* mstart1 runs the M's function; returning from it is mrt_mexit. */
@@ -392,17 +399,24 @@ static void mexit(m *mp)
 {
 	unminit(mp);
 	mputfreem(mp);
+	mwaitsends(mp);
+#ifdef MRT_TESTHOOKS
+	void (*hook)(m *) = load_relaxed(&testmexithook);
+	if (hook != nil)
+		hook(mp);
+#endif
+}
+
+/* mexit's wait for the sends in flight (see there); dropm's too
+ * (core/extram.c), whose thread goes on without the M. */
+void mwaitsends(m *mp)
+{
 	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* pairs with mrt_signalm's */
 	if (__atomic_load_n(&mp->sending, __ATOMIC_ACQUIRE) != 0) {
 		TESTPOINT(TP_SENDWAIT, mp);
 		while (__atomic_load_n(&mp->sending, __ATOMIC_ACQUIRE) != 0)
 			osyield(); /* a send in flight: a system call from done */
 	}
-#ifdef MRT_TESTHOOKS
-	void (*hook)(m *) = load_relaxed(&testmexithook);
-	if (hook != nil)
-		hook(mp);
-#endif
 }
 
 /*
@@ -502,7 +516,9 @@ MRT_API int64_t mrt_startm(mrt_fn fn, void *arg, void *p)
 MRT_API int mrt_stopm(void)
 {
 	m *mp = getm();
-	if (mp == nil || mp == &m0)
+	/* m0 and an attached M (core/extram.c) have no exit point: their
+	 * threads are not mrt's (Go: an extra M cannot park either). */
+	if (mp == nil || mp == &m0 || mp->attached)
 		return -EPERM;
 	if (mp->onsystemstack)
 		return -EINVAL;
@@ -512,7 +528,7 @@ MRT_API int mrt_stopm(void)
 MRT_API int mrt_mexit(void)
 {
 	m *mp = getm();
-	if (mp == nil || mp == &m0)
+	if (mp == nil || mp == &m0 || mp->attached) /* no exit point: see mrt_stopm */
 		return -EPERM;
 	/* As mrt_stopm: the g running above the systemstack call would be
 	 * left running for good (mtoexitpoint sees g0). */
@@ -625,7 +641,8 @@ MRT_API int mrt_signalm(int64_t id, int sig)
 		__atomic_fetch_add(&mp->sending, 1, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST); /* pairs with mexit's */
 		uint32_t st = __atomic_load_n(&mp->status, __ATOMIC_ACQUIRE);
-		if (st == MRT_M_STARTING || st == MRT_M_RUNNING || st == MRT_M_IDLE) {
+		if (st == MRT_M_STARTING || st == MRT_M_RUNNING || st == MRT_M_IDLE ||
+		    st == MRT_M_ATTACHED) {
 			TESTPOINT(TP_SIGNALM, mp);
 			r = signalm(mp, sig);
 		}

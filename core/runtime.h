@@ -304,6 +304,12 @@ struct mrt_m {
 	 * back. */
 	bool newsigstack;
 	sigstk oldsigstack;
+	/* A thread mrt did not make, made an M by mrt_needm (core/extram.c,
+	 * Go's extra M): its g0 is the thread's own stack, it has no exit
+	 * point (it cannot park or exit), it is not counted against the
+	 * thread limit, and its thread's code is the thread owner's. Set by
+	 * needm, cleared by dropm. */
+	bool attached;
 	void *tp;          /* thread pointer for the new thread (clone model) */
 	uintptr_t mlocal[MRT_MLOCAL_SLOTS];
 #if OS_LOCK_SEMA
@@ -341,14 +347,18 @@ struct schedt {
 	 * nwalkwait (atomic; see walkwait in m.c). */
 	uint32_t nwalkers;
 	uint32_t nwalkwait;
+	/* Attached Ms on allm (core/extram.c; Go's extraMInUse): in mcount,
+	 * as Go counts its extra Ms, and left out of checkmcount's, as Go's
+	 * checkmcount leaves them out. */
+	int32_t nmextra;
 };
 extern struct schedt sched;
 extern m *allm;   /* every M not yet exited, newest first (release-published) */
 extern m m0;      /* the thread that called mrt_init; g0 is its own stack */
 extern int32_t ncpu; /* CPUs the process may run on (osinit) */
 
-/* mcount: Ms created and not yet exited, m0 included (Go's mcount).
- * sched.lock held. */
+/* mcount: Ms created and not yet exited, m0 and attached Ms included
+ * (Go's mcount). sched.lock held. */
 static inline int64_t mcount(void)
 {
 	return sched.mnext - sched.nmfreed - sched.nmfailed;
@@ -383,8 +393,17 @@ void mstart(void *mp); /* platform's thread entry calls this on g0 */
  * model: pthread_exit, cancellation), on that thread: ends the M. */
 void mexitthread(m *mp);
 void mputfreem(m *mp);
+/* On the M that leaves allm (mexit, dropm), after mputfreem: waits for the
+ * mrt_signalm calls that saw it live (mp->sending). */
+void mwaitsends(m *mp);
+/* The thread library ended mp's thread without returning through mrt and
+ * abandoned the frames the M ran (pthread_exit, cancellation): the g it
+ * ran is dead unless the thread still runs on its stack, and the M is on
+ * g0 again. Returns whether the thread runs on g0. */
+bool mabandon(m *mp);
 int64_t startm(mrt_fn fn, void *arg, void *p);
 int reapfreem(void);
+m *mnew(void);        /* a cleared m from the pool, held by the caller; nil: no memory */
 void mfree(m *mp);    /* back to the m pool */
 void mpoolinit(void); /* the m pool's layout, at mrt_init (m.c) */
 void mfailed(m *mp, bool registered, int err); /* undo allocm for a thread never born */
@@ -435,9 +454,11 @@ uintptr_t tlsbase(uintptr_t top);
 
 /* trace.c: MRTDEBUG, the M event trace, schedtrace, mrt_dump, thread names */
 extern struct debugvars debug; /* MRTDEBUG, set once by mrt_init */
-enum { MT_CREATED, MT_STARTED, MT_PARKED, MT_WOKEN, MT_EXITING, MT_REAPED, MT_FAILED };
-/* Why an M exits (MT_EXITING's err): its function ended (0), it retired
- * after its idle time, its thread ended outside mrt (mexitthread). */
+enum { MT_CREATED, MT_STARTED, MT_PARKED, MT_WOKEN, MT_EXITING, MT_REAPED, MT_FAILED,
+       MT_ATTACHED, MT_DROPPED };
+/* Why an M exits (MT_EXITING's err) or is dropped (MT_DROPPED's): its
+ * function ended or mrt_dropm was called (0), it retired after its idle
+ * time, its thread ended outside mrt (mexitthread, extramthreadend). */
 enum { MT_WHY_IDLE = 1, MT_WHY_THREAD = 2 };
 void mtrace(int ev, m *mp, int err) __attribute__((cold, noinline));
 /* An M event (mtrace=1). Off, it costs the M path one load and one
@@ -505,6 +526,18 @@ void unminit(m *mp);          /* on the exiting M, before it leaves allm */
 void osexit(m *mp);           /* the M's last step, after mexit; the thread ends when mstart returns */
 void osjoin(m *mp);           /* wait until mp->freeWait != freeMWait */
 void m0stack(stack *s);       /* bounds of m0's (the initial thread's) stack */
+/*
+ * Threads mrt did not make (core/extram.c). osneedm, on the thread that
+ * becomes mp: g0's exact bounds (read once, here), the tid, what signalm
+ * needs, and the binding whose end drops mp when the thread ends (the
+ * platform calls extramthreadend then); 0 or -errno. osunbindm undoes the
+ * binding. osdropm is dropm's last use of mp: freeWait becomes freeMRef
+ * (only the m and gsignal are mrt's to free) and osjoin's waiter wakes.
+ */
+int osneedm(m *mp);
+void osunbindm(m *mp);
+void osdropm(m *mp);
+void extramthreadend(m *mp);  /* core: the attached thread is ending */
 
 #if OS_LOCK_SEMA
 semawaiter *semaself(void);                 /* the calling thread's (see semawaiter) */

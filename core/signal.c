@@ -19,6 +19,17 @@
  *    thread one of its own before the start routine runs), then sets the
  *    init mask. In that order: once the mask lets a signal through, its
  *    SA_ONSTACK handler must find gsignal installed.
+ *  - An attached M (core/extram.c: a thread mrt did not make, made an M by
+ *    mrt_needm) installs gsignal and remembers what the thread had, as a
+ *    new M does; its mask stays the thread's own, which mrt does not
+ *    change: the thread is its owner's, and no signal of mrt's needs to
+ *    get through. Its end (dropm) puts the thread's stack back exactly,
+ *    flags included, without blocking anything: dropm has made the
+ *    thread stop being an M first (no handler sees the M from there),
+ *    and gsignal is not given back before the thread's own stack is in
+ *    place again (no handler starts on gsignal from there). The thread
+ *    goes on with the stack and the mask it had, bit for bit (unless its
+ *    own code changed the mask meanwhile: that change is its own).
  *  - The end of an M puts back exactly what it found: every signal blocked
  *    (from here to the thread's end no handler may run on a stack that is
  *    about to be freed, nor see an M that is leaving), then the stack the
@@ -87,10 +98,11 @@ static int minitSignalStack(m *mp)
 	return 0;
 }
 
-/* minitSignalMask: a new M runs with the init mask (m0's, by definition). */
+/* minitSignalMask: a new M runs with the init mask (m0's, by definition);
+ * an attached M with the mask its thread has. */
 static int minitSignalMask(m *mp)
 {
-	if (mp == &m0)
+	if (mp == &m0 || mp->attached)
 		return 0;
 	return ossigmask(&mp->sigmask, nil);
 }
@@ -105,9 +117,12 @@ int minitSignals(m *mp)
 
 void unminitSignals(m *mp)
 {
-	if (OS_THREAD_DIES_WITH_M)
+	/* An attached thread goes on after its M, in either model; it needs
+	 * no mask change (see the rule above). */
+	if (OS_THREAD_DIES_WITH_M && !mp->attached)
 		return; /* see "Signals at the end" */
-	ossigmask(&sigsetall, nil);
+	if (!mp->attached)
+		ossigmask(&sigsetall, nil);
 	if (!mp->newsigstack)
 		return;
 	ossigaltstack(&mp->oldsigstack, nil); /* hi == 0: none, disabled */

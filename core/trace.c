@@ -17,7 +17,7 @@ struct debugvars debug;
 static const char *const mtracenames[] = {
 	[MT_CREATED] = "created", [MT_STARTED] = "started", [MT_PARKED] = "parked",
 	[MT_WOKEN] = "woken",     [MT_EXITING] = "exiting", [MT_REAPED] = "reaped",
-	[MT_FAILED] = "failed",
+	[MT_FAILED] = "failed",   [MT_ATTACHED] = "attached", [MT_DROPPED] = "dropped",
 };
 
 /* The first word of mrt_strerror's name ("EAGAIN"), into buf. */
@@ -73,6 +73,7 @@ void mtrace(int ev, m *mp, int err)
 		             self != mp && mrt_tls.errmsg[0] != '\0' ? "\"" : "");
 		break;
 	case MT_EXITING:
+	case MT_DROPPED:
 		if (err != 0)
 			mrt_snprintf(extra, sizeof extra, " why=%s",
 			             err == MT_WHY_THREAD ? "thread-ended" : "idle");
@@ -101,7 +102,7 @@ void mtrace(int ev, m *mp, int err)
 static void schedtraceline(void)
 {
 	char t[32];
-	int32_t nst[5] = { 0 };
+	int32_t nst[MRT_M_ATTACHED + 1] = { 0 };
 	fmttime(t, sizeof t);
 	lock(&sched.lock);
 	for (m *mp = allm; mp != nil; mp = mp->alllink) {
@@ -118,9 +119,10 @@ static void schedtraceline(void)
 	stackcache_stats(&ncache, &cachebytes);
 	printfd(2,
 	        "mrt schedtrace %s live=%lld running=%d starting=%d idle=%d unreaped=%d "
-	        "created=%lld exited=%lld failed=%lld limit=%d stackcache=%u\n",
+	        "created=%lld exited=%lld failed=%lld limit=%d stackcache=%u attached=%d\n",
 	        t, (long long)live, nst[MRT_M_RUNNING], nst[MRT_M_STARTING], idle, unreaped,
-	        (long long)created, (long long)freed, (long long)failed, limit, ncache);
+	        (long long)created, (long long)freed, (long long)failed, limit, ncache,
+	        nst[MRT_M_ATTACHED]);
 }
 
 /* The monitor M's function (Go prints schedtrace from sysmon; mrt_init
@@ -175,6 +177,7 @@ static const char *mstatusname(uint32_t st)
 	case MRT_M_RUNNING: return "running";
 	case MRT_M_IDLE: return "idle";
 	case MRT_M_EXITING: return "exiting";
+	case MRT_M_ATTACHED: return "attached";
 	default: return "pooled";
 	}
 }
@@ -197,7 +200,7 @@ MRT_API int mrt_dump(int fd)
 	walkbegin();
 	for (m *mp = load_acquire(&allm); mp != nil; mp = load_acquire(&mp->alllink)) {
 		char cg[24];
-		g *gp = __atomic_load_n(&mp->curg, __ATOMIC_RELAXED);
+		g *gp = load_acquire(&mp->curg); /* mrt_gogo's release: goid read */
 		if (gp == nil || gp == mp->g0)
 			mrt_snprintf(cg, sizeof cg, "g0");
 		else if (gp == mp->gsignal)

@@ -3,19 +3,23 @@
  *
  * Three Ms are born (Go's newm → allocm → mcommoninit → newm1 → newosproc
  * → clone → mstart): one exits at once, one switches to a user g, one parks
- * (stopm) and is woken with new work (startm); a fourth is refused by the
- * thread limit; all of them exit (mexit) and are reaped (freem). Every line
- * names the M, its kernel thread id and its stacks.
+ * (stopm) and is woken with new work (startm); a thread mrt did not make (a
+ * plain pthread) becomes an M too (mrt_needm, Go's needm: an attached M)
+ * and is dropped when it ends; another M is refused by the thread limit;
+ * all of them exit (mexit) and are reaped (freem). Every line names the M,
+ * its kernel thread id and its stacks.
  *
  * Everything that runs on an M here uses mrt's own output (mrt_printf), not
  * stdio: in the clone model an M has no libc thread state.
  *
  * For debuggers: life_of_m_checkpoint() is called when one M is running a
- * user g and another is parked (tools/mrt-gdb.py's test stops there), and
+ * user g, another is parked and a third is attached (tools/mrt-gdb.py's
+ * test stops there), and
  * MRTDEBUG=mtrace=1 prints every M event as it happens.
  */
 #include <mrt.h>
 
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +114,30 @@ static void parker(void *arg)
 	mrt_stopm(); /* does not return: the M waits for startm */
 }
 
+/* A thread of the program's own, not mrt's: it asks to be an M, and stays
+ * one until it ends (main lets it go in step 5). It is a libc thread, so it
+ * may use stdio too; mrt_printf keeps the story's lines in one voice. */
+static uint32_t foreigngo;
+
+static void *foreign(void *arg)
+{
+	(void)arg;
+	int64_t id = mrt_needm();
+	if (id < 0) {
+		fprintf(stderr, "life-of-m: mrt_needm: %s %s\n", mrt_strerror((int)id),
+		        mrt_errmsg());
+		exit(1);
+	}
+	say("a pthread mrt did not make, attached: mrt_needm gave it an M; g0 is its "
+	    "own stack, exactly");
+	__atomic_fetch_add(&step, 1, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&foreigngo, __ATOMIC_ACQUIRE) == 0)
+		sched_yield();
+	if (mrt_needm() == id) /* a callback from this thread again, say */
+		say("mrt_needm again: bound already, the same M, no system call");
+	return NULL; /* the thread's end drops the M: no mrt_dropm needed */
+}
+
 static void stats(const char *when)
 {
 	struct mrt_mstats st;
@@ -129,7 +157,8 @@ static void check(int64_t r, const char *what)
 	}
 }
 
-/* A place for a debugger to stop: M2 runs a user g, M3 is parked. */
+/* A place for a debugger to stop: M2 runs a user g, M3 is parked, M4 is
+ * attached. */
 __attribute__((noinline)) void life_of_m_checkpoint(void);
 __attribute__((noinline)) void life_of_m_checkpoint(void)
 {
@@ -159,12 +188,22 @@ int main(void)
 	check(c, "newm");
 	waitstep(3);
 
+	printf("\n2b. a thread mrt did not make becomes an M (needm)\n");
+	fflush(stdout);
+	pthread_t ft;
+	if (pthread_create(&ft, NULL, foreign, NULL) != 0) {
+		fprintf(stderr, "life-of-m: pthread_create failed\n");
+		return 1;
+	}
+	waitstep(4);
+
 	/* Wait until the third M is on the idle list. */
 	struct mrt_mstats st;
 	do
 		mrt_mstats(&st);
 	while (st.idle != 1);
-	printf("\n3. M%lld runs a user g, M%lld is parked; mrt_dump shows every M:\n",
+	printf("\n3. M%lld runs a user g, M%lld is parked, the pthread is attached; "
+	       "mrt_dump shows every M:\n",
 	       (long long)b, (long long)c);
 	stats("one parked");
 	fflush(stdout);
@@ -177,7 +216,7 @@ int main(void)
 	check(w, "startm");
 	printf("  startm chose M%lld\n", (long long)w);
 	fflush(stdout);
-	waitstep(4);
+	waitstep(5);
 
 	printf("\n5. M%lld's user g returns; the M is back on g0 and returns too\n",
 	       (long long)b);
@@ -185,6 +224,13 @@ int main(void)
 	__atomic_store_n(&gofree, 1, __ATOMIC_RELEASE);
 	check(mrt_join(b), "join");
 	check(mrt_gfree(userg), "gfree");
+
+	printf("\n5b. the attached pthread ends: its M is dropped with it (a key's "
+	       "destructor, as Go's since 1.21)\n");
+	fflush(stdout);
+	__atomic_store_n(&foreigngo, 1, __ATOMIC_RELEASE);
+	pthread_join(ft, NULL);
+	stats("dropped");
 
 	printf("\n6. the thread limit: with it set to the live count, newm is refused\n");
 	mrt_mstats(&st);

@@ -289,8 +289,9 @@ MRT_API int64_t mrt_startm(mrt_fn fn, void *arg, void *p);
  * If the configuration sets idle_ns, an M idle that long exits instead.
  *
  * Does not return on success. Returns -EPERM if the caller is not an M
- * created by mrt (m0 cannot park: it has no exit point), -EINVAL on a
- * systemstack call. [an M other than m0; not async-signal-safe]
+ * created by mrt (m0 and attached Ms, mrt_needm's, cannot park: they have
+ * no exit point), -EINVAL on a systemstack call. [an M other than m0;
+ * not async-signal-safe]
  */
 MRT_API int mrt_stopm(void);
 
@@ -300,9 +301,10 @@ MRT_API int mrt_stopm(void);
  * mrt_reap or mrt_join once the thread is gone. Callable from g0 or from a
  * user g, which is then dead (its owner may mrt_gfree it): it reads
  * MRT_G_DEAD once the M has left its stack, as after a return (mrt_gostart).
- * Does not return on success. Returns -EPERM on m0 and on threads that are
- * not Ms, -EINVAL on a systemstack call (as mrt_stopm: return from it
- * first). [an M other than m0; not async-signal-safe]
+ * Does not return on success. Returns -EPERM on m0, on attached Ms (see
+ * mrt_needm: mrt_dropm ends them) and on threads that are not Ms, -EINVAL
+ * on a systemstack call (as mrt_stopm: return from it first). [an M other
+ * than m0; not async-signal-safe]
  *
  * Pthread model: an M whose thread ends outside mrt — pthread_exit, or a
  * cancellation, from its function, a user g or a systemstack call — ends
@@ -330,7 +332,8 @@ MRT_API int mrt_mexit(void);
  * the creation may then fail: the join waits for that outcome, and a failed
  * creation ends it with the creation's error.
  * Returns 0 once the M is gone (also when its thread ended outside mrt:
- * see mrt_mexit); if the M's creation failed — mrt_newm
+ * see mrt_mexit; an attached M is gone once it is dropped, by mrt_dropm
+ * or at its thread's end); if the M's creation failed — mrt_newm
  * returned the error instead of the id, or the new thread could not set
  * itself up (mrt_newm) — that error (-EAGAIN, -ENOMEM, ...), to a join
  * that was waiting and to a later one, for the last 64 failures (an older
@@ -378,6 +381,92 @@ MRT_API int64_t mrt_trim(void);
 MRT_API int32_t mrt_setmaxthreads(int32_t n);
 
 /* ------------------------------------------------------------------------
+ * Threads mrt did not make: attached Ms (Go's extra Ms, needm and dropm)
+ * ------------------------------------------------------------------------ */
+
+/*
+ * mrt_needm makes the calling thread an M if it is not one (Go's needm):
+ * a thread mrt did not create — a pthread of the program, a thread of
+ * another library calling back into your runtime — is *attached*. It gets
+ * an M id of its own (a new one, from the sequence every M's id comes
+ * from: ids are never reused), a g0 that is the thread's own stack, with
+ * the exact bounds the thread library reports (read once, here), and a
+ * gsignal that mrt installs as the thread's alternate signal stack,
+ * remembering the one the thread had. Its signal mask is left as it is:
+ * the thread is its owner's, and mrt needs no signal let through.
+ * From then on the thread is an M for all of mrt: mrt_mid, mrt_getg,
+ * mrt_getp/mrt_setp, M-local slots, gs (mrt_malg, mrt_gogo, mrt_mcall,
+ * mrt_systemstack), mrt_newm and mrt_startm, mrt_signalm to it; it is on
+ * allm, and mrt_forallm reports it as MRT_M_ATTACHED, mrt_dump and
+ * tools/mrt-gdb.py's "info mrt" as "attached", MRTDEBUG=mtrace=1 prints
+ * "attached" (and "dropped" at its end).
+ *
+ * The binding lasts until the thread ends: the thread library runs a
+ * thread-specific key's destructor when the thread returns from its start
+ * routine, calls pthread_exit or is cancelled, and that drops the M (as
+ * mrt_dropm would). A thread that calls in again and again pays once, as
+ * with Go since 1.21 (before, every callback from a C thread paid for
+ * needm and dropm: golang/go#51676). On a thread that is an M already —
+ * attached earlier, m0, or an M mrt made — mrt_needm returns its id and
+ * does nothing else: a thread-local load, no system call, no lock. The
+ * first call on a thread (the attach) makes three system calls on Linux:
+ * sigaltstack, gettid, and the sched_getaffinity inside glibc's
+ * pthread_getattr_np, which also allocates (malloc's first call on a
+ * thread may map memory).
+ *
+ * An attached M is not counted against the thread limit (Go's checkmcount
+ * leaves its extra Ms out too); mrt_mstats counts it in live and created
+ * while it is attached, and in freed once dropped. It cannot park or end
+ * through mrt — it has no exit point: mrt_stopm and mrt_mexit on it are
+ * -EPERM (as Go's extra Ms cannot park or exit) — and mrt_join of its id,
+ * from another thread, waits until it is dropped. mrt_newm and mrt_startm
+ * from it make Ms as from any thread.
+ *
+ * What code on an attached M may call: anything, libc included, in both
+ * thread models: libc made the thread, so errno, malloc, stdio and
+ * __thread work there as on any pthread. A user g runs with the libc state
+ * of the thread it runs on; in the clone model a g that moves from an
+ * attached M to an M mrt made is freestanding there (see Conventions).
+ *
+ * The thread must be one the C library made (pthread_create, or the main
+ * thread when it is not m0), not a raw clone of another runtime's. Call
+ * it on the thread's own frames, not from a signal handler: the attach
+ * takes mrt's locks (on a thread that is an M already it only reads, and
+ * is async-signal-safe). Fork: see "fork and exec".
+ *
+ * Returns the M's id (>= 0); -EINVAL before mrt_init; -ENOMEM (no memory
+ * for the M or its signal stack); -EPERM if the thread runs on its own
+ * alternate signal stack (a handler: sigaltstack cannot replace it then);
+ * -EAGAIN if the process has used up its thread-specific keys; the error
+ * of reading the thread's stack. On failure the thread is as it was (its
+ * signal stack, not an M) and nothing is left behind, mrt_errmsg() says
+ * what failed; an id taken is spent, as with mrt_newm (created and failed
+ * one up). [a thread libc made; async-signal-safe on a thread that is an
+ * M already, not otherwise]
+ */
+MRT_API int64_t mrt_needm(void);
+
+/*
+ * mrt_dropm ends the calling thread's attached M now rather than at the
+ * thread's end (Go's dropm): the M leaves allm and counts as freed, a join
+ * of its id returns, and the thread gets back exactly the alternate signal
+ * stack it had before mrt_needm — address, size and flags, as sigaltstack
+ * reports them, or none if it had none. Its signal mask, which mrt never
+ * changed, is bit for bit what it was (unless the thread's own code
+ * changed it meanwhile). gsignal and the M's structure go back to mrt's
+ * pools once reaped, as an exited M's do; g0 was the thread's and stays
+ * its. A later mrt_needm attaches the thread again, as a new M with a new
+ * id. A signal sent with mrt_signalm before the drop is sent while the
+ * thread is the M; one that the thread blocks may then be delivered after
+ * the drop, to a thread that is no M any more.
+ * Returns 0; -EPERM on a thread that is not an attached M (m0, an M mrt
+ * made, a thread that is no M); -EBUSY on a user g, inside
+ * mrt_systemstack, or in a handler running on gsignal: come back to the
+ * thread's own frames on g0 first. [an attached M; not async-signal-safe]
+ */
+MRT_API int mrt_dropm(void);
+
+/* ------------------------------------------------------------------------
  * fork and exec
  * ------------------------------------------------------------------------ */
 
@@ -389,7 +478,9 @@ MRT_API int32_t mrt_setmaxthreads(int32_t n);
  * and waits of other threads (mrt_join, mrt_forallm) are forgotten. The
  * child may then use all of mrt: create, park, wake and join Ms, run gs,
  * signal Ms, fork again. Call fork from m0 (the child's thread is then m0,
- * with its new tid) or from a thread that is not an M (the child then has no
+ * with its new tid), from an attached M (the child's thread stays that M,
+ * with its new tid; m0 is gone, like every other M, attached ones included)
+ * or from a thread that is not an M (the child then has no
  * M, mrt_mid() is -1, and may create Ms); a clone-model M cannot call fork
  * (it is libc). gs that were running on other Ms at the fork never resume;
  * a suspended g may be resumed in the child. Do not fork from inside an
@@ -452,6 +543,8 @@ enum mrt_mstatus {
 	MRT_M_RUNNING,      /* running its function */
 	MRT_M_IDLE,         /* parked in mrt_stopm */
 	MRT_M_EXITING,      /* left allm, thread ending or gone, not reaped */
+	MRT_M_ATTACHED,     /* a thread mrt did not make, attached by
+	                       mrt_needm: runs its own code */
 };
 
 /* A snapshot of one M. */
@@ -488,14 +581,20 @@ MRT_API int mrt_forallm(int (*fn)(const struct mrt_minfo *info, void *arg), void
  * a NULL out. Before mrt_init the counts are 0. [any thread; not
  * async-signal-safe] */
 struct mrt_mstats {
-	int64_t live;    /* mcount(): created - freed - failed (includes m0) */
+	int64_t live;    /* mcount(): created - freed - failed (includes m0
+	                    and attached Ms) */
 	int64_t idle;    /* parked in mrt_stopm */
-	int64_t created; /* ids handed out (mnext), m0 included */
-	int64_t freed;   /* Ms that exited */
+	int64_t created; /* ids handed out (mnext), m0 included; each attach
+	                    (mrt_needm) takes one */
+	int64_t freed;   /* Ms that exited, and attached Ms dropped
+	                    (mrt_dropm, or their thread's end) */
 	int64_t failed;  /* creations that failed after taking an id (clone, a
 	                    stack, or the new thread's own setup) */
 	int64_t exiting; /* exited, not yet reaped */
-	int32_t limit;   /* thread limit */
+	int32_t limit;   /* thread limit: it counts live Ms but the attached
+	                    ones (Go's checkmcount leaves its extra Ms out), so
+	                    live may exceed it by as many Ms as are attached;
+	                    walk allm (MRT_M_ATTACHED) to count those */
 };
 MRT_API int mrt_mstats(struct mrt_mstats *out);
 
@@ -507,7 +606,7 @@ MRT_API int mrt_mstats(struct mrt_mstats *out);
  *     M3     tid 4242    idle     g0 [0x7f.., 0x7f..) gsignal [0x7f.., 0x7f..) curg g0
  *     M0     tid 4240    running  g0 [...) gsignal [...) curg g17
  *
- * (state: starting, running, idle, exiting; curg: g0, gsignal or g<id> of a
+ * (state: starting, running, idle, exiting, attached; curg: g0, gsignal or g<id> of a
  * user g; bounds not yet known, as in struct mrt_minfo, are [0x0, 0x0)). Like mrt_forallm it walks allm without mrt's scheduler lock, so
  * it works while the process is wedged on that lock, and each line is one
  * write(2). Returns the number of Ms written; -EBADF for fd < 0, -EINVAL

@@ -11,7 +11,10 @@ the build's test run.
 In the pthread model (MODEL "pthread") libc makes the threads, and
 platform/posix/thread_posix.c (with platform/linux/pthread_linux.c) may
 call the few functions that birth, death and the signal mask take; everything else — core, arch, the primitives — must still be
-libc-free, and this check holds it to that. Sanitizer builds add the
+libc-free, and this check holds it to that. In both models the attach of
+a thread mrt did not make (mrt_needm: platform/posix/extram_posix.c) may
+call the few pthread functions that read that thread's stack and bind the M
+to it: it runs only on threads libc made. Sanitizer builds add the
 runtime's own hooks (__asan_*, __tsan_*, __ubsan_*, __sanitizer_*).
 """
 import re
@@ -55,12 +58,23 @@ PTHREAD = {
     "__sysconf", "sysconf",
 }
 
+# platform/posix/extram_posix.c and platform/linux/pthread_linux.c, in the
+# clone model too: the attach of a thread mrt did not make (mrt_needm) reads
+# its stack bounds and binds the M to it with a thread-specific key. These
+# run only on threads libc made (mrt_needm's caller, and its thread
+# library's exit: the key's destructor), never on an M mrt made with a raw
+# clone, so they never meet a thread without libc's thread state.
+EXTRAM = {
+    "pthread_once", "pthread_key_create", "pthread_setspecific", "pthread_self",
+    "pthread_getattr_np", "pthread_attr_getstack", "pthread_attr_destroy",
+}
+
 SANITIZER_PREFIXES = ("__asan_", "__tsan_", "__ubsan_", "__sanitizer_", "__lsan_")
 
 def main():
     nm, lib = sys.argv[1], sys.argv[2]
     model = sys.argv[3] if len(sys.argv) > 3 else "clone"
-    allowed = ALLOWED | (PTHREAD if model == "pthread" else set())
+    allowed = ALLOWED | EXTRAM | (PTHREAD if model == "pthread" else set())
     out = subprocess.run([nm, "-u", lib], check=True, capture_output=True, text=True).stdout
     undefined = sorted({line.split()[-1] for line in out.splitlines()
                         if line.strip() and not line.endswith(":")})

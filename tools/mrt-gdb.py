@@ -19,7 +19,7 @@
 
 import gdb
 
-STATES = {0: "pooled", 1: "starting", 2: "running", 3: "idle", 4: "exiting"}
+STATES = {0: "pooled", 1: "starting", 2: "running", 3: "idle", 4: "exiting", 5: "attached"}
 KIND_G0, KIND_SIGNAL = 1, 2
 
 

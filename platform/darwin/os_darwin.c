@@ -252,14 +252,15 @@ int32_t osgettid(void)
 }
 
 /* sigaltstack in core's terms (runtime.h: ossigaltstack); SS_ONSTACK is
- * a state, not a mode, and is not handed back. */
+ * a state, not a mode, and is not handed back; other bits are, for a
+ * disabled stack too (as on Linux). */
 int ossigaltstack(const sigstk *ss, sigstk *old)
 {
 	stack_t n, o;
 	if (ss != nil) {
 		n.ss_sp = (void *)ss->lo;
 		n.ss_size = ss->hi - ss->lo;
-		n.ss_flags = ss->hi == 0 ? SS_DISABLE : ss->flags;
+		n.ss_flags = ss->hi == 0 ? SS_DISABLE | ss->flags : ss->flags;
 	}
 	if (sigaltstack(ss != nil ? &n : nil, old != nil ? &o : nil) != 0)
 		return -errno;
@@ -267,7 +268,7 @@ int ossigaltstack(const sigstk *ss, sigstk *old)
 		bool off = (o.ss_flags & SS_DISABLE) != 0;
 		old->lo = off ? 0 : (uintptr_t)o.ss_sp;
 		old->hi = off ? 0 : (uintptr_t)o.ss_sp + o.ss_size;
-		old->flags = off ? 0 : o.ss_flags & ~(SS_ONSTACK | SS_DISABLE);
+		old->flags = o.ss_flags & ~(SS_ONSTACK | SS_DISABLE);
 	}
 	return 0;
 }

@@ -187,14 +187,16 @@ int32_t osgettid(void)
 
 /* sigaltstack(2) in core's terms (runtime.h: ossigaltstack). The kernel
  * reports SS_ONSTACK while the thread runs on the stack; it is a state,
- * not a mode, and is not handed back. */
+ * not a mode, and is not handed back. The mode bits (SS_AUTODISARM) are,
+ * for a disabled stack too, which keeps them: a thread's stack put back
+ * (core/signal.c) reads exactly as it did. */
 int ossigaltstack(const sigstk *ss, sigstk *old)
 {
 	struct l_stack n, o;
 	if (ss != nil) {
 		n.sp = (void *)ss->lo;
 		n.size = ss->hi - ss->lo;
-		n.flags = ss->hi == 0 ? L_SS_DISABLE : ss->flags;
+		n.flags = ss->hi == 0 ? L_SS_DISABLE | ss->flags : ss->flags;
 	}
 	long r = sys2(__NR_sigaltstack, ss != nil ? &n : nil, old != nil ? &o : nil);
 	if (r < 0)
@@ -203,7 +205,7 @@ int ossigaltstack(const sigstk *ss, sigstk *old)
 		bool off = (o.flags & L_SS_DISABLE) != 0;
 		old->lo = off ? 0 : (uintptr_t)o.sp;
 		old->hi = off ? 0 : (uintptr_t)o.sp + o.size;
-		old->flags = off ? 0 : o.flags & ~(L_SS_ONSTACK | L_SS_DISABLE);
+		old->flags = o.flags & ~(L_SS_ONSTACK | L_SS_DISABLE);
 	}
 	return 0;
 }

@@ -1,7 +1,9 @@
 /*
  * pthread_linux.c — what the pthread model (platform/posix/thread_posix.c)
  * asks of Linux: g0's bounds from glibc's pthread_getattr_np, and the
- * thread's name through the same prctl the clone model uses.
+ * thread's name through the same prctl the clone model uses. Built in the
+ * clone model too, where only the attach of a thread libc made
+ * (platform/posix/extram_posix.c) reads a pthread's bounds.
  */
 #define _GNU_SOURCE
 #include <pthread.h>

@@ -23,6 +23,7 @@
  * it, OS_THREAD_DIES_WITH_M, so nothing is put back).
  */
 #include "linux.h"
+#include "posix.h"
 
 /* Go's clone flags, plus the three that save system calls (see above).
  * QEMU user mode requires exactly this VM|FS|FILES|SIGHAND|SYSVSEM|THREAD
@@ -90,8 +91,28 @@ void osexit(m *mp)
 	(void)mp;
 }
 
+/* An attached M (core/extram.c) is a thread libc made, signalled by its
+ * tid as every M here (signalm); osneedm has recorded it. */
+void osthreadbind(m *mp)
+{
+	(void)mp;
+}
+
 /*
- * osjoin waits for the kernel's CLONE_CHILD_CLEARTID store. The kernel wakes
+ * dropm's last use of an attached M: its thread goes on, so no kernel
+ * store ends it; the store is made here, as the pthread model's osexit
+ * makes it, freeMRef (g0 is the thread's own stack). The wake is a shared
+ * one: osjoin's wait is shared, to meet the kernel's CLONE_CHILD_CLEARTID
+ * wake, and a private wake would never reach it.
+ */
+void osdropm(m *mp)
+{
+	store_release(&mp->freeWait, freeMRef);
+	sys3(__NR_futex, &mp->freeWait, FUTEX_WAKE, INT32_MAX);
+}
+
+/*
+ * osjoin waits for the kernel's CLONE_CHILD_CLEARTID store (or osdropm's). The kernel wakes
  * that word with a shared (not private) futex wake, so the wait must be a
  * shared one too, or it would be keyed differently and never woken.
  */

@@ -177,14 +177,9 @@ int minit(m *mp)
 	int err = pthread_setspecific(mkey, mp);
 	if (err != 0)
 		return -err;
-	uintptr_t lo, hi;
-	err = osthreadstack(&lo, &hi);
+	err = osthreadrecord(mp); /* g0's bounds and the tid */
 	if (err != 0)
 		return err;
-	__atomic_store_n(&mp->g0->stack.lo, lo, __ATOMIC_RELAXED);
-	TESTPOINT(TP_G0HALF, mp);
-	__atomic_store_n(&mp->g0->stack.hi, hi, __ATOMIC_RELAXED);
-	__atomic_store_n(&mp->procid, osgettid(), __ATOMIC_RELAXED);
 
 	err = minitSignals(mp);
 	if (err != 0)
@@ -232,7 +227,23 @@ void osexit(m *mp)
 	futexwakeup(&mp->freeWait, INT32_MAX);
 }
 
-/* osjoin waits for osexit's store. */
+/* An attached M (core/extram.c) is signalled through its thread's
+ * handle, like every M of this model. */
+void osthreadbind(m *mp)
+{
+	__atomic_store_n(&mp->os.thread, pthread_self(), __ATOMIC_RELEASE);
+}
+
+/* dropm's last use of an attached M, as osexit's is of an M that ends:
+ * from the store on, a reaper may free gsignal and recycle mp (g0 is the
+ * thread's, which goes on). */
+void osdropm(m *mp)
+{
+	store_release(&mp->freeWait, freeMRef);
+	futexwakeup(&mp->freeWait, INT32_MAX);
+}
+
+/* osjoin waits for osexit's (or osdropm's) store. */
 void osjoin(m *mp)
 {
 	for (;;) {

@@ -3,7 +3,8 @@
 and on a core file.
 
 gdb runs examples/life-of-m in batch mode and stops it at
-life_of_m_checkpoint(), where M2 runs a user g and M3 is parked. There it
+life_of_m_checkpoint(), where M2 runs a user g, M3 is parked and M4 is a
+pthread of the program's attached by mrt_needm. There it
 runs `info mrt`, `mrt bt` on each M and on an M that does not exist, and
 writes a core file with gcore; a second gdb then loads that core and runs
 the same commands. Both must agree with the table the example printed with
@@ -75,7 +76,7 @@ def bt_of(out, mid):
     return ""
 
 
-COMMANDS = ["info mrt", "mrt bt 3", "mrt bt 2", "mrt bt 0", "mrt bt 99"]
+COMMANDS = ["info mrt", "mrt bt 3", "mrt bt 2", "mrt bt 0", "mrt bt 4", "mrt bt 99"]
 
 # A sanitizer's runtime may be the innermost frames (an instrumented atomic
 # load, say) wherever the program happens to stop; C and C++ (__tsan::) names.
@@ -89,7 +90,7 @@ def frames_of(bt):
 
 def check_session(out, dump, what):
     rows = rows_of(out)
-    check(sorted(rows) == [0, 2, 3], "%s: info mrt lists M0, M2, M3" % what, out)
+    check(sorted(rows) == [0, 2, 3, 4], "%s: info mrt lists M0, M2, M3, M4" % what, out)
     # M1 returned before the checkpoint; whether it is reaped by then is the
     # scheduler's business (the next allocm reaps it once its thread is
     # gone). Until then info mrt shows it too, as exited, and counts it.
@@ -99,8 +100,8 @@ def check_session(out, dump, what):
     if k == 1:
         check(re.search(r"^  M1 .* exited ", out, re.M) is not None,
               "%s: info mrt: M1, unreaped, shown exited" % what, out)
-    check(re.search(r"^%d Ms$" % (3 + k), out, re.M) is not None,
-          "%s: info mrt counts 3 Ms and the unreaped" % what, out)
+    check(re.search(r"^%d Ms$" % (4 + k), out, re.M) is not None,
+          "%s: info mrt counts 4 Ms and the unreaped" % what, out)
     for mid, want in dump.items():
         got = rows.get(mid)
         if got is None:
@@ -118,6 +119,9 @@ def check_session(out, dump, what):
     if 2 in rows:
         check(rows[2][2] == "running" and re.match(r"g[1-9]\d*$", rows[2][7]) is not None
               and rows[2][8] == "withg", "%s: M2 running a user g, started in withg" % what, out)
+    if 4 in rows:
+        check(rows[4][2] == "attached" and rows[4][7] == "g0" and rows[4][8] == "-",
+              "%s: M4 attached, on g0, started by no mrt_newm" % what, out)
 
     bt3 = bt_of(out, 3)
     frames3 = frames_of(bt3)
@@ -133,6 +137,9 @@ def check_session(out, dump, what):
     frames0 = frames_of(bt_of(out, 0))
     check(frames0[:2] == ["life_of_m_checkpoint", "main"],
           "%s: mrt bt 0 is the main thread at the checkpoint: %s" % (what, frames0), out)
+    frames4 = frames_of(bt_of(out, 4))
+    check("foreign" in frames4,
+          "%s: mrt bt 4 is the attached pthread, in its own function: %s" % (what, frames4), out)
     check("mrt bt: no M99 on allm or freem" in out, "%s: mrt bt of an unknown M says so" % what,
           out)
 
@@ -171,7 +178,8 @@ def main():
                 m = DUMP.match(line)
                 if m:
                     dump[int(m.group(1))] = m.groups()[1:]
-            check(sorted(dump) == [0, 2, 3], what + ": the example's mrt_dump lists M0, M2, M3",
+            check(sorted(dump) == [0, 2, 3, 4],
+                  what + ": the example's mrt_dump lists M0, M2, M3, M4",
                   out)
             check_session(out, dump, what)
             model = re.search(r"mrt_dump: every M on allm, newest first \((\w+) model\)", out)
