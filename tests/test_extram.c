@@ -19,7 +19,7 @@
 #define _GNU_SOURCE
 #include "testlib.h"
 #include "fixalloc.h"
-#include "san.h" /* MRT_TSAN */
+#include "san.h" /* MRT_TSAN, MRT_ASAN */
 
 #include <pthread.h>
 #include <sched.h>
@@ -525,8 +525,12 @@ static void test_foreign_threads_attach_and_end_leaving_nothing(void **state)
 	/* Under TSan each thread that ran leaves mappings of the runtime's own
 	 * (its per-thread state, reused lazily: 325 -> 518 here), and under
 	 * Valgrind the tool's memory is in the maps: the count is not mrt's
-	 * there, as in test_fault; mrt's own mappings are compared above. */
-	if (!MRT_TSAN && !under_valgrind())
+	 * there, as in test_fault; mrt's own mappings are compared above.
+	 * Under ASan neither: its allocator's regions grow and its own
+	 * anonymous mappings (of the threads that ran) stay, and mrt's slabs,
+	 * plain read-write mappings, merge with those next to them, so the
+	 * lines move with where ASan's land (17 to 24 lines here). */
+	if (!MRT_TSAN && !MRT_ASAN && !under_valgrind())
 		assert_int_equal(count_maps(), maps);
 	assert_true(settle_threads(expected_threads(0)));
 #endif
@@ -1073,7 +1077,10 @@ static void test_a_failed_attach_leaves_nothing(void **state)
 			assert_int_equal(b.st.failed, a.st.failed + 1);
 			assert_same_state(&a, &b);
 #if defined(__linux__)
-			assert_int_equal(count_maps(), maps);
+			/* Not under ASan: see test_foreign_threads_attach_and_
+			 * end_leaving_nothing (a line more or less here). */
+			if (!MRT_ASAN)
+				assert_int_equal(count_maps(), maps);
 #endif
 			mrt_test_nocache(false);
 		}
