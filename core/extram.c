@@ -135,6 +135,10 @@ MRT_API int mrt_dropm(void)
 	if (getg() != mp->g0 || mp->onsystemstack ||
 	    (sp >= mp->gsignal->stack.lo && sp < mp->gsignal->stack.hi))
 		return -EBUSY;
+	/* Inside a blocking section the P in it would be lost, as for
+	 * mrt_mexit and mrt_stopm. */
+	if (insyscall(mp))
+		return -EBUSY;
 	dropm(mp, false);
 	return 0;
 }
@@ -147,6 +151,11 @@ MRT_API int mrt_dropm(void)
 static void dropm(m *mp, bool threadend)
 {
 	MTRACE(MT_DROPPED, mp, threadend ? MT_WHY_THREAD : 0);
+	/* Off the monitor's list before allm (as mexit): once mp is on freem
+	 * it may be reaped and reused, and a reused m still on the list would
+	 * be linked into it twice. A thread that ends inside a section (its
+	 * thread library's exit) ends the section here, its P dropped. */
+	sysmexit(mp);
 	mputfreem(mp);
 	mwaitsends(mp);
 	osunbindm(mp);

@@ -133,12 +133,14 @@ static void forkprepare(void)
 	lock(&mpool.lock);
 	lock(&gpool.lock);
 	stackcache_forklock();
+	sysmonforklock();
 }
 
 static void forkparent(void)
 {
 	if (!load_acquire(&cfg.inited))
 		return;
+	sysmonforkunlock();
 	stackcache_forkunlock();
 	unlock(&gpool.lock);
 	unlock(&mpool.lock);
@@ -232,6 +234,11 @@ static void forkchild(void)
 	}
 	sched.midle = nil;
 	sched.nmidle = 0;
+	sched.mspin = nil; /* spinning Ms were other threads */
+	sched.nmspinning = 0;
+	/* The monitor was one of them: the next blocking section starts a
+	 * new one, and only our M stays on its list (core/sysmon.c). */
+	sysmonforkchild(me);
 	/* Every id taken is an M on allm (mcommoninit), so a creation the fork
 	 * cut off is one of these dead Ms: mcount is exact. */
 	/* Ms that had exited but whose threads were still on their way out. */

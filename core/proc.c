@@ -24,14 +24,22 @@ enum {
 	/* sizeof(struct mrt_config) when `size` came in (version 0.1): the
 	 * smallest a caller may pass. */
 	mrt_config_v1size = 56,
+	defaultretake = 20 * 1000,             /* ns: Go's sysmon tick */
+	maxspin = 1000 * 1000 * 1000,          /* ns */
 	newosproc_tries = 20, /* Go retries EAGAIN 20 times, sleeping (n+1) ms */
 	/* Room mstart leaves for its own calls below its frame (ctx_make's and
 	 * ctx_switch's frames) before the M's function starts. */
 	exitframe = 256,
 };
 
+/* retake_ns's bound (mrt.h): an hour; beyond, a P is never retaken in
+ * practice and the value is a mistake. */
+static const int64_t maxretake = 3600 * (int64_t)1000000000;
+
 /* A field added to struct mrt_config goes at its end: the first version's
- * size stays what older callers pass. */
+ * size stays what older callers pass, and the fields added since (the
+ * hand-off, retake_ns, spin_ns, max_spinning) are zero, as before, when a
+ * caller's header did not know them. */
 _Static_assert(sizeof(struct mrt_config) >= mrt_config_v1size &&
                offsetof(struct mrt_config, thread_name) + sizeof(char *) == mrt_config_v1size,
                "struct mrt_config grows at its end only");
@@ -59,6 +67,8 @@ MRT_API int mrt_init(const struct mrt_config *c)
 		d.max_threads = 10000;
 	if (d.stack_cache == 0)
 		d.stack_cache = defaultstackcache;
+	if (d.retake_ns == 0)
+		d.retake_ns = defaultretake;
 	bool names = d.thread_name != nil || (d.flags & MRT_F_THREAD_NAMES) != 0;
 	if (d.thread_name == nil)
 		d.thread_name = "mrt/M";
@@ -69,6 +79,11 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	    d.gsignal_stack > maxstack || d.max_threads < 0 || d.idle_ns < 0 ||
 	    (d.flags & ~(MRT_F_THREAD_NAMES | MRT_F_STACKOVERFLOW)) != 0 ||
 	    namelen >= sizeof cfg.threadname)
+		return -EINVAL;
+	/* The monitor is an M: a limit of 1 (m0 alone) leaves it no room. */
+	if (d.retake_ns < 0 || d.retake_ns > maxretake || d.spin_ns < 0 ||
+	    d.spin_ns > maxspin || d.max_spinning < 0 ||
+	    (d.handoff != nil && d.max_threads == 1))
 		return -EINVAL;
 	if (xchg(&initing, 1) != 0)
 		return -EBUSY;
@@ -105,6 +120,10 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	cfg.stackcache = d.stack_cache;
 	cfg.flags = d.flags;
 	sched.maxmcount = d.max_threads;
+	cfg.handoff = d.handoff;
+	cfg.retakens = d.retake_ns;
+	cfg.spinns = d.spin_ns;
+	cfg.maxspinning = d.max_spinning != 0 ? d.max_spinning : ncpu / 2 > 1 ? ncpu / 2 : 1;
 	mpoolinit(); /* from the stack sizes and the TLS block's */
 
 	/* m0: the calling thread, with the stack it already has as g0. It
@@ -147,7 +166,15 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	__atomic_store_n(&mp->status, MRT_M_RUNNING, __ATOMIC_RELEASE);
 	store_release(&cfg.inited, true);
 	MTRACE(MT_STARTED, mp, 0);
-	/* MRTDEBUG=schedtrace: the monitor M, as Go's main starts sysmon. */
+	/* The monitor M, as Go's main starts sysmon (core/sysmon.c): only
+	 * with a hand-off to give the Ps it takes to. Should it fail, the
+	 * next blocking section tries again (SYSMON_NEEDED). */
+	if (cfg.handoff != nil) {
+		store_release(&sysmonwait, SYSMON_NEEDED);
+		if (sysmonclaim())
+			sysmonstart();
+	}
+	/* MRTDEBUG=schedtrace: a monitor M that prints, as Go's sysmon does. */
 	if (debug.schedtrace > 0) {
 		int64_t id = newm(schedtracem, nil, nil);
 		if (id < 0)
@@ -397,6 +424,7 @@ static NORETURN void mtoexitpoint(uint32_t reason)
  */
 static void mexit(m *mp)
 {
+	sysmexit(mp); /* a section it left on ends; off the monitor's list */
 	unminit(mp);
 	mputfreem(mp);
 	mwaitsends(mp);
@@ -426,6 +454,10 @@ void mwaitsends(m *mp)
  */
 static bool mpark(m *mp)
 {
+	/* Spinning first, when configured (core/spin.c): a startm meanwhile
+	 * hands over with a store. */
+	if (mspin(mp))
+		return true;
 	lock(&sched.lock);
 	noteclear(&mp->park); /* before startm can see us */
 	__atomic_store_n(&mp->status, MRT_M_IDLE, __ATOMIC_RELEASE);
@@ -463,29 +495,46 @@ static bool mpark(m *mp)
 
 /*
  * startm hands fn(arg) and p to an idle M and wakes it; only when none is
- * idle does it create one (Go's startm, without the spinning state).
+ * idle does it create one (Go's startm). An M still spinning in mpark is
+ * preferred (Go's wakep of a spinning M): it needs no wakeup.
  */
 int64_t startm(mrt_fn fn, void *arg, void *p)
 {
 	lock(&sched.lock);
-	m *mp = sched.midle;
-	if (mp != nil) {
+	m *mp = mspinget();
+	bool spinner = mp != nil;
+	if (mp == nil && (mp = sched.midle) != nil) {
 		sched.midle = mp->schedlink;
 		sched.nmidle--;
-		__atomic_store_n(&mp->status, MRT_M_STARTING, __ATOMIC_RELEASE);
 	}
+	if (mp != nil)
+		__atomic_store_n(&mp->status, MRT_M_STARTING, __ATOMIC_RELEASE);
 	unlock(&sched.lock);
 	if (mp == nil)
 		return newm(fn, arg, p);
 
-	/* Hand the work over before the wakeup: notewakeup's exchange
-	 * publishes these stores to the woken M. */
+	/* Hand the work over before the wakeup: notewakeup's exchange (or, to
+	 * a spinner, mspinwake's release store) publishes these stores to the
+	 * woken M. */
 	mp->mstartfn = fn;
 	mp->mstartarg = arg;
 	mp->nextp = p;
 	int64_t id = mp->id;
-	notewakeup(&mp->park);
+	if (spinner)
+		mspinwake(mp);
+	else
+		notewakeup(&mp->park);
 	return id;
+}
+
+/* The monitor M (core/sysmon.c), made here as Go's main makes sysmon: at
+ * mrt_init, or by the first blocking section after a failed start. The
+ * caller has claimed the start (sysmonclaim). */
+int sysmonstart(void)
+{
+	int64_t id = newm(sysmon, nil, nil);
+	sysmonstarted(id);
+	return id < 0 ? (int)id : 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -522,6 +571,8 @@ MRT_API int mrt_stopm(void)
 		return -EPERM;
 	if (mp->onsystemstack)
 		return -EINVAL;
+	if (insyscall(mp))
+		return -EBUSY; /* its P would be lost */
 	mtoexitpoint(MEXIT_PARK);
 }
 
@@ -530,6 +581,8 @@ MRT_API int mrt_mexit(void)
 	m *mp = getm();
 	if (mp == nil || mp == &m0 || mp->attached) /* no exit point: see mrt_stopm */
 		return -EPERM;
+	if (insyscall(mp))
+		return -EBUSY; /* its P would be lost */
 	/* As mrt_stopm: the g running above the systemstack call would be
 	 * left running for good (mtoexitpoint sees g0). */
 	if (mp->onsystemstack)
@@ -573,6 +626,8 @@ MRT_API int mrt_setp(void *p)
 	m *mp = getm();
 	if (mp == nil)
 		return -EPERM;
+	if (insyscall(mp))
+		return -EBUSY; /* the section holds the M's P */
 	mp->p = p;
 	return 0;
 }

@@ -235,6 +235,40 @@ enum { birthDone = 0, birthPending = 1, birthWaited = 2 };
  */
 enum { mInPool = 0, mInFlight, mOnList };
 
+/*
+ * An M's blocking-section slot (core/syscall.c, core/sysmon.c).
+ *
+ * word is the section's state, one 64-bit word so that every change is a
+ * single atomic operation: a tick counting the sections the M has entered
+ * (Go's syscalltick), a bit saying the M is on the monitor's list, and
+ * the state: SYS_NONE (not in a section: the P, if any, is m->p), SYS_IN
+ * (in one, the P in oldp, the monitor may take it) or SYS_TAKEN (in one,
+ * the P gone: taken by the monitor or handed off by entersyscallblock).
+ * Only SYS_IN → SYS_TAKEN is another thread's change (the monitor's CAS);
+ * every other is the M's own. The tick makes a section unique: a CAS that
+ * expects one section's word fails once that section has ended, even if
+ * the M has entered another since (no ABA).
+ *
+ * seentick and seenwhen are the monitor's alone (Go's sysmontick): the
+ * section it saw last on this M, and when it first saw it, so that entering
+ * reads no clock.
+ */
+enum {
+	SYS_NONE = 0,
+	SYS_IN = 1,
+	SYS_TAKEN = 2,
+	SYS_STATE = 3,
+	SYS_REG = 4,  /* on the monitor's list (sysmregister) */
+	SYS_TICK = 8, /* one section */
+};
+typedef struct msys {
+	uint64_t word;
+	void *oldp;                /* the P while SYS_IN (atomic: the monitor reads it) */
+	struct mrt_m *link;        /* the monitor's list (sysmon.c) */
+	uint64_t seentick;         /* monitor only */
+	int64_t seenwhen;          /* monitor only */
+} msys;
+
 /* Why control came back to an M's exit point (mstart). */
 enum { MEXIT_NONE, MEXIT_EXIT, MEXIT_PARK };
 
@@ -312,6 +346,15 @@ struct mrt_m {
 	bool attached;
 	void *tp;          /* thread pointer for the new thread (clone model) */
 	uintptr_t mlocal[MRT_MLOCAL_SLOTS];
+	/* Blocking sections (core/syscall.c) and the monitor's view of them
+	 * (core/sysmon.c): Go keeps these in the P (p.status _Psyscall,
+	 * p.syscalltick, p.sysmontick) and m.oldp; mrt's P is opaque, so the
+	 * M keeps them. See msys. */
+	msys sys;
+	/* Spinning in mrt_stopm (core/spin.c): on sched.mspin while spinning
+	 * (sched.lock); startm hands it work with a store to spinwake. */
+	uint32_t spinning;
+	uint32_t spinwake;
 #if OS_LOCK_SEMA
 	semawaiter waitsema; /* this M's sleeps in lock() and on notes */
 #endif
@@ -351,6 +394,11 @@ struct schedt {
 	 * as Go counts its extra Ms, and left out of checkmcount's, as Go's
 	 * checkmcount leaves them out. */
 	int32_t nmextra;
+	/* Ms spinning in mrt_stopm (core/spin.c), via schedlink; they count
+	 * in nmidle too (they are parked, only not asleep yet). */
+	m *mspin;
+	int32_t nmspinning;
+	uint64_t nspinhandoffs; /* startm handed work to a spinner (atomic) */
 };
 extern struct schedt sched;
 extern m *allm;   /* every M not yet exited, newest first (release-published) */
@@ -380,6 +428,11 @@ struct mrtconfig {
 	void *tp0;               /* m0's thread pointer */
 	int64_t t0;              /* nanotime at mrt_init: traces count from here */
 	char threadname[16];     /* prefix of each M's thread name */
+	/* Blocking sections, the monitor, spinning (mrt_config's fields). */
+	int (*handoff)(void *p, int err);
+	int64_t retakens;
+	int64_t spinns;
+	int32_t maxspinning;
 };
 extern struct mrtconfig cfg;
 
@@ -407,6 +460,35 @@ m *mnew(void);        /* a cleared m from the pool, held by the caller; nil: no 
 void mfree(m *mp);    /* back to the m pool */
 void mpoolinit(void); /* the m pool's layout, at mrt_init (m.c) */
 void mfailed(m *mp, bool registered, int err); /* undo allocm for a thread never born */
+int sysmonstart(void); /* proc.c: the monitor M, once (0 or -errno) */
+
+/* syscall.c / sysmon.c: blocking sections and the monitor M (Go's sysmon) */
+void sysmon(void *arg);          /* the monitor M's function */
+/* The monitor's word, loaded by every section's entry: non-zero when the
+ * monitor sleeps deeply (SYSMON_DEEP) or is yet to be started
+ * (SYSMON_NEEDED); sysmonkick does what it says. */
+enum { SYSMON_DEEP = 1, SYSMON_NEEDED = 2, SYSMON_STARTING = 4 };
+extern uint32_t sysmonwait;
+void sysmonkick(m *mp, uint64_t word);
+bool sysmonclaim(void);          /* true: the caller starts the monitor */
+void sysmonstarted(int64_t id);  /* its outcome: the M's id or -errno */
+void sysmregister(m *mp);        /* mp on the monitor's list (lock-free) */
+void sysmexit(m *mp);            /* an ending M: its section, its place on the list */
+void handoffp(void *p);          /* a P to cfg.handoff, told any error */
+bool ismonitor(m *mp);           /* mrt_dump: is mp the monitor M? */
+void sysmonforklock(void);
+void sysmonforkunlock(void);
+void sysmonforkchild(m *me);
+/* Is mp in a blocking section? (mrt_stopm, mrt_mexit, mrt_setp refuse.) */
+static inline bool insyscall(m *mp)
+{
+	return (__atomic_load_n(&mp->sys.word, __ATOMIC_RELAXED) & SYS_STATE) != SYS_NONE;
+}
+
+/* spin.c: Ms that spin in mrt_stopm before they sleep */
+bool mspin(m *mp);         /* mpark, first: true if work came while it spun */
+m *mspinget(void);         /* startm: a spinning M taken off sched.mspin, or nil (sched.lock held) */
+void mspinwake(m *mp);     /* startm: the hand-over to it, a store */
 
 /* stack.c: stacks with guard pages and a bounded cache */
 extern uintptr_t pagesize; /* set by osinit (runtime2.c) */
@@ -573,6 +655,10 @@ void sysunused(void *p, size_t n);
 void sysused(void *p, size_t n);
 
 void osyield(void);
+/* The calling thread's timed sleeps end as close to their deadline as the
+ * OS lets them (Linux: no timer slack, whose default of 50 us is longer
+ * than the monitor's sleeps; elsewhere nothing). For the monitor M. */
+void ostimerslack(void);
 void osusleep(int64_t us);
 int64_t nanotime(void);
 int32_t osgettid(void);
@@ -676,6 +762,8 @@ enum testpoint {
 	TP_MSTART,    /* a new M's thread at mstart, before minit: the m */
 	TP_SIGNALM,   /* mrt_signalm has found the M live, not sent yet: the m */
 	TP_SENDWAIT,  /* an exiting M waits for a send in flight (mexit): the m */
+	TP_SYSMONSLEEP, /* deepsleep: the monitor found no section, and has not
+	                 announced its sleep yet (nil) */
 	NTESTPOINT
 };
 #ifdef MRT_TESTHOOKS
@@ -698,6 +786,16 @@ void mrt_test_mexithook(void (*fn)(m *mp));
  * measuring it (on false, measures again): a layout no program here has. */
 void mrt_test_tlsoff(bool on, intptr_t off);
 extern void (*testpointhook)(int tp, void *arg);
+/* The monitor polls without sleeping (osyield) while sections hold Ps, so
+ * that a test's retakes come as fast as the threshold allows; spinning Ms
+ * find themselves "loaded" at their first look at the clock, or spin until
+ * work comes, whatever their deadline (spin.c). */
+extern bool testsysmonbusy;
+extern bool testspinloaded;
+extern bool testspinforever;
+void mrt_test_sysmonbusy(bool on);
+void mrt_test_spinloaded(bool on);
+void mrt_test_spinforever(bool on);
 #define TESTPOINT(tp, arg)                                                               \
 	do {                                                                             \
 		void (*hook_)(int, void *) = load_relaxed(&testpointhook);               \

@@ -22,6 +22,9 @@ void (*testmexithook)(m *mp);
 bool testtlsoffon;
 intptr_t testtlsoff;
 void (*testpointhook)(int tp, void *arg);
+bool testsysmonbusy;
+bool testspinloaded;
+bool testspinforever;
 
 int faultcheck(enum faultpoint fp)
 {
@@ -81,6 +84,21 @@ void mrt_test_tlsoff(bool on, intptr_t off)
 void mrt_test_pointhook(void (*fn)(int tp, void *arg))
 {
 	store_relaxed(&testpointhook, fn); /* threads at the points may be reading it */
+}
+
+void mrt_test_sysmonbusy(bool on)
+{
+	store_relaxed(&testsysmonbusy, on); /* the monitor reads it */
+}
+
+void mrt_test_spinloaded(bool on)
+{
+	store_relaxed(&testspinloaded, on); /* spinning Ms read it */
+}
+
+void mrt_test_spinforever(bool on)
+{
+	store_relaxed(&testspinforever, on); /* spinning Ms read it */
 }
 
 #else

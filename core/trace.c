@@ -78,6 +78,20 @@ void mtrace(int ev, m *mp, int err)
 			mrt_snprintf(extra, sizeof extra, " why=%s",
 			             err == MT_WHY_THREAD ? "thread-ended" : "idle");
 		break;
+	case MT_PARKED:
+		if (err != 0) /* core/spin.c: polling for work before it sleeps */
+			mrt_snprintf(extra, sizeof extra, " spinning");
+		break;
+	}
+	/* The monitor M (core/sysmon.c) says so in each of its events. Its
+	 * function says which M it is, read where nothing else writes it:
+	 * not at MT_PARKED, whose M is on the idle list already, where a
+	 * startm may be handing it new work (the monitor never parks). */
+	if (mp != nil && ev != MT_PARKED && mp->mstartfn == sysmon) {
+		size_t k = 0;
+		while (extra[k] != '\0')
+			k++;
+		mrt_snprintf(extra + k, sizeof extra - k, " monitor");
 	}
 	if (mp == nil) {
 		printfd(2, "mrt mtrace %s M- %s%s\n", t, mtracenames[ev], extra);
@@ -210,10 +224,11 @@ MRT_API int mrt_dump(int fd)
 		uintptr_t g0lo, g0hi, gslo, gshi; /* [0, 0) while not known */
 		stackbounds(&mp->g0->stack, &g0lo, &g0hi);
 		stackbounds(&mp->gsignal->stack, &gslo, &gshi);
-		r = printfd(fd, "  M%-5lld tid %-7d %-8s g0 [%p, %p) gsignal [%p, %p) curg %s\n",
+		/* The monitor (core/sysmon.c) is named: its function is mrt's. */
+		r = printfd(fd, "  M%-5lld tid %-7d %-8s g0 [%p, %p) gsignal [%p, %p) curg %s%s\n",
 		            (long long)load_relaxed(&mp->id), (int)load_relaxed(&mp->procid),
 		            mstatusname(load_acquire(&mp->status)), (void *)g0lo, (void *)g0hi,
-		            (void *)gslo, (void *)gshi, cg);
+		            (void *)gslo, (void *)gshi, cg, ismonitor(mp) ? " monitor" : "");
 		if (r < 0)
 			break;
 		n++;

@@ -76,6 +76,30 @@ typedef void (*mrt_fn)(void *arg);
  * ------------------------------------------------------------------------ */
 
 /*
+ * The hand-off (Go's handoffp): what the user's scheduler does with a P
+ * that mrt took away from an M blocked in a section (mrt_entersyscall), or
+ * that mrt_entersyscallblock gives up. mrt never looks inside a P, so the
+ * decision is the scheduler's: typically mrt_startm an M to run it, or put
+ * it where the scheduler's Ms look for idle Ps.
+ *
+ * mrt calls it with err 0 and a P that is the function's from then on. It
+ * returns 0 when the P has a home, or the negative errno of the mrt_startm
+ * that could not get an M (the thread limit, RLIMIT_NPROC; Go aborts
+ * there: "thread exhaustion"). Then mrt calls it again at once with the
+ * same P and err set to that error: this second call must keep the P
+ * without a new M (on the scheduler's idle list, say), and what it returns
+ * is ignored. So no P is ever lost, as long as the function keeps this
+ * contract.
+ *
+ * It runs on the monitor M (a retaken P) or on the M that called
+ * mrt_entersyscallblock, on that M's g0, with no P of its own; in the
+ * clone model it is freestanding code. It may call mrt_startm and mrt_newm;
+ * it must not park, exit or switch gs, nor block for long (the monitor
+ * retakes nothing else meanwhile).
+ */
+typedef int (*mrt_handoff_fn)(void *p, int err);
+
+/*
  * Configuration for mrt_init. Zero fields take the default; `size` is the
  * one that must be set: to sizeof(struct mrt_config) as the caller's copy
  * of this header has it, which MRT_CONFIG_INIT does:
@@ -132,6 +156,22 @@ struct mrt_config {
 	                         /proc/<pid>/task/<tid>/comm, top -H and gdb.
 	                         At most 15 bytes; Linux cuts the whole name to
 	                         15. Copied. See MRT_F_THREAD_NAMES. */
+	/* Blocking sections, the monitor M, spinning Ms (added at the end,
+	   zero meaning as before): */
+	mrt_handoff_fn handoff; /* where a P taken from an M blocked in a
+	                         section goes (see mrt_handoff_fn). Setting it
+	                         makes mrt_init start the monitor M; NULL (the
+	                         default): no monitor, no P is ever taken, and
+	                         mrt_entersyscallblock is -EINVAL. */
+	int64_t retake_ns;    /* the monitor takes the P of an M that has been
+	                         in one blocking section this long; default
+	                         20 us (Go's sysmon tick); at most 1 hour */
+	int64_t spin_ns;      /* mrt_stopm polls for work this long before the
+	                         M sleeps, so that an mrt_startm meanwhile hands
+	                         it over with a store instead of a wakeup;
+	                         0 (the default) = no spinning; at most 1 s */
+	int32_t max_spinning; /* at most this many Ms spin at once; default
+	                         half the CPUs, at least 1 */
 };
 
 /* A configuration of defaults, its size set: start from this. */
@@ -205,10 +245,11 @@ struct mrt_config {
  *   mtrace=1           print every M event to fd 2 (created, started,
  *                      parked, woken, exiting, reaped, failed), one line
  *                      each with the M's id, tid, time and stacks;
- *   schedtrace=<ms>    start a monitor M that prints a summary of the M
- *                      counts every <ms> milliseconds (1..3600000). It is an
- *                      M like any other: it counts in mrt_mstats and the
- *                      thread limit, and it never exits;
+ *   schedtrace=<ms>    start an M that prints a summary of the M counts
+ *                      every <ms> milliseconds (1..3600000). It is an M
+ *                      like any other: it counts in mrt_mstats and the
+ *                      thread limit, and it never exits (it is not the
+ *                      monitor M of blocking sections, below);
  *   threadnames=1      name every M's thread, as MRT_F_THREAD_NAMES does;
  *   mprotectguards=1   make guard pages with mprotect even where the kernel
  *                      has guard regions (see Memory): gdb 13's gcore stops
@@ -219,9 +260,18 @@ struct mrt_config {
  * Unknown or malformed settings are reported in one line on fd 2 and
  * ignored; they never make mrt_init fail.
  *
+ * With a hand-off function (cfg->handoff), mrt_init also starts the
+ * monitor M (Go's sysmon; see mrt_entersyscall). It is an M like any
+ * other: it counts in mrt_mstats and the thread limit, it never exits, and
+ * mtrace, mrt_dump and gdb's "info mrt" name it "monitor". Should it fail
+ * to start (the kernel's EAGAIN, no memory), mrt_init still succeeds and
+ * the next blocking section tries again.
+ *
  * Returns 0; -EINVAL for out-of-range config values (stacks below 16 KiB or
  * above 1 GiB, a negative limit or idle time, unknown flags, a thread_name
- * longer than 15 bytes) and for a size smaller than this version 0.1's
+ * longer than 15 bytes, a negative or too large retake_ns, spin_ns or
+ * max_spinning, a hand-off with a thread limit of 1, which leaves no room
+ * for the monitor) and for a size smaller than this version 0.1's
  * struct; -E2BIG for a larger size whose fields beyond this version's are
  * not all zero (the program asks for something this mrt cannot do);
  * -EBUSY if mrt is already initialised (the first configuration stays in
@@ -276,7 +326,10 @@ MRT_API int64_t mrt_newm(mrt_fn fn, void *arg, void *p);
  * mrt_startm hands fn(arg) and p to an idle M (one parked in mrt_stopm) and
  * wakes it; only when no M is idle does it create one with mrt_newm.
  * The hand-over (fn, arg, p) happens before the wakeup, so the woken M sees
- * it. Returns the id of the M that will run fn, or mrt_newm's errors.
+ * it. An M still spinning in mrt_stopm (see spin_ns in struct mrt_config)
+ * is preferred to one asleep: it gets the work with a store, without a
+ * system call (Go's wakep of a spinning M). Returns the id of the M that
+ * will run fn, or mrt_newm's errors.
  * [any thread; not async-signal-safe]
  */
 MRT_API int64_t mrt_startm(mrt_fn fn, void *arg, void *p);
@@ -287,11 +340,17 @@ MRT_API int64_t mrt_startm(mrt_fn fn, void *arg, void *p);
  * on g0, or a user g — is abandoned, as with mrt_mexit, but the thread stays:
  * the next mrt_startm that picks this M runs its fn(arg) from the top of g0.
  * If the configuration sets idle_ns, an M idle that long exits instead.
+ * With spin_ns set, the M first polls for work that long (at most
+ * max_spinning Ms at once, with the CPU's pause hint between polls, and
+ * less when it finds it has lost its CPU to other threads, a sign that
+ * the machine is loaded), then sleeps; an mrt_startm meanwhile hands it
+ * the work with a store. With one CPU it never spins.
  *
  * Does not return on success. Returns -EPERM if the caller is not an M
  * created by mrt (m0 and attached Ms, mrt_needm's, cannot park: they have
- * no exit point), -EINVAL on a systemstack call. [an M other than m0;
- * not async-signal-safe]
+ * no exit point), -EINVAL on a systemstack call, -EBUSY inside a blocking
+ * section (mrt_exitsyscall first: the P in the section would be lost).
+ * [an M other than m0; not async-signal-safe]
  */
 MRT_API int mrt_stopm(void);
 
@@ -302,9 +361,12 @@ MRT_API int mrt_stopm(void);
  * user g, which is then dead (its owner may mrt_gfree it): it reads
  * MRT_G_DEAD once the M has left its stack, as after a return (mrt_gostart).
  * Does not return on success. Returns -EPERM on m0, on attached Ms (see
- * mrt_needm: mrt_dropm ends them) and on threads that are not Ms, -EINVAL
- * on a systemstack call (as mrt_stopm: return from it first). [an M other
- * than m0; not async-signal-safe]
+ * mrt_needm: mrt_dropm ends them) and on threads that are not Ms, -EBUSY
+ * inside a blocking section (as mrt_stopm), -EINVAL on a systemstack call
+ * (as mrt_stopm: return from it first). An M whose function returns inside
+ * a section ends it on the way out; its P, unless the monitor took it, is
+ * dropped, as an M's P is when it ends.
+ * [an M other than m0; not async-signal-safe]
  *
  * Pthread model: an M whose thread ends outside mrt — pthread_exit, or a
  * cancellation, from its function, a user g or a systemstack call — ends
@@ -461,8 +523,11 @@ MRT_API int64_t mrt_needm(void);
  * the drop, to a thread that is no M any more.
  * Returns 0; -EPERM on a thread that is not an attached M (m0, an M mrt
  * made, a thread that is no M); -EBUSY on a user g, inside
- * mrt_systemstack, or in a handler running on gsignal: come back to the
- * thread's own frames on g0 first. [an attached M; not async-signal-safe]
+ * mrt_systemstack, or in a handler running on gsignal (come back to the
+ * thread's own frames on g0 first), and inside a blocking section
+ * (mrt_exitsyscall first: the P in it would be lost). A thread that ends
+ * inside a section ends the section as it is dropped; its P, unless the
+ * monitor took it, is dropped with it, as an ending M's is. [an attached M; not async-signal-safe]
  */
 MRT_API int mrt_dropm(void);
 
@@ -516,9 +581,11 @@ MRT_API int mrt_execunlock(void);
  * [any thread; async-signal-safe] */
 MRT_API int64_t mrt_mid(void);
 
-/* The calling M's scheduler context p (NULL on non-Ms), and its setter
- * (0, or -EPERM on non-Ms). mrt_newm and mrt_startm set it before the M's
- * function runs; mrt_stopm clears it. [any thread; async-signal-safe] */
+/* The calling M's scheduler context p (NULL on non-Ms, and inside a
+ * blocking section, whose P is the section's), and its setter (0, -EPERM
+ * on non-Ms, -EBUSY inside a blocking section). mrt_newm and mrt_startm
+ * set it before the M's function runs; mrt_stopm clears it.
+ * [any thread; async-signal-safe] */
 MRT_API void *mrt_getp(void);
 MRT_API int mrt_setp(void *p);
 
@@ -533,6 +600,98 @@ MRT_API uintptr_t *mrt_mlocal(int i);
 /* A fast per-M pseudo-random number (Go's fastrand); on non-Ms, a shared
  * generator. Not for cryptography. [any thread; async-signal-safe] */
 MRT_API uint32_t mrt_fastrand(void);
+
+/* ------------------------------------------------------------------------
+ * Blocking sections and the monitor M (Go's entersyscall, exitsyscall,
+ * entersyscallblock, sysmon, retake, handoffp)
+ * ------------------------------------------------------------------------ */
+
+/*
+ * A blocking section brackets a call that may block in the kernel (a
+ * read(2) of a pipe, a wait) on an M that holds a P (mrt_setp), so that
+ * the scheduler's other work need not wait for it:
+ *
+ *     mrt_entersyscall();
+ *     n = read(fd, buf, len);          // may block for ever
+ *     if (mrt_exitsyscall() > 0)
+ *         ...                          // the P was taken: find another or park
+ *
+ * mrt_entersyscall moves the M's P into the section (mrt_getp() is NULL
+ * until the section ends). If the section lasts longer than the retake
+ * threshold (retake_ns in struct mrt_config, 20 us by default), the
+ * monitor M takes the P and gives it to the configured hand-off function
+ * (mrt_handoff_fn), which typically starts another M to run it.
+ * mrt_exitsyscall takes the P back with one compare-and-swap when nobody
+ * took it (Go's exitsyscallfast); otherwise it says the P is gone, and the
+ * caller's scheduler finds another P or parks (mrt_stopm). Each P taken is
+ * handed off exactly once, and never also given back.
+ *
+ * mrt_entersyscall returns 0 when the section began; -EPERM on a thread
+ * that is not an M; -EINVAL if the M holds no P; -EALREADY inside a
+ * section already (sections do not nest: a signal handler that interrupts
+ * one cannot begin its own). Its fast path is two atomic operations on the
+ * M's own slot and one load of a word the monitor writes only when it
+ * falls asleep; no clock is read and no system call made, except that the
+ * first section after the monitor went to sleep for lack of sections wakes
+ * it (a futex wake), and the M's first section ever registers it with the
+ * monitor (lock-free).
+ *
+ * mrt_exitsyscall returns 0 when the M has its P back (mrt_getp() is it
+ * again); 1 when the P was taken (handed off by the monitor, or by
+ * mrt_entersyscallblock): mrt_getp() is then NULL; -EPERM on a thread that
+ * is not an M; -EINVAL outside a section.
+ *
+ * mrt_entersyscallblock is mrt_entersyscall for a call known to block: the
+ * P is handed off at once, on the calling M, without waiting for the
+ * monitor (the hand-off function runs on the M's g0 before it returns).
+ * Its mrt_exitsyscall always returns 1. Errors as mrt_entersyscall's, and
+ * -EINVAL without a hand-off function.
+ *
+ * Usable on any M that holds a P: on g0, on a user g, in a signal handler
+ * (which may run a whole section of its own when it interrupts code outside
+ * one). A section is the M's, not the g's: the g that enters one exits it
+ * on the same M, before it switches away. Without a hand-off function no P
+ * is ever taken and mrt_exitsyscall always returns 0. Misuse is refused,
+ * never a corrupt state: mrt_stopm, mrt_mexit and mrt_setp return -EBUSY
+ * inside a section, and an M whose function returns inside one ends it on
+ * its way out. Both thread models.
+ * [an M; mrt_entersyscall and mrt_exitsyscall are async-signal-safe where
+ * mrt's notes sleep on a futex (Linux); on Darwin, whose notes are a mutex
+ * and a condition variable, the entry that wakes a sleeping monitor is not.
+ * mrt_entersyscallblock is not (it runs the hand-off function). The first
+ * section after the monitor failed to start starts it (mrt_init), which
+ * is not either.]
+ */
+MRT_API int mrt_entersyscall(void);
+MRT_API int mrt_exitsyscall(void);
+MRT_API int mrt_entersyscallblock(void);
+
+/*
+ * What the monitor M has done, for programs and tests that want to see it
+ * (mrt_sysmonstats: 0 and *out, -EINVAL for a NULL out). The monitor wakes
+ * up only while some M is in a blocking section with its P: when the
+ * oldest such section comes due (retake_ns after the monitor first saw
+ * it), and every retake_ns / 2 (at least 1 us) to look for new ones; after
+ * 50 looks that took nothing, it looks half as often each time, down to
+ * once per 10 ms (Go's sysmon: 20 us, doubling after 50 idle rounds, up to
+ * 10 ms). With no M in a section holding a P it sleeps with no timeout
+ * until the next section begins: no wake-ups at all meanwhile, where Go's
+ * sysmon polls while any P runs. Before mrt_init, or without a hand-off
+ * function, id is -1 and the counts are 0.
+ * [any thread; async-signal-safe]
+ */
+struct mrt_sysmonstats {
+	int64_t id;          /* the monitor M's id, -1 when none runs */
+	uint64_t wakeups;    /* times it woke up: from a timed sleep, or from a
+	                        sleep without timeout */
+	uint64_t deepsleeps; /* times it slept without timeout (no M was in a
+	                        section with its P) */
+	uint64_t entrywakes; /* ... and was woken by a section's entry */
+	uint64_t retakes;    /* Ps taken from Ms in sections and handed off */
+	uint64_t handofferrs;/* hand-offs that returned an error (then told it) */
+	uint32_t sleeping;   /* 1 while it sleeps without timeout */
+};
+MRT_API int mrt_sysmonstats(struct mrt_sysmonstats *out);
 
 /* ------------------------------------------------------------------------
  * All Ms

@@ -390,6 +390,14 @@ static void child_end(void)
 		sched_yield();
 	int32_t tid = __atomic_load_n(&end_tid, __ATOMIC_ACQUIRE);
 	if (endhow == END_CANCEL) {
+		/* The cancel reaches the M asleep in ev_block, which is no
+		 * cancellation point: it acts at pthread_testcancel, after the
+		 * wakeup. (Sent any earlier, it raced the M into that sleep, and
+		 * where the sleep was a condition variable's, a cancellation
+		 * point, the M died in it holding the events' mutex: a hang, one
+		 * run in five under load, darwin-shim.) */
+		while (thread_state(tid) != 'S')
+			sched_yield();
 		CHILD_CHECK(pthread_cancel(end_thread) == 0);
 		ev_add(&end_go, 1);
 	} else if (endhow == END_CANCEL_READ) {

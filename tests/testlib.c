@@ -145,6 +145,12 @@ static void ev_wake(uint32_t *ev)
 
 static void ev_sleep(uint32_t *ev, uint32_t v, int64_t ns)
 {
+	/* A condition variable's wait is a cancellation point: a thread
+	 * cancelled in it would die holding evmu, and every other event's
+	 * user would hang on it. An event sleep is no cancellation point,
+	 * as the futex it stands for is not. */
+	int cancel;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	pthread_mutex_lock(&evmu);
 	if (__atomic_load_n(ev, __ATOMIC_ACQUIRE) == v) {
 		if (ns < 0) {
@@ -160,6 +166,7 @@ static void ev_sleep(uint32_t *ev, uint32_t v, int64_t ns)
 		}
 	}
 	pthread_mutex_unlock(&evmu);
+	pthread_setcancelstate(cancel, NULL);
 }
 #else
 static void ev_wake(uint32_t *ev)

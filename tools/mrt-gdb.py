@@ -15,7 +15,9 @@
 # Matching an M to gdb's thread goes through the kernel tid: m->procid is
 # the LWP that gdb shows, live or in a core. A parked M's backtrace ends in
 # futexsleep < notesleep < mpark < mstart; a running M shows whatever it
-# runs, on g0 or on a user g's own stack.
+# runs, on g0 or on a user g's own stack. The monitor M (core/sysmon.c, the
+# M that takes Ps from blocking sections) is named "monitor" at the end of
+# its row, as mrt_dump names it.
 
 import gdb
 
@@ -152,11 +154,12 @@ Usage: info mrt"""
             state = STATES.get(int(mp["status"]), "?%d" % int(mp["status"]))
             if where == "freem":
                 state = "exited"
-            gdb.write("  %-7s %-8s %-6s %-9s %-34s %-34s %-8s %s\n" % (
+            fn = _fnname(int(mp["mstartfn"]))
+            gdb.write("  %-7s %-8s %-6s %-9s %-34s %-34s %-8s %s%s\n" % (
                 "M%d" % int(mp["id"]), str(tid) if tid > 0 else "-",
                 str(th.num) if th is not None else "-", state,
-                _stack(mp["g0"]), _stack(mp["gsignal"]), _gname(mp),
-                _fnname(int(mp["mstartfn"]))))
+                _stack(mp["g0"]), _stack(mp["gsignal"]), _gname(mp), fn,
+                " monitor" if fn == "sysmon" else ""))
             n += 1
         gdb.write("%d Ms\n" % n)
 

@@ -13,6 +13,10 @@
  *   stopm                      stopm                mrt_stopm
  *   m.spinning, m.curg         mrt_mlocal slots     mrt_mlocal
  *   fastrand (steal order)     stealwork            mrt_fastrand
+ *   entersyscall/exitsyscall   gr_syscall           mrt_entersyscall, mrt_exitsyscall
+ *   exitsyscallNoP             exitsyscall0         mrt_mcall, mrt_stopm
+ *   sysmon, retake             (mrt's monitor M)    mrt_config.handoff, retake_ns
+ *   handoffp                   gr_handoff           mrt_startm(mfn, spinning, p)
  *
  * An M's whole life here is mfn → schedule → (findrunnable → execute)*, and
  * when findrunnable finds nothing it gives up its P and calls mrt_stopm,
@@ -21,9 +25,17 @@
  * Go's stopm/startm pair, with the M's function restarted instead of
  * returning from stopm.
  *
+ * Blocking calls (gr_syscall) are Go's syscall.Syscall: the g's M enters a
+ * blocking section with its P; if the call blocks for longer than mrt's
+ * retake threshold, mrt's monitor M takes the P and calls gr_handoff with
+ * it (Go's sysmon → retake → handoffp), which starts another M to run the
+ * P's gs; when the call returns, mrt_exitsyscall says whether the P is
+ * still there, and if not the g takes an idle P or waits in the global
+ * queue while its M parks (Go's exitsyscall slow path).
+ *
  * Differences from Go, for brevity: gr_yield puts the g at the tail of its
  * P's local queue (Go uses the global queue); no preemption, no timers, no
- * syscalls to hand Ps off around, no GC; a fixed table of G structures
+ * netpoller (a blocking call holds an M), no GC; a fixed table of G structures
  * (clone-model Ms cannot malloc) and a limit on live gs, at which gr_go
  * waits for a g to die; the scheduler's lock is a spin lock (an M has no
  * futex in mrt's API; its critical sections are a few dozen instructions).
@@ -101,6 +113,7 @@ static struct {
 	int32_t nprocs;
 	uint32_t done;
 	uint64_t nstartm, nstopm, ngwaits; /* atomics */
+	uint64_t nsyscall, nlost, nrequeued, nhandoff, nhandoffm; /* atomics */
 } sched;
 
 #define load(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
@@ -380,6 +393,43 @@ static void resetspinning(void)
 	*mrt_mlocal(SLOT_SPINNING) = 0;
 	if (incr(&sched.nmspinning, -1) == 1 && load(&sched.npidle) > 0)
 		wakep();
+}
+
+/*
+ * gr_handoff is Go's handoffp: mrt's monitor took p from an M blocked in
+ * gr_syscall. If p has work (its own queue, or the global one), start an M
+ * for it; if not, start one spinning only when no M is looking for work
+ * and no P is idle (somebody must notice new work); otherwise the P goes
+ * on the idle list. When mrt_startm cannot get an M, its error goes back to
+ * mrt, which calls again with it: then the P goes idle, and the gs on it
+ * wait for the blocked M's return (which takes an idle P) or for a wakep.
+ */
+int gr_handoff(void *pv, int err)
+{
+	P *p = pv;
+	if (err == 0) {
+		incr(&sched.nhandoff, 1);
+		bool work = !runqempty(p) || load(&sched.runqsize) > 0;
+		bool spin = false;
+		uint32_t zero = 0;
+		if (!work && load(&sched.nmspinning) + load(&sched.npidle) == 0 &&
+		    cas(&sched.nmspinning, &zero, 1))
+			spin = true;
+		if (work || spin) {
+			int64_t id = mrt_startm(mfn, (void *)(uintptr_t)spin, p);
+			if (id >= 0) {
+				incr(&sched.nhandoffm, 1);
+				return 0;
+			}
+			if (spin)
+				incr(&sched.nmspinning, -1);
+			return (int)id;
+		}
+	}
+	gr_lock(&sched.lock);
+	pidleput(p);
+	gr_unlock(&sched.lock);
+	return 0;
 }
 
 /* Parks this M (Go's stopm). Its P is already idle. Does not return: the
@@ -715,6 +765,56 @@ void gr_ready(G *gp)
 }
 
 /* ------------------------------------------------------------------------
+ * Blocking calls (Go's entersyscall / exitsyscall)
+ * ------------------------------------------------------------------------ */
+
+/*
+ * On g0, the g suspended, its M without a P (Go's exitsyscallNoP): take an
+ * idle P if one has come free meanwhile and run the g next on it; else put
+ * the g on the global queue, where the Ms with Ps find it, and park.
+ */
+static void exitsyscall0(mrt_g *g, void *arg)
+{
+	(void)arg;
+	G *gp = mrt_guser(g);
+	gp->status = G_RUNNABLE;
+	gr_lock(&sched.lock);
+	P *p = pidleget();
+	if (p == NULL) {
+		gp->schedlink = NULL;
+		globrunqputbatch(gp, gp, 1);
+		gr_unlock(&sched.lock);
+		incr(&sched.nrequeued, 1);
+		stopm();
+	}
+	gr_unlock(&sched.lock);
+	mrt_setp(p);
+	runqput(p, gp, true); /* back on g0, the scheduler runs it next */
+}
+
+long gr_syscall(long (*fn)(void *), void *arg)
+{
+	incr(&sched.nsyscall, 1);
+	if (mrt_entersyscall() != 0)
+		grthrow("gr_syscall: mrt_entersyscall refused (no P?)");
+	long r = fn(arg);
+	if (mrt_exitsyscall() == 0)
+		return r; /* exitsyscallfast: the P was still ours */
+	/* Taken while we blocked: an idle P, if there is one, right here
+	 * (Go's exitsyscallTryGetP); otherwise wait for one. */
+	incr(&sched.nlost, 1);
+	gr_lock(&sched.lock);
+	P *p = pidleget();
+	gr_unlock(&sched.lock);
+	if (p != NULL) {
+		mrt_setp(p);
+		return r;
+	}
+	mrt_mcall(exitsyscall0, NULL);
+	return r; /* resumed, with a P, on this M or another */
+}
+
+/* ------------------------------------------------------------------------
  * Mutex and WaitGroup on gr_park / gr_ready
  * ------------------------------------------------------------------------ */
 
@@ -886,5 +986,10 @@ void gr_getstats(struct gr_stats *st)
 	st->startm = load(&sched.nstartm);
 	st->stopm = load(&sched.nstopm);
 	st->gwaits = load(&sched.ngwaits);
+	st->syscalls = load(&sched.nsyscall);
+	st->lost = load(&sched.nlost);
+	st->requeued = load(&sched.nrequeued);
+	st->handoffs = load(&sched.nhandoff);
+	st->handoffms = load(&sched.nhandoffm);
 	st->gs = (int32_t)load(&sched.gnext);
 }

@@ -23,9 +23,15 @@ struct gr_config {
 	size_t stacksize;  /* of each g; default 16 KiB (mrt's minimum) */
 };
 
-/* Sets the scheduler up; mrt_init must have run. Main thread, once.
- * Returns 0 or a negative errno. */
+/* Sets the scheduler up; mrt_init must have run, with gr_handoff as its
+ * hand-off function if gs are to make blocking calls (gr_syscall). Main
+ * thread, once. Returns 0 or a negative errno. */
 int gr_init(const struct gr_config *cfg);
+
+/* The scheduler's hand-off (Go's handoffp), for mrt_config.handoff: mrt's
+ * monitor M gives it the P of an M blocked in gr_syscall, and it starts an
+ * M for the P when there is work for it, or puts it on the idle list. */
+int gr_handoff(void *p, int err);
 
 /* Runs fn(arg) as the first g and waits until it returns (the other gs
  * need not have finished: as in Go, the program is done when main is).
@@ -41,6 +47,13 @@ void gr_yield(void);                       /* let others run (Gosched) */
  * the g put itself on. Returns when someone calls gr_ready on it. */
 void gr_park(void (*unlockf)(void *), void *arg);
 void gr_ready(G *gp);                      /* make a parked g runnable (goready) */
+/* Run fn(arg), a call that may block in the kernel (read(2) of a pipe, a
+ * wait), in a blocking section (Go's syscall.Syscall: entersyscall and
+ * exitsyscall): while it blocks, mrt's monitor hands this g's P to another
+ * M, so the other gs go on running; when it returns, the g goes on with
+ * its P if nobody took it, else with an idle P, else it waits in the
+ * global queue for one and its M parks. Returns fn's result. */
+long gr_syscall(long (*fn)(void *), void *arg);
 G *gr_self(void);                          /* the calling g (NULL on g0) */
 int64_t gr_id(const G *gp);
 
@@ -77,6 +90,11 @@ struct gr_stats {
 	uint64_t startm;    /* Ms woken or created by wakep (mrt_startm) */
 	uint64_t stopm;     /* Ms parked for lack of work (mrt_stopm) */
 	uint64_t gwaits;    /* gr_go waits for a live g to die (maxg reached) */
+	uint64_t syscalls;  /* gr_syscall calls */
+	uint64_t lost;      /* ... whose P was taken meanwhile (handed off) */
+	uint64_t requeued;  /* ... that found no idle P and waited in the global queue */
+	uint64_t handoffs;  /* Ps given to gr_handoff; of which started an M: */
+	uint64_t handoffms;
 	int32_t gs;         /* gs ever made (stacks allocated) */
 };
 void gr_getstats(struct gr_stats *st);

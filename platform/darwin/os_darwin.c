@@ -233,6 +233,12 @@ void osyield(void)
 	sched_yield();
 }
 
+/* Darwin's timers have no slack a thread can set (timer coalescing is the
+ * kernel's, and QoS-driven): nothing to do. */
+void ostimerslack(void)
+{
+}
+
 void osusleep(int64_t us)
 {
 	struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };

@@ -75,6 +75,7 @@ enum {
 	L_CLOCK_REALTIME = 0,
 	L_RLIMIT_STACK = 3,
 	L_PR_SET_NAME = 15,
+	L_PR_SET_TIMERSLACK = 29,
 };
 
 struct l_timespec {

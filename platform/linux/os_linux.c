@@ -173,6 +173,14 @@ void osyield(void)
 	sys0(__NR_sched_yield);
 }
 
+/* The kernel's timer slack lets a timed sleep overrun by 50 us by default,
+ * to batch wakeups; the monitor's sleeps are shorter than that (core/
+ * sysmon.c). 1 ns is the least the kernel takes (0 means "the default"). */
+void ostimerslack(void)
+{
+	sys2(__NR_prctl, L_PR_SET_TIMERSLACK, 1);
+}
+
 void osusleep(int64_t us)
 {
 	struct l_timespec ts = { us / 1000000, (us % 1000000) * 1000 };

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""test_gdb.py GDB LIFE_OF_M MRT_GDB_PY — tools/mrt-gdb.py on a live process
-and on a core file.
+"""test_gdb.py GDB LIFE_OF_M MRT_GDB_PY [GOROUTINES] — tools/mrt-gdb.py on a
+live process and on a core file.
 
 gdb runs examples/life-of-m in batch mode and stops it at
 life_of_m_checkpoint(), where M2 runs a user g, M3 is parked and M4 is a
@@ -21,6 +21,12 @@ it) cannot be read even by a debugger: a core gcore writes then lacks every
 slab of stacks and m structs. (The kernel's own core dumps write guard
 regions as zeros.)
 
+With GOROUTINES (examples/goroutines), a third session stops it where the
+monitor M hands a blocked section's P off (gr_handoff, #13 item 3): `info
+mrt` must name exactly one M "monitor", the M running sysmon, and that M
+must be the thread that hit the breakpoint; `mrt bt` of it must show the
+hand-off called from the monitor (gr_handoff < handoffp < sysmon).
+
 Exit 77 (skipped) only when the machine forbids ptrace. With MRT_GDB_NO_CORE
 set (sanitizer builds: gcore cannot write a usable core of a process with a
 sanitizer's terabytes of shadow mappings), the core-file half is skipped and
@@ -33,7 +39,7 @@ import sys
 import tempfile
 
 ROW = re.compile(r"^\s+M(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s+\[(0x[0-9a-f]+), (0x[0-9a-f]+)\)\s+"
-                 r"\[(0x[0-9a-f]+), (0x[0-9a-f]+)\)\s+(\S+)\s+(\S+)\s*$")
+                 r"\[(0x[0-9a-f]+), (0x[0-9a-f]+)\)\s+(\S+)\s+(\S+)(?:\s+(monitor))?\s*$")
 DUMP = re.compile(r"^\s+M(\d+)\s+tid (\d+)\s+(\S+)\s+g0 \[(0x[0-9a-f]+), (0x[0-9a-f]+)\) "
                   r"gsignal \[(0x[0-9a-f]+), (0x[0-9a-f]+)\) curg (\S+)\s*$")
 
@@ -55,7 +61,8 @@ def gdb(args, cwd):
 
 
 def rows_of(out):
-    """info mrt's rows: id -> (tid, thread, state, g0 lo, hi, gsignal lo, hi, curg, fn)."""
+    """info mrt's rows: id -> (tid, thread, state, g0 lo, hi, gsignal lo, hi, curg, fn,
+    "monitor" or None)."""
     rows = {}
     for line in out.splitlines():
         m = ROW.match(line)
@@ -106,7 +113,7 @@ def check_session(out, dump, what):
         got = rows.get(mid)
         if got is None:
             continue
-        tid, thread, state, g0lo, g0hi, gslo, gshi, curg, fn = got
+        tid, thread, state, g0lo, g0hi, gslo, gshi, curg, fn, mon = got
         dtid, dstate, dg0lo, dg0hi, dgslo, dgshi, dcurg = want
         check(tid == dtid, "%s: M%d tid %s, mrt_dump says %s" % (what, mid, tid, dtid))
         check(state == dstate, "%s: M%d state %s, mrt_dump says %s" % (what, mid, state, dstate))
@@ -142,10 +149,47 @@ def check_session(out, dump, what):
           "%s: mrt bt 4 is the attached pthread, in its own function: %s" % (what, frames4), out)
     check("mrt bt: no M99 on allm or freem" in out, "%s: mrt bt of an unknown M says so" % what,
           out)
+    check(all(r[9] is None for r in rows.values()), "%s: no M is named monitor" % what, out)
+
+
+def check_monitor(gdbexe, script, goroutines, tmp):
+    """#13 item 3: info mrt names the monitor M, the one handing off a P."""
+    # 2 Ps, 2 gs blocked in read(2) on pipes: only the monitor's hand-offs
+    # of their Ps let the other gs run, so gr_handoff is reached for sure.
+    args = [gdbexe, "-nx", "-batch", "-ex", "set pagination off",
+            "-ex", "set debuginfod enabled off", "-ex", "source " + script,
+            "-ex", "break gr_handoff", "-ex", "run", "-ex", "info mrt",
+            "-ex", "mrt bt 1", "-ex", "kill",
+            "--args", goroutines, "-n", "100", "-p", "2", "-s", "2"]
+    out = gdb(args, tmp)
+    hit = re.search(r"^Thread (\d+) .*hit Breakpoint 1, gr_handoff", out, re.M)
+    check(hit is not None, "monitor: gdb stopped in gr_handoff", out)
+    rows = rows_of(out)
+    named = [mid for mid, r in rows.items() if r[9] == "monitor"]
+    check(len(named) == 1, "monitor: exactly one M named monitor: %s" % named, out)
+    if len(named) != 1:
+        return
+    mid = named[0]
+    r = rows[mid]
+    check(r[8] == "sysmon", "monitor: M%d, named monitor, runs sysmon (fn %s)" % (mid, r[8]), out)
+    check(all(rr[8] != "sysmon" for m2, rr in rows.items() if m2 != mid),
+          "monitor: no other M runs sysmon", out)
+    check(hit is not None and r[1] == hit.group(1),
+          "monitor: M%d is gdb thread %s, the one in gr_handoff (thread %s)"
+          % (mid, r[1], hit.group(1) if hit else "?"), out)
+    # The monitor is the first M mrt_init starts (the example's Ms come
+    # after): M1, whose backtrace the session printed.
+    check(mid == 1, "monitor: it is M1, mrt_init's first M (M%d)" % mid, out)
+    frames = frames_of(bt_of(out, 1))
+    want = ["gr_handoff", "handoffp", "sysmon"]
+    check(set(want) <= set(frames) and
+          frames.index("gr_handoff") < frames.index("handoffp") < frames.index("sysmon"),
+          "monitor: mrt bt 1 shows gr_handoff < handoffp < sysmon: %s" % frames, out)
 
 
 def main():
     gdbexe, exe, script = sys.argv[1:4]
+    goroutines = os.path.abspath(sys.argv[4]) if len(sys.argv) > 4 else None
     exe = os.path.abspath(exe)
     script = os.path.abspath(script)
     with tempfile.TemporaryDirectory(prefix="mrt-gdb-") as tmp:
@@ -198,6 +242,8 @@ def main():
             post += [exe, core]
             cout = gdb(post, tmp)
             check_session(cout, dump, "core")
+        if goroutines:
+            check_monitor(gdbexe, script, goroutines, tmp)
 
     if failures:
         print("%d check(s) failed" % len(failures))
