@@ -9,9 +9,10 @@
  *   mrt-bench            the full run (minutes)
  *   mrt-bench --quick    a smoke run with small counts (CI, QEMU)
  *   mrt-bench --json     machine-readable output
- *   mrt-bench --row NAME one row (cold, syscalls, handoff, switch, getg,
- *                        memory, scale, extram, extram-syscalls, section,
- *                        retake, enterblock, monitoridle, spin, maps,
+ *   mrt-bench --row NAME one row (cold, syscalls, handoff, switch,
+ *                        switchinsns, getg, memory, scale, extram,
+ *                        extram-syscalls, section, retake, enterblock,
+ *                        monitoridle, spin, join, nanotime, cpu, maps,
  *                        maxms)
  *   mrt-bench --go PATH  the Go peer of the blocking-section rows
  *                        (bench/syscall/syscall.go, built by ci/bench);
@@ -40,6 +41,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sched.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -614,6 +616,27 @@ static double switch_fcontext(long iters)
 }
 #endif
 
+/* The bare switch, driven from C like the fcontext row: what mrt_gogo's
+ * checks and bookkeeping are added to. */
+static void *cs_a, *cs_b;
+static char cs_stack[64 << 10] __attribute__((aligned(16)));
+
+static void cs_b_fn(void *arg)
+{
+	(void)arg;
+	for (;;)
+		ctx_switch(&cs_b, cs_a);
+}
+
+static double switch_ctx(long iters)
+{
+	cs_b = ctx_make(cs_stack + sizeof cs_stack, cs_b_fn, NULL);
+	int64_t t0 = now();
+	for (long i = 0; i < iters; i++)
+		ctx_switch(&cs_a, cs_b);
+	return (double)(now() - t0) / (double)iters;
+}
+
 static void row_switch(void)
 {
 	long n = quick ? 100000 : 5000000;
@@ -626,16 +649,113 @@ static void row_switch(void)
 		  .why = "libboost-context-dev not installed" },
 #endif
 		{ .name = "glibc swapcontext", .fn = switch_ucontext, .iters = n / 20 },
+		{ .name = "mrt's bare ctx_switch", .fn = switch_ctx, .iters = n },
 	};
-	run_interleaved(v, 3);
+	run_interleaved(v, 4);
 	struct row r = { .key = "switch", .title = "4. g switch: to another g and back",
-		         .unit = "ns per round trip", .v = v, .nv = 3,
-		         .target = "<= 1.05 x fcontext and >= 100 x faster than swapcontext",
+		         .unit = "ns per round trip", .v = v, .nv = 4,
+		         .target = "<= 1.0 x fcontext and >= 100 x faster than swapcontext",
 		         .ratio = v[1].skipped ? -1 : v[0].med / v[1].med,
 		         .ratio_desc = "mrt / fcontext" };
 	double vs_uc = v[2].med / v[0].med;
-	r.holds = !v[1].skipped && r.ratio <= 1.05 && vs_uc >= 100;
-	snprintf(r.note, sizeof r.note, "swapcontext / mrt = %.1f", vs_uc);
+	r.holds = !v[1].skipped && r.ratio <= 1.0 && vs_uc >= 100;
+	snprintf(r.note, sizeof r.note, "swapcontext / mrt = %.1f; bare ctx_switch / fcontext = %.3f",
+	         vs_uc, v[1].skipped ? -1.0 : v[3].med / v[1].med);
+	print_row(&r);
+}
+
+/*
+ * 4b. The same round trips in instructions, which do not vary with the
+ * machine's load: `valgrind --tool=callgrind` counts every instruction of
+ * `mrt-bench --switch-loop WHICH n`, for two n, and the difference over
+ * the difference of n is one round trip's (the set-up cancels out).
+ */
+static void switch_loop(const char *which, long n)
+{
+	mrt_init(NULL);
+	if (strcmp(which, "mrt") == 0)
+		switch_mrt(n);
+	else if (strcmp(which, "ctx") == 0)
+		switch_ctx(n);
+#ifdef HAVE_BOOST_CONTEXT
+	else if (strcmp(which, "fcontext") == 0)
+		switch_fcontext(n);
+#endif
+}
+
+/* Instructions callgrind counts in `mrt-bench --switch-loop which n`, or -1. */
+static double count_insns(const char *which, long n)
+{
+	const char *dir = getenv("TMPDIR");
+	char out[4096], arg[4200], ns[32];
+	snprintf(out, sizeof out, "%s/mrt-bench-callgrind-XXXXXX", dir != NULL && *dir ? dir : "/tmp");
+	int fd = mkstemp(out);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	snprintf(arg, sizeof arg, "--callgrind-out-file=%s", out);
+	snprintf(ns, sizeof ns, "%ld", n);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		dup2(null, 2);
+		execlp("valgrind", "valgrind", "--tool=callgrind", arg, self_exe, "--switch-loop",
+		       which, ns, (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	double total = -1;
+	FILE *f = fopen(out, "r");
+	if (f != NULL && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+		char line[4096];
+		while (fgets(line, sizeof line, f) != NULL)
+			if (strncmp(line, "summary:", 8) == 0)
+				total = atof(line + 8);
+	}
+	if (f != NULL)
+		fclose(f);
+	unlink(out);
+	return total;
+}
+
+static void row_switchinsns(void)
+{
+	long n1 = 1000, n2 = quick ? 11000 : 101000;
+	const char *names[] = { "mrt", "fcontext", "ctx" };
+	const char *labels[] = { "mrt_gogo A->B->A", "Boost.Context jump_fcontext",
+		                 "mrt's bare ctx_switch" };
+	struct variant v[3];
+	memset(v, 0, sizeof v);
+	for (int i = 0; i < 3; i++) {
+		v[i].name = labels[i];
+#ifndef HAVE_BOOST_CONTEXT
+		if (i == 1) {
+			v[i].skipped = true;
+			v[i].why = "libboost-context-dev not installed";
+			continue;
+		}
+#endif
+		double a = count_insns(names[i], n1), b = count_insns(names[i], n2);
+		if (a < 0 || b < 0) {
+			v[i].skipped = true;
+			v[i].why = "valgrind not available here";
+			continue;
+		}
+		double per = (b - a) / (double)(n2 - n1);
+		for (int r = 0; r < nruns; r++) /* exact: one run is all runs */
+			v[i].v[r] = per;
+		summarize(&v[i], nruns);
+	}
+	struct row r = { .key = "switchinsns", .title = "4b. g switch: to another g and back",
+		         .unit = "instructions per round trip, counted by callgrind", .v = v,
+		         .nv = 3, .target = "(none: for the record)",
+		         .ratio = v[0].skipped || v[1].skipped ? -1 : v[0].med / v[1].med,
+		         .ratio_desc = "mrt / fcontext" };
+	r.holds = true;
+	snprintf(r.note, sizeof r.note, "(instructions for n = %ld - for n = %ld) / %ld", n2, n1,
+	         n2 - n1);
 	print_row(&r);
 }
 
@@ -848,21 +968,32 @@ static double scale_child(long iters)
 	return cold_mrt(iters);
 }
 
-static void row_scale(void)
+/*
+ * Rows 7 and 8: child(n) in a fresh process with 100 live Ms and with many
+ * (*live tells it which), alternating, nruns times each; v[0] and v[1] in
+ * us. name2 holds the second variant's name.
+ */
+static void run_live(struct variant v[2], char name2[64], long *live, double (*child)(long), long n)
 {
 	long lives[2] = { 100, quick ? 1000 : 10000 };
-	long n = quick ? 200 : 2000;
-	struct variant v[2] = { { .name = "with 100 live Ms" }, { .name = "with many live Ms" } };
-	char name2[64];
-	snprintf(name2, sizeof name2, "with %ld live Ms", lives[1]);
+	memset(v, 0, 2 * sizeof *v);
+	v[0].name = "with 100 live Ms";
+	snprintf(name2, 64, "with %ld live Ms", lives[1]);
 	v[1].name = name2;
 	for (int r = 0; r < nruns; r++)
 		for (int k = 0; k < 2; k++) {
-			scale_live = lives[k];
-			v[k].v[r] = in_child(scale_child, n) / 1000;
+			*live = lives[k];
+			v[k].v[r] = in_child(child, n) / 1000;
 		}
 	summarize(&v[0], nruns);
 	summarize(&v[1], nruns);
+}
+
+static void row_scale(void)
+{
+	struct variant v[2];
+	char name2[64];
+	run_live(v, name2, &scale_live, scale_child, quick ? 200 : 2000);
 	struct row r = { .key = "scale", .title = "7. cost per M lifecycle with live Ms around",
 		         .unit = "us", .v = v, .nv = 2, .target = "<= 1.25",
 		         .ratio = v[1].med / v[0].med, .ratio_desc = "many / 100" };
@@ -1172,6 +1303,84 @@ static void row_extram_syscalls(void)
 		snprintf(r.note, sizeof r.note,
 		         "between getppid markers on %ld foreign threads (pools and malloc's arena "
 		         "warm; 1,000 bound calls each)", n);
+	print_row(&r);
+}
+
+/* ------------------------------------------------------------------------
+ * 15. Join by id with many live Ms (mrt_join finds the M in an index)
+ * ------------------------------------------------------------------------ */
+
+static long join_live;
+static uint32_t join_gate;
+
+/* An M that waits for the gate, then ends. */
+static void join_wait_fn(void *arg)
+{
+	(void)arg;
+	while (__atomic_load_n(&join_gate, __ATOMIC_ACQUIRE) == 0)
+		futexsleep(&join_gate, 0, -1);
+}
+
+static long threads_now(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long n = -1;
+	while (f != NULL && fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "Threads: %ld", &n) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	return n;
+}
+
+/*
+ * In a child: join_live parked Ms, then iters Ms that end together and
+ * whose threads are all gone before the clock starts; the time is their
+ * joins alone (each finds its M, sees it gone, reaps it), per join.
+ */
+static double join_child(long iters)
+{
+	mrt_setmaxthreads((int32_t)(join_live + iters + 100));
+	for (long i = 0; i < join_live; i++)
+		if (mrt_newm(park_fn, NULL, NULL) < 0)
+			die("mrt_newm", -EAGAIN);
+	struct mrt_mstats st;
+	do {
+		mrt_mstats(&st);
+		sched_yield();
+	} while (st.idle < join_live);
+	int64_t *ids = malloc(sizeof *ids * (size_t)iters);
+	join_gate = 0;
+	for (long i = 0; i < iters; i++)
+		if ((ids[i] = mrt_newm(join_wait_fn, NULL, NULL)) < 0)
+			die("mrt_newm", ids[i]);
+	__atomic_store_n(&join_gate, 1, __ATOMIC_RELEASE);
+	futexwakeup(&join_gate, INT32_MAX);
+	do {
+		mrt_mstats(&st);
+		sched_yield();
+	} while (st.exiting < iters || threads_now() > join_live + 1);
+	int64_t t0 = now();
+	for (long i = 0; i < iters; i++)
+		if (mrt_join(ids[i]) != 0)
+			die("mrt_join", -EINVAL);
+	int64_t t = now() - t0;
+	free(ids);
+	return (double)t / (double)iters;
+}
+
+static void row_join(void)
+{
+	long n = quick ? 100 : 500;
+	struct variant v[2];
+	char name2[64];
+	run_live(v, name2, &join_live, join_child, n);
+	struct row r = { .key = "join", .title = "15. mrt_join of an M that has ended, with live Ms around",
+		         .unit = "us per join", .v = v, .nv = 2, .target = "<= 1.25",
+		         .ratio = v[1].med / v[0].med, .ratio_desc = "many / 100" };
+	r.holds = r.ratio <= 1.25;
+	snprintf(r.note, sizeof r.note, "%ld Ms end together, their threads gone, then each is joined", n);
 	print_row(&r);
 }
 
@@ -1709,7 +1918,163 @@ static void row_spin(void)
 }
 
 /* ------------------------------------------------------------------------
- * 15. Mappings per parked M and per live g stack; 16. the most live parked
+ * 16. mrt_nanotime; 17. mrt_cpu. Loops of calls; on m0 unless named.
+ * ------------------------------------------------------------------------ */
+
+/* Keeps a call's result alive without adding work to the loop. */
+#define KEEP(x) __asm__ volatile("" ::"r"(x))
+
+static double nt_mrt(long iters)
+{
+	int64_t t0 = now();
+	for (long i = 0; i < iters; i++)
+		KEEP(mrt_nanotime());
+	return (double)(now() - t0) / (double)iters;
+}
+
+static double nt_glibc(long iters)
+{
+	int64_t t0 = now();
+	for (long i = 0; i < iters; i++) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		KEEP(ts.tv_nsec);
+	}
+	return (double)(now() - t0) / (double)iters;
+}
+
+static double nt_syscall(long iters)
+{
+	int64_t t0 = now();
+	for (long i = 0; i < iters; i++) {
+		struct l_timespec ts;
+		sys2(__NR_clock_gettime, L_CLOCK_MONOTONIC, &ts);
+		KEEP(ts.nsec);
+	}
+	return (double)(now() - t0) / (double)iters;
+}
+
+/* On a user g (of m0): the vDSO's code runs on g0 (oscallstack). */
+static long ntg_iters;
+static double ntg_result;
+
+static void ntg_fn(void *arg)
+{
+	(void)arg;
+	int64_t t0 = mrt_nanotime();
+	for (long i = 0; i < ntg_iters; i++)
+		KEEP(mrt_nanotime());
+	ntg_result = (double)(mrt_nanotime() - t0) / (double)ntg_iters;
+}
+
+static double nt_mrt_g(long iters)
+{
+	static mrt_g *g;
+	if (g == NULL)
+		mrt_malg(&g, 64 << 10);
+	ntg_iters = iters;
+	mrt_gostart(g, ntg_fn, NULL);
+	mrt_gogo(g);
+	return ntg_result;
+}
+
+static void row_nanotime(void)
+{
+	long n = quick ? 100000 : 5000000;
+	struct variant v[] = {
+		{ .name = "mrt_nanotime", .fn = nt_mrt, .iters = n },
+		{ .name = "glibc clock_gettime (vDSO)", .fn = nt_glibc, .iters = n },
+		{ .name = "clock_gettime system call", .fn = nt_syscall, .iters = n / 10 },
+		{ .name = "mrt_nanotime on a user g", .fn = nt_mrt_g, .iters = n },
+	};
+	run_interleaved(v, 4);
+	struct row r = { .key = "nanotime", .title = "16. mrt_nanotime: CLOCK_MONOTONIC",
+		         .unit = "ns per call (loop included)", .v = v, .nv = 4, .target = "<= 1.2",
+		         .ratio = v[0].med / v[1].med, .ratio_desc = "mrt / glibc" };
+	r.holds = r.ratio <= 1.2;
+	snprintf(r.note, sizeof r.note,
+	         "system call / mrt = %.1f; on a user g the vDSO runs on g0: %.3f x glibc",
+	         v[2].med / v[0].med, v[3].med / v[1].med);
+	print_row(&r);
+}
+
+static double cpu_mrt(long iters)
+{
+	int64_t t0 = now();
+	for (long i = 0; i < iters; i++)
+		KEEP(mrt_cpu());
+	return (double)(now() - t0) / (double)iters;
+}
+
+static double cpu_glibc(long iters)
+{
+	int64_t t0 = now();
+	for (long i = 0; i < iters; i++)
+		KEEP(sched_getcpu());
+	return (double)(now() - t0) / (double)iters;
+}
+
+static double cpu_syscall(long iters)
+{
+	int64_t t0 = now();
+	for (long i = 0; i < iters; i++) {
+		uint32_t c;
+		sys3(__NR_getcpu, &c, 0, 0);
+		KEEP(c);
+	}
+	return (double)(now() - t0) / (double)iters;
+}
+
+/* On an M of mrt's own (clone model: its own struct rseq in its TLS
+ * block), timed with mrt_nanotime: no libc on an M. */
+static long cpum_iters;
+static double cpum_result;
+static uint32_t cpum_done;
+
+static void cpum_fn(void *arg)
+{
+	(void)arg;
+	mrt_cpu(); /* the first call registers */
+	int64_t t0 = mrt_nanotime();
+	for (long i = 0; i < cpum_iters; i++)
+		KEEP(mrt_cpu());
+	cpum_result = (double)(mrt_nanotime() - t0) / (double)cpum_iters;
+	__atomic_store_n(&cpum_done, 1, __ATOMIC_RELEASE);
+}
+
+static double cpu_mrt_m(long iters)
+{
+	cpum_iters = iters;
+	cpum_done = 0;
+	int64_t id = mrt_newm(cpum_fn, NULL, NULL);
+	if (id < 0)
+		die("mrt_newm", id);
+	mrt_join(id);
+	return cpum_result;
+}
+
+static void row_cpu(void)
+{
+	long n = quick ? 100000 : 10000000;
+	struct variant v[] = {
+		{ .name = "mrt_cpu", .fn = cpu_mrt, .iters = n },
+		{ .name = "glibc sched_getcpu (rseq)", .fn = cpu_glibc, .iters = n },
+		{ .name = "getcpu system call", .fn = cpu_syscall, .iters = n / 20 },
+		{ .name = "mrt_cpu on a new M", .fn = cpu_mrt_m, .iters = n },
+	};
+	run_interleaved(v, 4);
+	struct row r = { .key = "cpu", .title = "17. mrt_cpu: the current CPU",
+		         .unit = "ns per call (loop included)", .v = v, .nv = 4, .target = "<= 1.2",
+		         .ratio = v[0].med / v[1].med, .ratio_desc = "mrt / glibc" };
+	r.holds = r.ratio <= 1.2;
+	snprintf(r.note, sizeof r.note,
+	         "system call / mrt = %.1f; on an M (%s model): %.3f x glibc", v[2].med / v[0].med,
+	         mrt_threadmodel(), v[3].med / v[1].med);
+	print_row(&r);
+}
+
+/* ------------------------------------------------------------------------
+ * 18. Mappings per parked M and per live g stack; 19. the most live parked
  * Ms.
  * Each in a child of its own, which may switch to mprotect guards first
  * (sysguardmprotect, what MRTDEBUG=mprotectguards=1 does at mrt_init). The
@@ -1792,7 +2157,7 @@ static void row_maps(void)
 		summarize(&v[i], nruns);
 	}
 	double worst = v[0].med > v[1].med ? v[0].med : v[1].med;
-	struct row r = { .key = "maps", .title = "15. lines of /proc/self/maps per parked M and per "
+	struct row r = { .key = "maps", .title = "18. lines of /proc/self/maps per parked M and per "
 		                                 "live g stack",
 		         .unit = "mappings per thing, counted around n of them", .v = v, .nv = nk,
 		         .target = "<= 0.05 each where the kernel has guard regions", .ratio = worst,
@@ -1863,7 +2228,7 @@ static void row_maxms(void)
 		summarize(&v[i], nruns);
 	}
 	char title[96];
-	snprintf(title, sizeof title, "16. the most live parked threads, asked for %ld", n);
+	snprintf(title, sizeof title, "19. the most live parked threads, asked for %ld", n);
 	struct row r = { .key = "maxms", .title = title, .unit = "threads reached", .v = v,
 		         .nv = 2, .target = ">= 100000 Ms with the default vm.max_map_count",
 		         .ratio = ok ? got[0][0] : -1, .ratio_desc = "mrt Ms" };
@@ -1929,6 +2294,8 @@ int main(int argc, char **argv)
 			return 0;
 		} else if (strcmp(argv[i], "--extram-loop") == 0 && i + 1 < argc) {
 			extram_loop(atol(argv[i + 1]));
+		} else if (strcmp(argv[i], "--switch-loop") == 0 && i + 2 < argc) {
+			switch_loop(argv[i + 1], atol(argv[i + 2]));
 			return 0;
 		} else {
 			fprintf(stderr, "usage: mrt-bench [--quick] [--json] [--row NAME] [--go PATH]\n");
@@ -1954,6 +2321,8 @@ int main(int argc, char **argv)
 		row_handoff();
 	if (want("switch"))
 		row_switch();
+	if (want("switchinsns"))
+		row_switchinsns();
 	if (want("getg"))
 		row_getg();
 	if (want("memory"))
@@ -1974,6 +2343,12 @@ int main(int argc, char **argv)
 		row_monitoridle();
 	if (want("spin"))
 		row_spin();
+	if (want("join"))
+		row_join();
+	if (want("nanotime"))
+		row_nanotime();
+	if (want("cpu"))
+		row_cpu();
 	if (want("maps"))
 		row_maps();
 	if (want("maxms"))

@@ -165,9 +165,7 @@ static void forkdead(m *mp)
 		gs->stack.lo = gs->stack.hi = 0;
 		return;
 	}
-	mp->freelink = sched.freem;
-	sched.freem = mp;
-	sched.nfreem++;
+	freempush(mp);
 }
 
 /*
@@ -216,20 +214,17 @@ static void forkchild(void)
 	m *me = getm();
 	if (me != nil)
 		me->procid = self;
+	/* No walker is left: a table the index replaced goes back. */
+	mindexquiet();
 	/* Every M on allm but ours is dead, parked ones included. */
-	m **pp = &allm;
-	while (*pp != nil) {
-		m *mp = *pp;
-		if (mp == me) {
-			pp = &mp->alllink;
+	for (m *mp = allm, *next; mp != nil; mp = next) {
+		next = mp->alllink;
+		if (mp == me)
 			continue;
-		}
-		*pp = mp->alllink;
+		/* (An attached M's thread is gone too: allmunlink takes it out
+		 * of the count the limit leaves out, sched.nmextra.) */
+		allmunlink(mp);
 		sched.nmfreed++;
-		/* An attached M's thread is gone too (it was another
-		 * thread): no longer outside the limit's count either. */
-		if (mp->attached)
-			sched.nmextra--;
 		forkdead(mp);
 	}
 	sched.midle = nil;

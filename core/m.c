@@ -84,20 +84,64 @@ static int checkmcount(void)
 	return 0;
 }
 
-/* Removes mp from allm if it is there. sched.lock held. */
-static bool allmunlink(m *mp)
+/*
+ * allm and freem, each with its index by id (mindex.c), which an M enters
+ * and leaves in the same critical section as the list. Both lists are
+ * doubly linked for their writers (allprev, freeprev: an O(1) unlink under
+ * sched.lock); lock-free walkers of allm follow alllink only.
+ */
+
+/* Pushes mp on allm. Link first, then publish with a release store: a
+ * lock-free walker that sees mp in allm also sees a complete mp, its link
+ * included. sched.lock held. */
+static void allmpush(m *mp)
 {
-	for (m **pp = &allm; *pp != nil; pp = &(*pp)->alllink) {
-		if (*pp == mp) {
-			/* mp->alllink stays as it is: a lock-free walker standing
-			 * on mp still reaches the rest of the list. */
-			store_release(pp, mp->alllink);
-			if (mp->attached)
-				sched.nmextra--; /* counted while on allm (mcommoninit) */
-			return true;
-		}
-	}
-	return false;
+	mp->allprev = nil;
+	mp->alllink = allm;
+	if (allm != nil)
+		allm->allprev = mp;
+	store_release(&allm, mp);
+	mindexadd(MIDX_ALLM, mp);
+	mp->where = mOnList;
+}
+
+/* Removes mp from allm if it is there. sched.lock held. */
+bool allmunlink(m *mp)
+{
+	if (mindexfind(MIDX_ALLM, mp->id) != mp)
+		return false;
+	mindexdel(MIDX_ALLM, mp);
+	/* mp->alllink stays as it is: a lock-free walker standing on mp still
+	 * reaches the rest of the list. */
+	store_release(mp->allprev != nil ? &mp->allprev->alllink : &allm, mp->alllink);
+	if (mp->alllink != nil)
+		mp->alllink->allprev = mp->allprev;
+	if (mp->attached)
+		sched.nmextra--; /* counted while on allm (mcommoninit) */
+	return true;
+}
+
+/* Pushes mp, off allm, on freem. sched.lock held. */
+void freempush(m *mp)
+{
+	mp->freeprev = nil;
+	mp->freelink = sched.freem;
+	if (sched.freem != nil)
+		sched.freem->freeprev = mp;
+	store_relaxed(&sched.freem, mp); /* allocm peeks at it unlocked */
+	sched.nfreem++;
+	mindexadd(MIDX_FREEM, mp);
+}
+
+/* Takes mp off freem: the caller holds it until mfree. sched.lock held. */
+static void freemtake(m *mp)
+{
+	store_relaxed(mp->freeprev != nil ? &mp->freeprev->freelink : &sched.freem, mp->freelink);
+	if (mp->freelink != nil)
+		mp->freelink->freeprev = mp->freeprev;
+	sched.nfreem--;
+	mindexdel(MIDX_FREEM, mp);
+	mp->where = mInFlight;
 }
 
 /*
@@ -135,9 +179,7 @@ int mcommoninit(m *mp)
 	 * report them as unknown until they are recorded. */
 	__atomic_store_n(&sched.mnext, mp->id + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&mp->status, MRT_M_STARTING, __ATOMIC_RELAXED);
-	mp->alllink = allm;
-	store_release(&allm, mp);
-	mp->where = mOnList;
+	allmpush(mp);
 	if (mp->attached)
 		sched.nmextra++;
 	unlock(&sched.lock);
@@ -158,9 +200,7 @@ void mputfreem(m *mp)
 	if (!allmunlink(mp))
 		fatal("mexit: M%lld not on allm", (long long)mp->id);
 	__atomic_store_n(&mp->status, MRT_M_EXITING, __ATOMIC_RELEASE);
-	mp->freelink = sched.freem;
-	store_relaxed(&sched.freem, mp); /* allocm peeks at it unlocked */
-	sched.nfreem++;
+	freempush(mp);
 	if (mp->starterr != 0)
 		countfailed(mp->id, mp->starterr);
 	else
@@ -247,20 +287,6 @@ static void walkwait(void)
 }
 
 /*
- * walkersactive says whether a lock-free allm walker may be running.
- * sched.lock held. The fence pairs with the one in walkbegin: either the
- * walker's count is visible here, or the walker starts after every unlink
- * made before this call and cannot reach those Ms. Acquire: a walker that
- * has finished (its release decrement) has finished reading too, before
- * the caller frees what it read.
- */
-static bool walkersactive(void)
-{
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return __atomic_load_n(&sched.nwalkers, __ATOMIC_ACQUIRE) != 0;
-}
-
-/*
  * mfailed undoes allocm and mcommoninit for an M whose thread never started
  * (err is why): off allm, its id counted as failed (so mcount is what it
  * was), stacks back where they came from (cache or OS), the m back to the
@@ -283,9 +309,7 @@ void mfailed(m *mp, bool registered, int err)
 			mp->starterr = err;
 			__atomic_store_n(&mp->status, MRT_M_EXITING, __ATOMIC_RELEASE);
 			mp->freeWait = freeMStack; /* no thread ever used the stacks */
-			mp->freelink = sched.freem;
-			store_relaxed(&sched.freem, mp); /* allocm peeks at it unlocked */
-			sched.nfreem++;
+			freempush(mp);
 			/* Decided, once all of the above is in place for the joiner
 			 * (it reads freeWait next, without the lock): the exchange
 			 * releases it. */
@@ -300,6 +324,7 @@ void mfailed(m *mp, bool registered, int err)
 		}
 		/* No joiner has it (joining is set under this lock before a
 		 * joiner waits on birth), and from here none can find it. */
+		mindexquiet();
 		mp->where = mInFlight;
 		unlock(&sched.lock);
 		TESTPOINT(TP_MFAILED, mp);
@@ -402,15 +427,6 @@ int allocm(m **mpp, mrt_fn fn, void *arg, void *p)
 	return 0;
 }
 
-/* Takes mp off freem, where pp points at its link: the caller holds it
- * until mfree. sched.lock held. */
-static void freemtake(m **pp, m *mp)
-{
-	store_relaxed(pp, mp->freelink); /* pp may be &sched.freem */
-	sched.nfreem--;
-	mp->where = mInFlight;
-}
-
 /* Frees an M taken off freem: its stacks, as freeWait allows, and the m. */
 static void reapone(m *mp)
 {
@@ -432,13 +448,13 @@ int reapfreem(void)
 
 	lock(&sched.lock);
 	bool walkers = walkersactive();
-	for (m **pp = &sched.freem; *pp != nil;) {
-		m *mp = *pp;
-		if (load_acquire(&mp->freeWait) == freeMWait || walkers || mp->joining) {
-			pp = &mp->freelink;
+	if (!walkers)
+		mindexquiet();
+	for (m *mp = sched.freem, *next; mp != nil; mp = next) {
+		next = mp->freelink;
+		if (load_acquire(&mp->freeWait) == freeMWait || walkers || mp->joining)
 			continue;
-		}
-		freemtake(pp, mp);
+		freemtake(mp);
 		mp->freelink = done;
 		done = mp;
 		n++;
@@ -471,13 +487,11 @@ static bool reapjoined(m *mp, int64_t id, int *err)
 		unlock(&sched.lock);
 		return false;
 	}
-	m **pp = &sched.freem;
-	while (*pp != nil && *pp != mp)
-		pp = &(*pp)->freelink;
-	if (*pp == nil || mp->id != id || !mp->joining ||
+	mindexquiet();
+	if (mindexfind(MIDX_FREEM, id) != mp || !mp->joining ||
 	    load_acquire(&mp->freeWait) == freeMWait)
 		fatal("mrt_join: M%lld is not on freem as its joiner left it", (long long)id);
-	freemtake(pp, mp);
+	freemtake(mp);
 	*err = mp->starterr;
 	unlock(&sched.lock);
 	reapone(mp);
@@ -501,16 +515,11 @@ MRT_API int64_t mrt_trim(void)
 	return stackcache_trim() + fixalloc_trim(&mpool);
 }
 
-/* Finds M id on allm or freem. sched.lock held. */
+/* Finds M id on allm or freem, in O(1) (mindex.c). sched.lock held. */
 static m *findm(int64_t id)
 {
-	for (m *mp = allm; mp != nil; mp = mp->alllink)
-		if (mp->id == id)
-			return mp;
-	for (m *mp = sched.freem; mp != nil; mp = mp->freelink)
-		if (mp->id == id)
-			return mp;
-	return nil;
+	m *mp = mindexfind(MIDX_ALLM, id);
+	return mp != nil ? mp : mindexfind(MIDX_FREEM, id);
 }
 
 MRT_API int mrt_join(int64_t id)

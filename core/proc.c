@@ -155,7 +155,7 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	if (err != 0) {
 		/* Nothing of m0 stays: mrt_init may be called again. */
 		lock(&sched.lock);
-		store_release(&allm, nil);
+		allmunlink(mp);
 		__atomic_store_n(&sched.mnext, 0, __ATOMIC_RELEASE);
 		sched.nmfailed = 0;
 		unlock(&sched.lock);
@@ -671,15 +671,37 @@ MRT_API int32_t mrt_gettid(void)
 }
 
 /*
+ * mrt_cpu's fast path: two loads, the thread's CPU word (found once by the
+ * platform's oscpu) and the CPU in it, which the OS rewrites whenever the
+ * thread moves (Linux's rseq: cpu_id, valid when >= 0). Anything else — no
+ * word yet, none to be had, the word not valid — goes to oscpu.
+ */
+MRT_API int mrt_cpu(void)
+{
+#ifdef MRT_TESTHOOKS
+	if (unlikely(load_relaxed(&testnorseq)))
+		return oscpu();
+#endif
+	const volatile int32_t *w = load_relaxed(&mrt_tlsp_()->cpuid);
+	if (likely(w != nil)) {
+		int32_t c = *w;
+		if (likely(c >= 0))
+			return c;
+	}
+	return oscpu();
+}
+
+/*
  * mrt_signalm looks the M up without sched.lock (a lock in a signal handler
- * could deadlock against the thread it interrupted), as mrt_forallm does:
- * as a walker it keeps the m from being recycled under it. What the walk
- * cannot keep is the thread: an M that exits meanwhile ends its thread,
- * and the system may give its tid (or a pthread's handle, sooner still) to
- * a thread that is not this M. So the send is announced in mp->sending
- * before the status is read, and the exiting M stores its status before
- * it reads the count (mexit): either this call sees the M leave and sends
- * nothing, or the M's thread waits for the send to finish before it ends.
+ * could deadlock against the thread it interrupted), in allm's index by id
+ * (mindex.c: O(1)), a lock-free read like mrt_forallm's walk: as a walker
+ * it keeps the m from being recycled under it. What the walk cannot keep
+ * is the thread: an M that exits meanwhile ends its thread, and the system
+ * may give its tid (or a pthread's handle, sooner still) to a thread that
+ * is not this M. So the send is announced in mp->sending before the status
+ * is read, and the exiting M stores its status before it reads the count
+ * (mexit): either this call sees the M leave and sends nothing, or the M's
+ * thread waits for the send to finish before it ends.
  * The C library's own signals are refused (OS_SIGRESERVED: glibc's
  * cancellation and setxid signals, 32 and 33, which would kill the
  * process or run libc's handler on a thread that takes no part in it).
@@ -690,9 +712,8 @@ MRT_API int mrt_signalm(int64_t id, int sig)
 		return -EINVAL;
 	int r = -ESRCH;
 	walkbegin();
-	for (m *mp = load_acquire(&allm); mp != nil; mp = load_acquire(&mp->alllink)) {
-		if (__atomic_load_n(&mp->id, __ATOMIC_RELAXED) != id)
-			continue;
+	m *mp = mindexfind(MIDX_ALLM, id);
+	if (mp != nil) {
 		__atomic_fetch_add(&mp->sending, 1, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST); /* pairs with mexit's */
 		uint32_t st = __atomic_load_n(&mp->status, __ATOMIC_ACQUIRE);
@@ -702,7 +723,6 @@ MRT_API int mrt_signalm(int64_t id, int sig)
 			r = signalm(mp, sig);
 		}
 		__atomic_fetch_sub(&mp->sending, 1, __ATOMIC_RELEASE);
-		break;
 	}
 	walkend();
 	return r;

@@ -277,8 +277,8 @@ struct mrt_m {
 	g *gsignal;     /* signal stack */
 	g g0_, gsignal_; /* where g0 and gsignal live: pooled with the m */
 	g *curg;        /* g running on this M right now (g0 when none) */
-	uint32_t onsystemstack; /* in mrt_systemstack: no switching (next to
-	                           curg: both are touched by every switch) */
+	uint32_t onsystemstack; /* in mrt_systemstack: no switching (mrt_gogo
+	                           tells it from getg() != curg) */
 	int64_t id;
 	int32_t procid; /* kernel tid; CLONE_PARENT_SETTID writes it */
 	/* mrt_signalm calls that may send to this M's thread right now, and
@@ -297,9 +297,16 @@ struct mrt_m {
 	uint32_t status;      /* enum mrt_mstatus, or 0 while in the pool */
 	uint32_t where;       /* mInPool, mInFlight or mOnList */
 	struct mrt_m *alllink;  /* on allm; read by lock-free walkers */
+	struct mrt_m *allprev;  /* on allm, the M before (sched.lock only: an
+	                           O(1) unlink; walkers never read it) */
 	struct mrt_m *freelink; /* on sched.freem; a different field from
 	                           alllink because walkers may still follow
 	                           alllink of an M that just left allm */
+	struct mrt_m *freeprev; /* on sched.freem, the M before (sched.lock) */
+	/* The chains of the indexes by id (mindex.c): [which index][the
+	 * generation of its table & 1]. Fields of their own, as alllink is:
+	 * a lock-free reader may still follow a chain an M has left. */
+	struct mrt_m *idxlink[2][2];
 	struct mrt_m *schedlink; /* on sched.midle, or the m pool */
 	note park;            /* stopm sleeps here; startm wakes */
 
@@ -345,6 +352,8 @@ struct mrt_m {
 	 * needm, cleared by dropm. */
 	bool attached;
 	void *tp;          /* thread pointer for the new thread (clone model) */
+	void *ostls;       /* the OS area of its TLS block (tls.c; clone model),
+	                      nil where it has none */
 	uintptr_t mlocal[MRT_MLOCAL_SLOTS];
 	/* Blocking sections (core/syscall.c) and the monitor's view of them
 	 * (core/sysmon.c): Go keeps these in the P (p.status _Psyscall,
@@ -454,6 +463,8 @@ void mwaitsends(m *mp);
  * ran is dead unless the thread still runs on its stack, and the M is on
  * g0 again. Returns whether the thread runs on g0. */
 bool mabandon(m *mp);
+bool allmunlink(m *mp); /* sched.lock held: off allm and its index, if there */
+void freempush(m *mp);  /* sched.lock held: on freem and its index */
 int64_t startm(mrt_fn fn, void *arg, void *p);
 int reapfreem(void);
 m *mnew(void);        /* a cleared m from the pool, held by the caller; nil: no memory */
@@ -519,6 +530,36 @@ int forkinit(void);
 /* g.c */
 int malg(g **gpp, size_t stacksize, int kind);
 void gfree(g *gp);
+
+/*
+ * oscallstack says where the calling thread should run a call into code
+ * that is not mrt's and whose stack use mrt does not bound — the vDSO's
+ * clock_gettime — : nil for right here, or a stack top for ctx_call_on, on
+ * g0 below its saved context. Go runs its vDSO calls on g0 for the same
+ * reason: a user g's stack is its owner's budget, and may be nearly spent
+ * when the call comes (tests/test_clock.c measures what the vDSO takes).
+ * Only a user g running on its own stack moves. On g0, on gsignal, on a
+ * thread that is not an M, the call stays: each is a system stack. So does
+ * one from a signal handler, which runs on gsignal (or on the stack it
+ * interrupted) while the TLS still names the interrupted g: the stack
+ * pointer, not the TLS g alone, decides, and that makes it
+ * async-signal-safe: a handler that interrupts a call already moved to g0
+ * runs on gsignal or on g0 below it, never on the user g's stack, so it
+ * never moves onto the space the call it interrupted is using. Nor while
+ * g0's context is being taken (ctx nil: gentry, mrt_mcall, mtoexitpoint
+ * are about to run on g0's stack).
+ */
+static inline void *oscallstack(void)
+{
+	g *gp = getg();
+	if (likely(gp == nil || gp->kind != G_USER))
+		return nil;
+	uintptr_t sp = arch_getsp();
+	if (sp < gp->stack.lo || sp >= gp->stack.hi)
+		return nil;
+	void *c = load_relaxed(&getm()->g0->ctx);
+	return c != nil ? (void *)round_down((uintptr_t)c, 16) : nil;
+}
 
 /* signal.c: an M's signal stack and mask, the rule once (see there) */
 /* The M's gsignal stack (cfg.gsignalstack), allocated by mcommoninit on
@@ -661,6 +702,11 @@ void osyield(void);
 void ostimerslack(void);
 void osusleep(int64_t us);
 int64_t nanotime(void);
+/* mrt_cpu's slow path: the current CPU, from the word the OS keeps current
+ * for this thread (Linux: rseq's cpu_id), which it makes mrt_tls.cpuid
+ * where it can, or from a system call; -errno where the OS cannot say
+ * (Darwin: -ENOSYS). Any thread; async-signal-safe. */
+int oscpu(void);
 int32_t osgettid(void);
 /* Sends sig to mp's thread (tgkill, pthread_kill): 0 or -errno, -ESRCH while
  * the thread is not there yet. The caller (mrt_signalm) holds mp->sending. */
@@ -725,6 +771,37 @@ static inline void walkend(void)
 	mrt_tlsp_()->walking--;
 }
 
+/*
+ * walkersactive says whether a lock-free allm walker may be running.
+ * sched.lock held. The fence pairs with the one in walkbegin: either the
+ * walker's count is visible here, or the walker starts after every unlink
+ * made before this call and cannot reach those Ms. Acquire: a walker that
+ * has finished (its release decrement) has finished reading too, before
+ * the caller frees what it read.
+ */
+static inline bool walkersactive(void)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(&sched.nwalkers, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * mindex.c: Ms by id in O(1). MIDX_ALLM holds exactly the Ms on allm (in
+ * and out with them, in the same critical sections) and may be read
+ * lock-free, inside walkbegin/walkend; MIDX_FREEM the Ms on sched.freem,
+ * read and written under sched.lock only.
+ * ------------------------------------------------------------------------- */
+
+enum { MIDX_ALLM, MIDX_FREEM, NMIDX };
+void mindexadd(int which, m *mp); /* sched.lock held */
+void mindexdel(int which, m *mp); /* sched.lock held; mp must be in it */
+/* M id in the index, or nil: sched.lock held, or (MIDX_ALLM) inside
+ * walkbegin/walkend. Async-signal-safe, lock-free. */
+m *mindexfind(int which, int64_t id);
+/* sched.lock held, and walkersactive() has just said false: a table the
+ * index replaced has no reader left and is given back. */
+void mindexquiet(void);
+
 /* ---------------------------------------------------------------------------
  * Test hooks: compiled only into the test build (MRT_TESTHOOKS). A fault
  * point makes the Nth call of a creation-path primitive fail.
@@ -762,8 +839,14 @@ enum testpoint {
 	TP_MSTART,    /* a new M's thread at mstart, before minit: the m */
 	TP_SIGNALM,   /* mrt_signalm has found the M live, not sent yet: the m */
 	TP_SENDWAIT,  /* an exiting M waits for a send in flight (mexit): the m */
+	TP_OSHANDLE,  /* pthread model: pthread_create has returned, the handle
+	                 is not stored yet (newosproc, on the creator): the m */
 	TP_SYSMONSLEEP, /* deepsleep: the monitor found no section, and has not
 	                 announced its sleep yet (nil) */
+	TP_MINDEX,    /* mindexfind, its table loaded, its chain not walked
+	                 yet: the table. Also reached under sched.lock (joins,
+	                 unlinks): a hook may hold only a lock-free reader
+	                 (mrt_signalm) here */
 	NTESTPOINT
 };
 #ifdef MRT_TESTHOOKS
@@ -772,6 +855,7 @@ int faultcheck(enum faultpoint fp); /* 0, or the -errno to fail with */
 extern bool testnocache;               /* stack cache bypassed */
 extern void (*testmexithook)(m *mp);   /* on the exiting M, after mputfreem */
 extern bool testtlsoffon;              /* tlsinit takes testtlsoff as measured */
+extern bool testnorseq;                /* mrt_cpu: the system call, always */
 extern intptr_t testtlsoff;
 /* For the tests: make the nth call from now of fp fail with err (nth 0
  * disarms), or calls nth .. nth+count-1; whether an armed failure has not
@@ -785,6 +869,9 @@ void mrt_test_mexithook(void (*fn)(m *mp));
 /* tlsinit takes off as mrt_tls's offset from the thread pointer instead of
  * measuring it (on false, measures again): a layout no program here has. */
 void mrt_test_tlsoff(bool on, intptr_t off);
+/* mrt_cpu asks the system call (getcpu) every time, as where the OS keeps
+ * no CPU word for the thread (QEMU user mode, old kernels); off: as found. */
+void mrt_test_norseq(bool on);
 extern void (*testpointhook)(int tp, void *arg);
 /* The monitor polls without sleeping (osyield) while sections hold Ps, so
  * that a test's retakes come as fast as the threshold allows; spinning Ms
@@ -796,6 +883,21 @@ extern bool testspinforever;
 void mrt_test_sysmonbusy(bool on);
 void mrt_test_spinloaded(bool on);
 void mrt_test_spinforever(bool on);
+/* For the tests: index x of mindex.c (MIDX_ALLM, MIDX_FREEM) — its Ms, its
+ * buckets, its table's generation, and whether a table it replaced still
+ * waits for its readers. */
+struct mindexstats {
+	uint32_t n, buckets, gen;
+	bool oldpending;
+};
+void mrt_test_mindex(int x, struct mindexstats *st);
+/* The platform's, on Linux (os_linux.c): the vDSO's clock_gettime that
+ * osinit found (nil: none, as under QEMU user mode); a stand-in for it
+ * that nanotime calls instead (nil: the one found again); nanotime making
+ * the system call, as where there is no vDSO. */
+void *mrt_test_vdsoclock(void);
+void mrt_test_setvdsoclock(void *fn);
+void mrt_test_novdso(void);
 #define TESTPOINT(tp, arg)                                                               \
 	do {                                                                             \
 		void (*hook_)(int, void *) = load_relaxed(&testpointhook);               \

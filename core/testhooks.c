@@ -21,6 +21,7 @@ bool testnocache;
 void (*testmexithook)(m *mp);
 bool testtlsoffon;
 intptr_t testtlsoff;
+bool testnorseq;
 void (*testpointhook)(int tp, void *arg);
 bool testsysmonbusy;
 bool testspinloaded;
@@ -79,6 +80,11 @@ void mrt_test_tlsoff(bool on, intptr_t off)
 {
 	testtlsoff = off; /* mrt_init reads it, on the same thread */
 	testtlsoffon = on;
+}
+
+void mrt_test_norseq(bool on)
+{
+	store_relaxed(&testnorseq, on); /* threads in mrt_cpu may be reading it */
 }
 
 void mrt_test_pointhook(void (*fn)(int tp, void *arg))

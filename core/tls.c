@@ -14,9 +14,20 @@
  * first instruction, so getg() is valid even in a signal handler that runs
  * before mstart.
  *
- *        g0 mapping:  [guard][ usable g0 stack ... hi )[ TLS block ]
+ *        g0 mapping:  [guard][ usable g0 stack ... hi )[OS area][ TLS block ]
  *        TLS block:   tp + tls_lo ... tp ... tp + tls_hi   (tls_lo <= 0 or
  *                     tls_hi > 0 as the CPU's TLS variant has it)
+ *
+ * The OS area, just below the block, is the platform's per-thread memory
+ * that must live exactly as long as the thread: OS_MTLS_SIZE bytes aligned
+ * to OS_MTLS_ALIGN (os.h; 0 where the platform needs none). Linux keeps
+ * the M's struct rseq there, which the kernel writes the current CPU into
+ * for as long as the thread runs once it is registered (mrt_cpu): the g0
+ * mapping is given back only after freeWait says the thread is gone, so
+ * the kernel never writes into memory that is no longer this thread's.
+ * tlsmake zeroes it (the kernel reads rseq_cs from it, and the mapping may
+ * come from the stack cache) and hands its address to the platform in
+ * m->ostls.
  *
  * Between the TCB and mrt_tls lies the static TLS of every module loaded
  * before mrt — all of the program's own when mrt is libmrt.so — which can be
@@ -83,19 +94,40 @@ int tlsinit(const char **why)
 	cfg.tp0 = (void *)tp;
 	cfg.tls_lo = lo;
 	cfg.tls_hi = hi;
-	cfg.tls_size = round_up((uintptr_t)(hi - lo), 16) + ARCH_TP_ALIGN;
+	/* The block, the slack of aligning tp, and the OS area with the slack
+	 * of aligning it below the block (tlsarea). */
+	cfg.tls_size = round_up((uintptr_t)(hi - lo), 16) + ARCH_TP_ALIGN + OS_MTLS_SIZE +
+	               OS_MTLS_ALIGN;
 	return 0;
+}
+
+/* The thread pointer of the block tlsmake builds below top. */
+static uintptr_t tlstp(uintptr_t top)
+{
+	return round_down(top - (uintptr_t)cfg.tls_hi, ARCH_TP_ALIGN);
+}
+
+/* The OS area of that block: just below its lowest byte, aligned. */
+static uintptr_t tlsarea(uintptr_t top)
+{
+	return round_down(tlstp(top) + cfg.tls_lo - OS_MTLS_SIZE, OS_MTLS_ALIGN);
 }
 
 /*
  * tlsmake lays out mp's TLS block in the bytes just below top and returns the
  * thread pointer for the new thread. [top - cfg.tls_size, top) is the block's.
- * It writes the TCB words and mp's mrt_tls, nothing else (see above): the
- * mapping may come from the stack cache, so both are cleared first.
+ * It writes the TCB words, mp's mrt_tls and the OS area, nothing else (see
+ * above): the mapping may come from the stack cache, so all are cleared
+ * first.
  */
 void *tlsmake(m *mp, uintptr_t top)
 {
-	uintptr_t tp = round_down(top - (uintptr_t)cfg.tls_hi, ARCH_TP_ALIGN);
+	uintptr_t tp = tlstp(top);
+	if (OS_MTLS_SIZE > 0) {
+		uintptr_t a = tlsarea(top);
+		__builtin_memset((void *)a, 0, OS_MTLS_SIZE);
+		mp->ostls = (void *)a;
+	}
 	__builtin_memset((void *)(tp + ARCH_TCB_LO), 0, ARCH_TCB_HI - ARCH_TCB_LO);
 	arch_tcb_init((void *)tp, cfg.tp0);
 	struct mrt_tls *t = (struct mrt_tls *)(tp + cfg.tls_off);
@@ -105,9 +137,9 @@ void *tlsmake(m *mp, uintptr_t top)
 	return (void *)tp;
 }
 
-/* The lowest byte of the block tlsmake builds below top: g0's usable hi. */
+/* The lowest byte of the block tlsmake builds below top, its OS area
+ * included: g0's usable hi. */
 uintptr_t tlsbase(uintptr_t top)
 {
-	uintptr_t tp = round_down(top - (uintptr_t)cfg.tls_hi, ARCH_TP_ALIGN);
-	return round_down(tp + cfg.tls_lo, 16);
+	return round_down(tlsarea(top), 16);
 }

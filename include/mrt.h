@@ -901,8 +901,43 @@ MRT_API const char *mrt_strerror(int err);
  * next mrt call. [any thread; async-signal-safe] */
 MRT_API const char *mrt_errmsg(void);
 
-/* Monotonic time in nanoseconds. [any thread; async-signal-safe] */
+/*
+ * Monotonic time in nanoseconds: CLOCK_MONOTONIC on Linux, read through the
+ * vDSO with no system call (about 25 ns, where the system call costs about
+ * 170); where the kernel maps no vDSO, as under QEMU user mode, the
+ * clock_gettime system call. The vDSO's code is the kernel's, and so is its
+ * stack use: called from a user g, it runs on the M's g0 (below the context
+ * g0 saved when it switched away), never on the user g's stack, which may
+ * be small or nearly spent; on g0, on gsignal and on threads that are not
+ * Ms it runs where it is called. Darwin: clock_gettime_nsec_np's
+ * CLOCK_UPTIME_RAW. [any thread; async-signal-safe: a handler that
+ * interrupts a call of it, on whatever stack, may call it too]
+ */
 MRT_API int64_t mrt_nanotime(void);
+
+/*
+ * The CPU the calling thread runs on, a number from 0, as getcpu(2) or
+ * sched_getcpu(3) say it; like theirs, the answer may be out of date as soon
+ * as it is returned, unless the thread is pinned to one CPU. On Linux it is
+ * read from the thread's struct rseq, which the kernel keeps current: about
+ * as cheap as a load (glibc's sched_getcpu reads the same field). On
+ * threads glibc made (m0, pthread-model Ms, threads that are not Ms) that
+ * is glibc's registration (glibc 2.35 and later); where glibc registered
+ * none (GLIBC_TUNABLES=glibc.pthread.rseq=0, or a CPU it does not register
+ * on), m0 and pthread-model Ms register one of mrt's own, and a
+ * pthread-model M takes it back as it ends. A clone-model M registers its
+ * own, kept in its TLS block. mrt registers at a thread's first mrt_cpu,
+ * one rseq system call, so that Ms that never ask pay nothing for it. The
+ * registration uses the CPU's conventional signature (glibc's), so rseq
+ * critical sections written for glibc's threads work on clone-model Ms
+ * too; a thread that registered an rseq of its own before its first
+ * mrt_cpu keeps it, and mrt_cpu then asks the system call. Where the
+ * kernel has no rseq (before Linux 4.18; QEMU user mode) each call is the
+ * getcpu system call, about 105 ns here.
+ * Returns the CPU; getcpu's -errno if even that fails; -ENOSYS on Darwin,
+ * which has no supported way to ask. [any thread; async-signal-safe]
+ */
+MRT_API int mrt_cpu(void);
 
 /* The calling thread's kernel thread id (Darwin: the low 31 bits of its
  * pthread_threadid_np). [any thread; async-signal-safe] */
@@ -940,6 +975,8 @@ MRT_API int mrt_signalm(int64_t id, int sig);
 struct mrt_tls {
 	mrt_g *g; /* current g: g0, gsignal or a user g; NULL off M */
 	mrt_m *m; /* current M; NULL on threads that are not Ms */
+	const volatile int32_t *cpuid; /* mrt_cpu: the word the OS keeps the
+	                                  thread's CPU in, once found */
 	uint32_t walking; /* lock-free walks of allm this thread is inside */
 	char errmsg[160]; /* mrt_errmsg() text of this thread's last failure */
 };

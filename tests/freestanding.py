@@ -32,6 +32,12 @@ ALLOWED = {
     # platform/linux/os_linux.c osinit), never on an M: a read of the
     # auxiliary vector glibc keeps, touching no per-thread state.
     "getauxval",
+    # glibc's (2.35 and later) rseq registration: where each thread's
+    # struct rseq lies and whether there is one, read once by mrt_init on
+    # m0 (platform/linux/rseq_linux.c rseqinit), never on an M. Constants
+    # glibc sets at startup, no per-thread state; weak references, absent
+    # from an older glibc.
+    "__rseq_offset", "__rseq_size",
     # Called once by mrt_init on m0 to register the fork handlers, which
     # run only on the thread that calls fork (platform/linux/fork_linux.c).
     "pthread_atfork",

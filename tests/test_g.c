@@ -148,7 +148,8 @@ struct onsys {
 	uintptr_t g0lo, g0hi, g0ctx;
 	uintptr_t sys_sp, mcall_sp;
 	mrt_g *sys_g, *mcall_g, *mcall_arg, *after_sys_g, *after_mcall_g, *gp, *g0;
-	int sys_ret, mcall_ret, nested;
+	mrt_g *other; /* runnable, never run: mrt_gogo to it is refused on g0 */
+	int sys_ret, mcall_ret, nested, gogo_other, gogo_g0;
 	int status_in_mcall, status_after;
 };
 static struct onsys os_;
@@ -158,6 +159,12 @@ static void on_sys(void *arg)
 	struct onsys *o = arg;
 	o->sys_sp = arch_getsp();
 	o->sys_g = mrt_getg();
+	/* No switching inside systemstack, to a runnable g or to g0 (whose
+	 * suspended context lies above us): -EPERM. mrt_gogo's fast path
+	 * tells this from getg() != the M's curg (#15 item 5: the switch no
+	 * longer reads onsystemstack), so this guards that fold. */
+	o->gogo_other = mrt_gogo(o->other);
+	o->gogo_g0 = mrt_gogo(o->g0);
 	/* Nested: a direct call, still on g0. */
 	o->nested = mrt_systemstack(fn_exit, NULL);
 }
@@ -191,11 +198,14 @@ static void onsys_m(void *arg)
 	if (mrt_malg(&gp, 64 << 10) != 0)
 		return;
 	o->gp = gp;
+	if (mrt_malg(&o->other, 64 << 10) != 0 || mrt_gostart(o->other, fn_exit, NULL) != 0)
+		return;
 	mrt_gostart(gp, onsys_g, o);
 	mrt_gogo(gp); /* returns when on_mcall returns */
 	mrt_gogo(gp); /* resumes the g after its mcall; returns when it ends */
 	o->status_after = mrt_gstatus(gp);
 	mrt_gfree(gp);
+	mrt_gfree(o->other);
 }
 
 static void check_onsys(void)
@@ -204,6 +214,8 @@ static void check_onsys(void)
 	assert_non_null(o->gp);
 	assert_int_equal(o->sys_ret, 0);
 	assert_int_equal(o->nested, 0);
+	assert_int_equal(o->gogo_other, -EPERM);
+	assert_int_equal(o->gogo_g0, -EPERM);
 	assert_ptr_equal(o->sys_g, o->g0);
 	assert_true(o->sys_sp >= o->g0lo && o->sys_sp < o->g0hi);
 	assert_true(o->sys_sp < o->g0ctx); /* below g0's suspended frames */

@@ -101,6 +101,20 @@ static void test_nanotime_is_monotonic(void **state)
 	assert_true(t0 > 0);
 }
 
+/* mrt_cpu names a CPU; Darwin has no supported way to ask and says
+ * -ENOSYS (OS_LOCK_SEMA: Darwin's platform, on a Mac or behind the shim).
+ * test_cpu.c checks the answer against getcpu, on Linux. */
+static void test_cpu_is_a_cpu(void **state)
+{
+	(void)state;
+	int c = mrt_cpu();
+#if OS_LOCK_SEMA
+	assert_int_equal(c, -ENOSYS);
+#else
+	assert_true(c >= 0 && c < 1 << 16);
+#endif
+}
+
 /* p, M-local slots and fastrand belong to the M: two Ms see their own. */
 struct mwords {
 	void *p;
@@ -205,6 +219,7 @@ int main(int argc, char **argv)
 		MRT_TEST(test_dprintf_returns_bytes_written),
 		MRT_TEST(test_strerror_names),
 		MRT_TEST(test_nanotime_is_monotonic),
+		MRT_TEST(test_cpu_is_a_cpu),
 		MRT_TEST(test_per_m_words),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);

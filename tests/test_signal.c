@@ -532,6 +532,50 @@ static void test_signalm_reaches_an_m_as_soon_as_newm_returns(void **state)
 }
 
 /*
+ * The same from the M itself: a new M signals itself first thing, while its
+ * creator has not yet stored the handle pthread_create gave it (a test hook
+ * holds the creator there; the window is open in every run of the pthread
+ * model, where test_syscall's M that signals itself at once was seen to get
+ * -ESRCH). The M is live and running its own function: 0, and delivered.
+ */
+static uint32_t self_sent;
+static int self_result;
+
+static void hold_before_handle(int point, void *arg)
+{
+	(void)arg;
+	if (point == TP_OSHANDLE)
+		ev_block(&self_sent, 1);
+}
+
+static void signal_myself(void *arg)
+{
+	(void)arg;
+	__atomic_store_n(&self_result, mrt_signalm(mrt_mid(), SIGUSR1), __ATOMIC_RELEASE);
+	ev_add(&self_sent, 1);
+	if (where_checked && self_result == 0)
+		ev_block(&newm_handled, 1);
+}
+
+static void test_a_new_m_signals_itself_before_its_creator_resumes(void **state)
+{
+	(void)state;
+	struct sigaction old;
+	catch_signal(SIGUSR1, newm_usr1, &old);
+	newm_handled = self_sent = 0;
+	newm_handler_mid = -1;
+	mrt_test_pointhook(hold_before_handle);
+	int64_t id = must_newm(signal_myself, NULL);
+	mrt_test_pointhook(NULL);
+	assert_int_equal(mrt_join(id), 0);
+	sigaction(SIGUSR1, &old, NULL);
+	assert_int_equal(ev_get(&self_sent), 1);
+	assert_int_equal(self_result, 0);
+	if (where_checked)
+		assert_int_equal(newm_handler_mid, id);
+}
+
+/*
  * #11 item 9 (the race with the thread's end): a send that found the M
  * live reaches that M's thread, never one the kernel made since. The test
  * hook stalls mrt_signalm between its look at the M and the send, and the
@@ -652,6 +696,7 @@ int main(int argc, char **argv)
 		MRT_TEST(test_signals_at_death_never_on_unmapped_stack),
 		MRT_TEST(test_sigusr1_storm_during_churn),
 		MRT_TEST(test_signalm_reaches_an_m_as_soon_as_newm_returns),
+		MRT_TEST(test_a_new_m_signals_itself_before_its_creator_resumes),
 		MRT_TEST(test_exiting_m_waits_for_a_send_in_flight),
 		MRT_TEST(test_reserved_signals_are_refused),
 	};

@@ -30,4 +30,16 @@ static inline long arch_syscall6(long n, long a1, long a2, long a3, long a4, lon
 	return ret;
 }
 
+/*
+ * Linux's facts of this CPU beyond the instruction. The vDSO's
+ * clock_gettime, by name and symbol version (the kernel's vdso.lds for
+ * x86-64; platform/linux/vdso_linux.c looks it up), and the signature that
+ * precedes each rseq abort handler, which a thread names when it registers
+ * its struct rseq (platform/linux): the operand of a UD1 instruction,
+ * glibc's and the kernel's selftests' choice.
+ */
+#define ARCH_VDSO_CLOCK_GETTIME "__vdso_clock_gettime"
+#define ARCH_VDSO_VERSION "LINUX_2.6"
+#define ARCH_RSEQ_SIG 0x53053053u
+
 #endif

@@ -29,4 +29,16 @@ static inline long arch_syscall6(long n, long a1, long a2, long a3, long a4, lon
 	return x0;
 }
 
+/*
+ * Linux's facts of this CPU beyond the instruction. The vDSO's
+ * clock_gettime, by name and symbol version (the kernel's vdso.lds for
+ * arm64; platform/linux/vdso_linux.c looks it up), and the signature that
+ * precedes each rseq abort handler, which a thread names when it registers
+ * its struct rseq (platform/linux): BRK #0x45E0 as little-endian data,
+ * glibc's and the kernel's selftests' choice.
+ */
+#define ARCH_VDSO_CLOCK_GETTIME "__kernel_clock_gettime"
+#define ARCH_VDSO_VERSION "LINUX_2.6.39"
+#define ARCH_RSEQ_SIG 0xd428bc00u
+
 #endif

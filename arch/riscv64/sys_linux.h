@@ -29,4 +29,17 @@ static inline long arch_syscall6(long n, long a1, long a2, long a3, long a4, lon
 	return a0;
 }
 
+/*
+ * Linux's facts of this CPU beyond the instruction. The vDSO's
+ * clock_gettime, by name and symbol version (the kernel's vdso.lds for
+ * riscv; platform/linux/vdso_linux.c looks it up), and the signature that
+ * precedes each rseq abort handler, which a thread names when it registers
+ * its struct rseq (platform/linux): csrr mhartid, x0, which traps in user
+ * mode, librseq's and the kernel's selftests' choice (glibc 2.36 registers
+ * no rseq on riscv64).
+ */
+#define ARCH_VDSO_CLOCK_GETTIME "__vdso_clock_gettime"
+#define ARCH_VDSO_VERSION "LINUX_4.15"
+#define ARCH_RSEQ_SIG 0xf1401073u
+
 #endif

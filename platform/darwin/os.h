@@ -24,6 +24,9 @@ typedef uint32_t os_sigset;
  * semaphore per thread, a mutex and a condition variable, as Go does here
  * (core/lock_sema.c). */
 #define OS_LOCK_SEMA 1
+/* No OS area in a TLS block (core/tls.c): Darwin has no clone model. */
+#define OS_MTLS_SIZE 0
+#define OS_MTLS_ALIGN 1
 typedef struct os_sema {
 	pthread_mutex_t mu;
 	pthread_cond_t cond;

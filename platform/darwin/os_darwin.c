@@ -257,6 +257,14 @@ int32_t osgettid(void)
 	return (int32_t)(tid & 0x7fffffff);
 }
 
+/* Darwin has no way to ask which CPU a thread runs on that its
+ * documentation promises anything of (no getcpu, no rseq): mrt_cpu says
+ * so. */
+int oscpu(void)
+{
+	return -ENOSYS;
+}
+
 /* sigaltstack in core's terms (runtime.h: ossigaltstack); SS_ONSTACK is
  * a state, not a mode, and is not handed back; other bits are, for a
  * disabled stack too (as on Linux). */

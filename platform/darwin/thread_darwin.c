@@ -26,6 +26,12 @@ void osthreadname(m *mp)
 		pthread_setname_np(name);
 }
 
+/* Nothing of Darwin's own to undo when an M's thread stops being one. */
+void osthreadend(m *mp)
+{
+	(void)mp;
+}
+
 /*
  * mpreinit (on the creating thread, after core's gsignalalloc): the M's
  * semaphore, which its sleeps in lock() and on notes use (core/lock_sema.c).

@@ -97,6 +97,13 @@ long l_read(int fd, void *buf, unsigned long n);
 void l_close(int fd);
 /* The lowest address m0's growing stack [lo, hi) can reach (os_linux.c). */
 uintptr_t mainstacklo(uintptr_t lo, uintptr_t hi, uintptr_t prevend, uint64_t lim);
+/* The address of function name of that version in the vDSO, or nil
+ * (vdso_linux.c). On m0, at osinit. */
+void *vdsosym(const char *name, const char *version);
+/* rseq_linux.c: glibc's rseq registration, read once (osinit); an rseq
+ * registration of mrt's own on a pthread-model M, taken back as it ends. */
+void rseqinit(void);
+void rseqend(m *mp);
 /* Names the calling thread after mp (one prctl; see os_linux.c). Called by
  * each thread model's minit. */
 void setthreadname(m *mp);

@@ -18,6 +18,11 @@ typedef uint64_t os_sigset;
 /* Locks and notes sleep on futexes (core/lock_futex.c). */
 #define OS_LOCK_SEMA 0
 
+/* The OS area of a clone-model M's TLS block (core/tls.c): the kernel's
+ * struct rseq, 32 bytes aligned to 32 (rseq_linux.c). */
+#define OS_MTLS_SIZE 32
+#define OS_MTLS_ALIGN 32
+
 #if defined(MRT_THREADS_PTHREAD)
 /* platform/posix: Ms are pthreads. pthread_create makes g0's stack, minit
  * records its bounds; libc's thread exit runs after the M's end. */
@@ -26,6 +31,10 @@ typedef uint64_t os_sigset;
 #define OS_THREAD_DIES_WITH_M 0
 typedef struct os_mstate {
 	unsigned long thread; /* pthread_t: signalm's, stored by newosproc */
+	/* A struct rseq of mrt's (rseq_linux.c), where libc registered none
+	 * for the thread; 32-aligned inside. */
+	char rseqbuf[64];
+	bool rseqown;         /* registered: unregistered when the M ends */
 } os_mstate;
 #else
 /* thread_clone.c: mrt allocates g0's stack and the TLS block at its top;
@@ -34,7 +43,10 @@ typedef struct os_mstate {
 #define OS_G0_FROM_OS 0
 #define OS_THREAD_DIES_WITH_M 1
 typedef struct os_mstate {
-	char unused;
+	/* m0's own struct rseq where libc registered none (rseq_linux.c; an
+	 * M's is in its TLS block); 32-aligned inside. */
+	char rseqbuf[64];
+	bool rseqown;
 } os_mstate;
 #endif
 

@@ -32,3 +32,8 @@ void osthreadname(m *mp)
 {
 	setthreadname(mp);
 }
+
+void osthreadend(m *mp)
+{
+	rseqend(mp);
+}

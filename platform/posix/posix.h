@@ -28,5 +28,9 @@ void osthreadbind(m *mp);
  * bounds (osthreadstack), then the tid. Shared by the pthread model's
  * minit and osneedm (extram_posix.c, built in every model). 0 or -errno. */
 int osthreadrecord(m *mp);
+/* The OS's own per-thread state of an M that ends, after unminitSignals
+ * has blocked its signals (Linux: an rseq registration of mrt's is taken
+ * back, as the m may serve another thread next). */
+void osthreadend(m *mp);
 
 #endif

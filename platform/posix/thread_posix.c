@@ -121,8 +121,10 @@ int newosproc(m *mp)
 		 * being recycled, until the handle is stored (mexit waits). */
 		__atomic_fetch_add(&mp->sending, 1, __ATOMIC_ACQ_REL);
 		err = pthread_create(&t, &attr, mstart_pthread, mp);
-		if (err == 0)
+		if (err == 0) {
+			TESTPOINT(TP_OSHANDLE, mp);
 			__atomic_store_n(&mp->os.thread, t, __ATOMIC_RELEASE);
+		}
 		__atomic_fetch_sub(&mp->sending, 1, __ATOMIC_RELEASE);
 		/* From here mp is the new thread's: it may even have exited. */
 		pthread_sigmask(SIG_SETMASK, &old, nil);
@@ -163,8 +165,9 @@ int ossigmask(const os_sigset *set, os_sigset *old)
  * minit runs on the new M (Go's minit): g0's bounds and the tid first (a
  * lock-free allm walker may read them as soon as they are there), then the
  * signal stack and mask by core's rule, and last the thread's name
- * (cosmetic). The handle is newosproc's to store. m0 keeps its stack,
- * which mrt_init measured, and records its own handle.
+ * (cosmetic). The handle is stored by both newosproc and minit, whichever
+ * comes first. m0 keeps its stack, which mrt_init measured, and records
+ * its own handle.
  */
 int minit(m *mp)
 {
@@ -172,6 +175,11 @@ int minit(m *mp)
 		__atomic_store_n(&mp->os.thread, pthread_self(), __ATOMIC_RELEASE);
 		return minitSignals(mp);
 	}
+
+	/* The handle, as the creator stores it: the creator may not have
+	 * resumed from pthread_create yet, and this M may signal itself
+	 * first thing (the same value, so the two stores never disagree). */
+	__atomic_store_n(&mp->os.thread, pthread_self(), __ATOMIC_RELEASE);
 
 	/* From here on, a thread that ends outside mrt ends the M too. */
 	int err = pthread_setspecific(mkey, mp);
@@ -191,6 +199,7 @@ int minit(m *mp)
 void unminit(m *mp)
 {
 	unminitSignals(mp);
+	osthreadend(mp); /* signals blocked: no handler can come between */
 }
 
 /*
