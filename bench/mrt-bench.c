@@ -13,7 +13,7 @@
  *                        switchinsns, getg, memory, scale, extram,
  *                        extram-syscalls, section, retake, enterblock,
  *                        monitoridle, spin, join, nanotime, cpu,
- *                        allthreads)
+ *                        allthreads, maps, maxms)
  *   mrt-bench --go PATH  the Go peer of the blocking-section rows
  *                        (bench/syscall/syscall.go, built by ci/bench);
  *                        also from $MRT_BENCH_GO. Without it those rows
@@ -407,12 +407,12 @@ static void handoff_fn(void *arg)
 	mrt_stopm();
 }
 
-static void wait_idle1(void)
+static void wait_idle_n(long n)
 {
 	struct mrt_mstats st;
 	for (;;) {
 		mrt_mstats(&st);
-		if (st.idle >= 1)
+		if (st.idle >= n)
 			return;
 		sched_yield();
 	}
@@ -420,7 +420,7 @@ static void wait_idle1(void)
 
 static double handoff_mrt(long iters)
 {
-	wait_idle1();
+	wait_idle_n(1);
 	int64_t t0 = now();
 	for (long i = 0; i < iters; i++) {
 		back = 0;
@@ -429,7 +429,7 @@ static double handoff_mrt(long iters)
 			die("mrt_startm", id);
 		while (__atomic_load_n(&back, __ATOMIC_ACQUIRE) == 0)
 			fwait(&back, 0);
-		wait_idle1(); /* it parks again before the next handoff */
+		wait_idle_n(1); /* it parks again before the next handoff */
 	}
 	return (double)(now() - t0) / (double)iters;
 }
@@ -886,11 +886,7 @@ static double mem_mrt(long n)
 		if (id < 0)
 			die("mrt_newm", id);
 	}
-	struct mrt_mstats st;
-	do {
-		mrt_mstats(&st);
-		sched_yield();
-	} while (st.idle < n);
+	wait_idle_n(n);
 	return (double)(rss_bytes() - before) / (double)n;
 }
 
@@ -905,19 +901,33 @@ static void *parked_thread(void *arg)
 	return NULL;
 }
 
-static double mem_pthread(long n)
+/* Starts up to n pthreads of 64 KiB that block (on parked_go), as many as
+ * the system lets it if upto, or dies if it cannot make n; returns when
+ * they all run, with how many. */
+static long park_pthreads(long n, bool upto)
 {
 	pthread_attr_t a;
 	pthread_attr_init(&a);
 	pthread_attr_setstacksize(&a, 64 << 10);
-	long before = rss_bytes();
-	for (long i = 0; i < n; i++) {
+	long made = 0;
+	for (; made < n; made++) {
 		pthread_t t;
-		if (pthread_create(&t, &a, parked_thread, NULL) != 0)
+		if (pthread_create(&t, &a, parked_thread, NULL) == 0)
+			continue;
+		if (!upto)
 			die("pthread_create", -EAGAIN);
+		break;
 	}
-	while (__atomic_load_n(&parked_n, __ATOMIC_ACQUIRE) < n)
+	while (__atomic_load_n(&parked_n, __ATOMIC_ACQUIRE) < made)
 		sched_yield();
+	pthread_attr_destroy(&a);
+	return made;
+}
+
+static double mem_pthread(long n)
+{
+	long before = rss_bytes();
+	park_pthreads(n, false);
 	return (double)(rss_bytes() - before) / (double)n;
 }
 
@@ -939,9 +949,9 @@ static void row_memory(void)
 		char title[128];
 		snprintf(title, sizeof title, "6. resident memory per parked M, %ld of them", n);
 		struct row r = { .key = "memory", .title = title, .unit = "KiB per thread", .v = v,
-			         .nv = 2, .target = "<= 0.75", .ratio = v[0].med / v[1].med,
+			         .nv = 2, .target = "<= 0.5", .ratio = v[0].med / v[1].med,
 			         .ratio_desc = "mrt / pthread" };
-		r.holds = r.ratio <= 0.75;
+		r.holds = r.ratio <= 0.5;
 		print_row(&r);
 	}
 }
@@ -1719,7 +1729,7 @@ static double idle_mrt(long ms)
 			die("mrt_startm", -EAGAIN);
 		while (__atomic_load_n(&back, __ATOMIC_ACQUIRE) == 0)
 			fwait(&back, 0);
-		wait_idle1();
+		wait_idle_n(1);
 	} while ((t1 = now()) - t0 < ms * 1000000);
 	mrt_sysmonstats(&b);
 	return (double)(b.wakeups - a.wakeups) / ((double)(t1 - t0) / 1e9);
@@ -1739,7 +1749,7 @@ static void row_monitoridle(void)
 	int64_t id = mrt_newm(handoff_fn, NULL, NULL);
 	if (id < 0)
 		die("mrt_newm", id);
-	wait_idle1();
+	wait_idle_n(1);
 	struct variant v[] = {
 		{ .name = "mrt monitor, Ms busy, no section", .fn = idle_mrt, .iters = ms },
 		{ .name = "Go sysmon, a goroutine computing", .fn = idle_go, .iters = ms },
@@ -1798,7 +1808,7 @@ static double oneway_mrt(long iters)
 		iters = MAXBLOCKS;
 	for (long i = 0; i < iters; i++) {
 		oneway_i = i;
-		wait_idle1();
+		wait_idle_n(1);
 		if (!spin)
 			for (int k = 0; k < 2000; k++)
 				arch_procyield(1);
@@ -1866,8 +1876,8 @@ static double oneway_spin(long iters)
 	store_release(&cfg.spinns, 1000 * 1000 * 1000);
 	double ns = oneway_mrt(iters);
 	/* Once it spins again: it read the setting before it said so, under
-	 * sched.lock, which wait_idle1 takes after it. */
-	wait_idle1();
+	 * sched.lock, which wait_idle_n takes after it. */
+	wait_idle_n(1);
 	store_release(&cfg.spinns, 0);
 	/* It spins still, with its deadline: one more hand-off, and it reads
 	 * 0 as it parks and sleeps. */
@@ -1884,7 +1894,7 @@ static void row_spin(void)
 	int64_t id = mrt_newm(handoff_fn, NULL, NULL);
 	if (id < 0)
 		die("mrt_newm", id);
-	wait_idle1();
+	wait_idle_n(1);
 	uint64_t s0 = sched.nspinhandoffs;
 	struct variant v[] = {
 		{ .name = "mrt_startm to a spinning M", .fn = oneway_spin, .iters = n },
@@ -2199,6 +2209,174 @@ static void row_allthreads(void)
 	print_row(&r);
 }
 
+/* ------------------------------------------------------------------------
+ * 19. Mappings per parked M and per live g stack; 20. the most live parked
+ * Ms.
+ * Each in a child of its own, which may switch to mprotect guards first
+ * (sysguardmprotect, what MRTDEBUG=mprotectguards=1 does at mrt_init). The
+ * counts are exact: one run is all runs.
+ * ------------------------------------------------------------------------ */
+
+static int nmaps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	int n = 0, c;
+	while (f != NULL && (c = fgetc(f)) != EOF)
+		n += c == '\n';
+	if (f != NULL)
+		fclose(f);
+	return n;
+}
+
+/* What a child of row_maps makes, and a word it shares with the parent
+ * (row_maxms: the mapping count at the peak). */
+static char mapswhat;
+static bool mapsmprotect;
+static double *sharedword;
+
+/* Lines of /proc/self/maps per parked M ('m'), live 64 KiB g stack ('g')
+ * or blocked 64 KiB pthread ('p'), around n of them. */
+static double maps_child(long n)
+{
+	if (mapsmprotect)
+		sysguardmprotect();
+	mrt_setmaxthreads((int32_t)n + 100);
+	int before = 0;
+	if (mapswhat == 'm') {
+		if (mrt_newm(park_fn, NULL, NULL) < 0) /* the first slots' slabs */
+			die("mrt_newm", -EAGAIN);
+		wait_idle_n(1);
+		before = nmaps();
+		for (long i = 0; i < n; i++)
+			if (mrt_newm(park_fn, NULL, NULL) < 0)
+				die("mrt_newm", -EAGAIN);
+		wait_idle_n(n + 1);
+	} else if (mapswhat == 'g') {
+		mrt_g *gp;
+		if (mrt_malg(&gp, 64 << 10) < 0)
+			die("mrt_malg", -ENOMEM);
+		before = nmaps();
+		for (long i = 0; i < n; i++)
+			if (mrt_malg(&gp, 64 << 10) < 0)
+				die("mrt_malg", -ENOMEM);
+	} else {
+		before = nmaps();
+		park_pthreads(n, false);
+	}
+	return (double)(nmaps() - before) / (double)n;
+}
+
+static void row_maps(void)
+{
+	long n = quick ? 100 : 1000;
+	static const struct {
+		const char *name;
+		char what;
+		bool mprotect;
+	} kinds[] = {
+		{ "mrt parked M", 'm', false },
+		{ "mrt live g stack (64 KiB)", 'g', false },
+		{ "pthread blocked (64 KiB stack)", 'p', false },
+		{ "mrt parked M, mprotect guards", 'm', true },
+		{ "mrt live g stack, mprotect guards", 'g', true },
+	};
+	enum { nk = sizeof kinds / sizeof kinds[0] };
+	struct variant v[nk];
+	memset(v, 0, sizeof v);
+	for (int i = 0; i < nk; i++) {
+		v[i].name = kinds[i].name;
+		mapswhat = kinds[i].what;
+		mapsmprotect = kinds[i].mprotect;
+		double per = in_child(maps_child, n);
+		for (int r = 0; r < nruns; r++)
+			v[i].v[r] = per;
+		summarize(&v[i], nruns);
+	}
+	double worst = v[0].med > v[1].med ? v[0].med : v[1].med;
+	struct row r = { .key = "maps", .title = "19. lines of /proc/self/maps per parked M and per "
+		                                 "live g stack",
+		         .unit = "mappings per thing, counted around n of them", .v = v, .nv = nk,
+		         .target = "<= 0.05 each where the kernel has guard regions", .ratio = worst,
+		         .ratio_desc = "the larger of mrt's two" };
+	r.holds = worst >= 0 && worst <= 0.05;
+	snprintf(r.note, sizeof r.note,
+	         "n = %ld; guards here: %s; with mprotect guards a guarded stack is two lines "
+	         "(its guard, itself), the floor for a guard below each of an M's two stacks",
+	         n, sysguardsplits() ? "mprotect (no guard regions)" : "the kernel's guard regions");
+	print_row(&r);
+}
+
+/* How many parked Ms ('m') or blocked 64 KiB pthreads ('p') a child makes,
+ * up to n; the mapping count then goes to the shared word. */
+static double max_child(long n)
+{
+	long made = 0;
+	if (mapswhat == 'm') {
+		mrt_setmaxthreads((int32_t)n + 100);
+		for (; made < n; made++)
+			if (mrt_newm(park_fn, NULL, NULL) < 0)
+				break;
+		wait_idle_n(made);
+	} else {
+		made = park_pthreads(n, true);
+	}
+	*sharedword = nmaps();
+	return (double)made;
+}
+
+/* A number from /proc/sys, or -1. */
+static long sysctl_read(const char *path)
+{
+	long v = -1;
+	FILE *f = fopen(path, "r");
+	if (f != NULL && fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	if (f != NULL)
+		fclose(f);
+	return v;
+}
+
+static void row_maxms(void)
+{
+	long n = quick ? 2000 : 100000;
+	/* kernel.pid_max and kernel.threads-max must let 100,000 threads be:
+	 * ci/bench raises them for the run where it may (root, a writable
+	 * /proc/sys); vm.max_map_count is left as it is. */
+	struct variant v[2] = { { .name = "mrt parked Ms" },
+		                { .name = "pthreads blocked (64 KiB stack)" } };
+	const char what[2] = { 'm', 'p' };
+	double got[2][2];
+	if (sharedword == NULL) {
+		sharedword = mmap(NULL, sizeof *sharedword, PROT_READ | PROT_WRITE,
+		                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (sharedword == MAP_FAILED)
+			die("mmap", -errno);
+	}
+	bool ok = true;
+	for (int i = 0; i < 2; i++) {
+		mapswhat = what[i];
+		*sharedword = -1;
+		got[i][0] = in_child(max_child, n);
+		got[i][1] = *sharedword;
+		ok = ok && got[i][0] >= 0;
+		for (int r = 0; r < nruns; r++)
+			v[i].v[r] = got[i][0];
+		summarize(&v[i], nruns);
+	}
+	char title[96];
+	snprintf(title, sizeof title, "20. the most live parked threads, asked for %ld", n);
+	struct row r = { .key = "maxms", .title = title, .unit = "threads reached", .v = v,
+		         .nv = 2, .target = ">= 100000 Ms with the default vm.max_map_count",
+		         .ratio = ok ? got[0][0] : -1, .ratio_desc = "mrt Ms" };
+	r.holds = ok && got[0][0] >= 100000;
+	snprintf(r.note, sizeof r.note,
+	         "mappings then: mrt %.0f, pthreads %.0f; vm.max_map_count %ld, kernel.pid_max "
+	         "%ld, kernel.threads-max %ld",
+	         ok ? got[0][1] : -1, ok ? got[1][1] : -1, sysctl_read("/proc/sys/vm/max_map_count"),
+	         sysctl_read("/proc/sys/kernel/pid_max"), sysctl_read("/proc/sys/kernel/threads-max"));
+	print_row(&r);
+}
+
 /* ------------------------------------------------------------------------ */
 
 static void machine(void)
@@ -2309,6 +2487,10 @@ int main(int argc, char **argv)
 		row_cpu();
 	if (want("allthreads"))
 		row_allthreads();
+	if (want("maps"))
+		row_maps();
+	if (want("maxms"))
+		row_maxms();
 	if (json)
 		printf("\n  ]\n}\n");
 	return 0;

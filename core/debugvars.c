@@ -20,6 +20,7 @@ static const struct debugvar {
 	{ "threadnames", offsetof(struct debugvars, threadnames), 1, "0 or 1", 0 },
 	{ "trace", offsetof(struct debugvars, trace), DEBUG_TRACE_MAX,
 	  "a file name, 1 to 1024 bytes", 1 },
+	{ "mprotectguards", offsetof(struct debugvars, mprotectguards), 1, "0 or 1", 0 },
 };
 
 /* The report being built in bad. */

@@ -19,6 +19,8 @@ struct debugvars {
 	 * parsed string, not NUL-terminated; trace is NULL when not set. */
 	const char *trace;
 	int32_t tracelen;
+	int32_t mprotectguards; /* 1: guard pages by mprotect, never the kernel's
+	                           guard regions (for gdb's gcore: see mrt.h) */
 };
 
 /* Upper bounds of the values: anything above is malformed. */

@@ -5,6 +5,11 @@
  * pointer to a pooled object always points at mapped memory of the same type:
  * a lock-free walker of allm may read an m that just left the list and never
  * faults. Freed objects go on a free list, linked through their first word.
+ *
+ * A pool may instead keep its objects in slots of slabs that are never
+ * unmapped either (struct fixslots, slab.c): the clone model's m pool, each
+ * m at the top of its own g0 stack. Every function here then hands over to
+ * the pool's own, so that this file needs nothing of slab.c.
  */
 #include "runtime.h"
 #include "fixalloc.h"
@@ -20,6 +25,8 @@ enum {
 
 void *fixalloc_alloc(fixalloc *f)
 {
+	if (f->slots != nil)
+		return f->slots->alloc(f);
 	void *p;
 	lock(&f->lock);
 	if (f->list != nil) {
@@ -63,6 +70,10 @@ void *fixalloc_alloc(fixalloc *f)
  */
 void fixalloc_free(fixalloc *f, void *p)
 {
+	if (f->slots != nil) {
+		f->slots->free(f, p, false);
+		return;
+	}
 	lock(&f->lock);
 	if (p == f->lastbump && (uintptr_t)p + f->size == f->chunk) {
 		f->chunk -= f->size;
@@ -75,6 +86,17 @@ void fixalloc_free(fixalloc *f, void *p)
 	}
 	f->inuse--;
 	unlock(&f->lock);
+}
+
+/* A plain pool undoes by fixalloc_free's own rule; a slot pool gives a slot
+ * it carved for p back uncarved (slab.c), where a free keeps it carved for
+ * the next allocation. */
+void fixalloc_undo(fixalloc *f, void *p)
+{
+	if (f->slots != nil)
+		f->slots->free(f, p, true);
+	else
+		fixalloc_free(f, p);
 }
 
 void fixalloc_stats(fixalloc *f, uint32_t *inuse, uint32_t *nfree)
@@ -97,6 +119,10 @@ void fixalloc_stats(fixalloc *f, uint32_t *inuse, uint32_t *nfree)
 void fixalloc_forkreset(fixalloc *f, bool (*keep)(void *obj))
 {
 	f->lock.key = 0;
+	if (f->slots != nil) {
+		f->slots->forkreset(f, keep);
+		return;
+	}
 	f->list = nil;
 	f->lastbump = nil;
 	f->inuse = f->nfree = 0;
@@ -128,6 +154,8 @@ void fixalloc_forkreset(fixalloc *f, bool (*keep)(void *obj))
  */
 void *fixalloc_scan(fixalloc *f, void *(*fn)(void *obj, void *arg), void *arg)
 {
+	if (f->slots != nil)
+		return f->slots->scan(f, fn, arg);
 	for (void *c = load_acquire(&f->chunks); c != nil; c = *(void *const *)c) {
 		uintptr_t p = (uintptr_t)c + chunkhdr, end = (uintptr_t)c + fixchunk;
 		for (; p + f->size <= end; p += f->size) {
@@ -137,4 +165,20 @@ void *fixalloc_scan(fixalloc *f, void *(*fn)(void *obj, void *arg), void *arg)
 		}
 	}
 	return nil;
+}
+
+bool fixalloc_full(fixalloc *f)
+{
+	if (f->slots != nil)
+		return f->slots->full(f);
+	lock(&f->lock);
+	bool full = f->list == nil && f->nchunk < f->size;
+	unlock(&f->lock);
+	return full;
+}
+
+/* A plain pool keeps its chunks for good (see above): nothing to give. */
+int64_t fixalloc_trim(fixalloc *f)
+{
+	return f->slots != nil ? f->slots->trim(f) : 0;
 }

@@ -10,8 +10,29 @@
 #include "runtime.h"
 #include "fixalloc.h"
 #include "san.h"
+#include "slab.h"
 
 fixalloc mpool = FIXALLOC_INIT(m);
+
+/*
+ * mpoolinit lays out the m pool (mrt_init, once the stack sizes are known).
+ * In the clone model an m lives at the top of its own g0 stack, above the
+ * TLS block, in one slot of a slab (slab.c): a parked M's live memory — the
+ * m, the TLS block, mstart's and mpark's frames — is then one page, where
+ * an m of a pool of its own cost a share of another (#15 item 6), and the
+ * g0 stack comes and goes with the m. The pool stays type-stable: its
+ * slabs are never unmapped. Up to stack_cache / 8 free ms keep their g0
+ * pages, as the stack cache's warm set keeps a quarter of its bound; the
+ * other free slots hold no page at all. In the pthread model g0 is libc's
+ * and the pool is a plain one.
+ */
+void mpoolinit(void)
+{
+	if (!OS_G0_FROM_OS)
+		/* g0's bytes, the TLS block's, and the 16 tlsbase may round
+		 * g0's top down by. */
+		slotpoolinit(&mpool, cfg.g0stack + cfg.tls_size + 16, cfg.stackcache / 8);
+}
 
 /*
  * The creations that failed last, with their errors (sched.lock). An id on
@@ -188,6 +209,7 @@ void mputfreem(m *mp)
 }
 
 static void mstacksfree(m *mp, bool undo, bool g0too);
+static void mfreex(m *mp, bool undo);
 
 /*
  * Frees what an exited M holds, as freeWait allows. An M whose start failed
@@ -197,12 +219,13 @@ static void mstacksfree(m *mp, bool undo, bool g0too);
 static void mfreeres(m *mp, uint32_t freewait)
 {
 	mstacksfree(mp, mp->starterr != 0, freewait == freeMStack);
-	mfree(mp);
+	mfreex(mp, mp->starterr != 0);
 }
 
-/* Gives back gsignal's stack and, with g0too, g0's if mrt made it: where
- * each came from (stackundo: a failed creation leaves the cache as it
- * was), or to the cache (stackfree). */
+/* Gives back gsignal's stack — where it came from (stackundo: a failed
+ * creation leaves the cache as it was), or to the cache (stackfree) — and,
+ * with g0too, lets go of g0's if mrt made it: that is the m's own slot
+ * (mpoolinit), which goes back to the pool with the m. */
 static void mstacksfree(m *mp, bool undo, bool g0too)
 {
 	g *gs = mp->gsignal, *g0 = mp->g0;
@@ -213,10 +236,8 @@ static void mstacksfree(m *mp, bool undo, bool g0too)
 	__atomic_store_n(&gs->stack.lo, 0, __ATOMIC_RELAXED); /* walkers: stackbounds */
 	__atomic_store_n(&gs->stack.hi, 0, __ATOMIC_RELAXED);
 	if (g0too && g0->ownstack) {
-		if (undo)
-			stackundo(&g0->stackmem);
-		else
-			stackfree(&g0->stackmem);
+		san_stackderegister(g0->stackmem.vgid);
+		g0->stackmem.vgid = 0;
 		__atomic_store_n(&g0->stack.lo, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&g0->stack.hi, 0, __ATOMIC_RELAXED);
 	}
@@ -227,10 +248,20 @@ static void mstacksfree(m *mp, bool undo, bool g0too)
  * goes to mInPool after the stacks and before the pool has it (see where). */
 void mfree(m *mp)
 {
+	mfreex(mp, false);
+}
+
+/* mfree, or with undo (a failed creation) the pool as the creation found
+ * it: a slot carved for it is uncarved (slab.c). */
+static void mfreex(m *mp, bool undo)
+{
 	__atomic_store_n(&mp->status, 0, __ATOMIC_RELEASE);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	store_relaxed(&mp->where, mInPool);
-	fixalloc_free(&mpool, mp);
+	if (undo)
+		fixalloc_undo(&mpool, mp);
+	else
+		fixalloc_free(&mpool, mp);
 }
 
 /*
@@ -299,7 +330,7 @@ void mfailed(m *mp, bool registered, int err)
 		TESTPOINT(TP_MFAILED, mp);
 	}
 	mstacksfree(mp, true, true);
-	mfree(mp);
+	mfreex(mp, true);
 }
 
 /* mclear zeroes mp and wires its embedded g0 and gsignal to it: an m that
@@ -380,19 +411,17 @@ int allocm(m **mpp, mrt_fn fn, void *arg, void *p)
 		/* The thread library makes the stack; minit records its bounds. */
 		g0->ownstack = false;
 	} else {
-		/* Owned before it is allocated: a fork child that reaps this M
-		 * (on allm by now) frees whatever stackalloc has recorded. */
+		/* The m's own slot (mpoolinit): [guard][g0][TLS block][m]. No
+		 * stack of stack.c's (stackmem stays empty): it goes with the m. */
 		g0->ownstack = true;
-		int r = stackalloc(&g0->stackmem, cfg.g0stack + cfg.tls_size);
-		if (r < 0) {
-			mfailed(mp, true, r);
-			return r;
-		}
-		g0->stackmem.vgid = san_stackregister(g0->stackmem.lo, g0->stackmem.hi);
-		g0->stack.lo = g0->stackmem.lo;
+		uintptr_t top = (uintptr_t)mp;
+		g0->stackmem.vgid = san_stackregister(slotpoolbase(&mpool, mp) + pagesize, top);
+		/* The M is on allm already: a word at a time, lo first
+		 * (runtime.h: stackbounds). */
+		__atomic_store_n(&g0->stack.lo, slotpoolbase(&mpool, mp) + pagesize, __ATOMIC_RELAXED);
 		TESTPOINT(TP_G0HALF, mp);
-		g0->stack.hi = tlsbase(g0->stackmem.hi);
-		mp->tp = tlsmake(mp, g0->stackmem.hi);
+		__atomic_store_n(&g0->stack.hi, tlsbase(top), __ATOMIC_RELAXED);
+		mp->tp = tlsmake(mp, top);
 	}
 	*mpp = mp;
 	return 0;
@@ -476,13 +505,14 @@ MRT_API int mrt_reap(void)
 	return reapfreem();
 }
 
-/* mrt_trim: exited Ms' stacks into the cache first, then the cache out. */
+/* mrt_trim: exited Ms' stacks into the cache first, then the cache out,
+ * and the pages of free ms' g0 stacks (clone model). */
 MRT_API int64_t mrt_trim(void)
 {
 	if (!load_acquire(&cfg.inited))
 		return -EINVAL;
 	reapfreem();
-	return stackcache_trim();
+	return stackcache_trim() + fixalloc_trim(&mpool);
 }
 
 /* Finds M id on allm or freem, in O(1) (mindex.c). sched.lock held. */

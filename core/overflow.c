@@ -2,9 +2,10 @@
  * overflow.c — recognising a stack overflow from a fault address
  * (MRT_F_STACKOVERFLOW).
  *
- * Every stack mrt allocates has a PROT_NONE guard page just below its lowest
- * usable byte (stack.c), so running off the bottom of a g0, gsignal or user g
- * stack faults there. The platform's fault handler (on the M's gsignal stack)
+ * Every stack mrt allocates has a guard page just below its lowest usable
+ * byte — the first page of its slot in a slab (slab.c), a guard region or
+ * PROT_NONE — so running off the bottom of a g0, gsignal or user g stack
+ * faults there. The platform's fault handler (on the M's gsignal stack)
  * hands the fault address to checkoverflow, which finds the stack whose guard
  * page holds it and dies naming the M, the g and the bounds; any other fault
  * is the platform's to pass on to whoever handled it before.

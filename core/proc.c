@@ -110,6 +110,8 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	}
 	cfg.t0 = nanotime();
 	debuginit();
+	if (debug.mprotectguards)
+		sysguardmprotect(); /* before the first guard: m0's gsignal */
 	__builtin_memcpy(cfg.threadname, d.thread_name, namelen);
 	cfg.threadname[namelen] = '\0';
 	cfg.threadnames = names || debug.threadnames != 0;
@@ -124,6 +126,7 @@ MRT_API int mrt_init(const struct mrt_config *c)
 	cfg.retakens = d.retake_ns;
 	cfg.spinns = d.spin_ns;
 	cfg.maxspinning = d.max_spinning != 0 ? d.max_spinning : ncpu / 2 > 1 ? ncpu / 2 : 1;
+	mpoolinit(); /* from the stack sizes and the TLS block's */
 
 	/* m0: the calling thread, with the stack it already has as g0. It
 	 * takes id 0 and its place on allm as every M does (Go's schedinit

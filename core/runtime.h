@@ -114,15 +114,18 @@ static inline int64_t deadlineafter(int64_t now, int64_t ns)
  * ------------------------------------------------------------------------- */
 
 /* A stack [lo, hi): lo is the lowest usable byte, hi one past the highest.
- * The mapping that holds it starts one guard page below lo. */
+ * Its slot in a slab (slab.c) starts one guard page below lo. */
 typedef struct stack {
 	uintptr_t lo, hi;
+	struct slab *slab; /* the slab its slot is in */
 	uint32_t vgid; /* Valgrind's id for it (san.h), 0 if none */
 	uint8_t from;  /* enum stackfrom: where stackalloc found it */
 } stack;
 
-/* Where stackalloc found a stack, which is where stackundo puts it back. */
-enum stackfrom { STACK_MAPPED, STACK_CACHED };
+/* Where stackalloc found a stack, which is where stackundo puts it back:
+ * a slot carved now (its guard made, perhaps its slab mapped), the cache,
+ * or a slot its slab had back. */
+enum stackfrom { STACK_MAPPED, STACK_CACHED, STACK_SLAB };
 
 /*
  * A stack's bounds as a lock-free allm walker takes them (mrt_forallm,
@@ -520,6 +523,7 @@ int64_t startm(mrt_fn fn, void *arg, void *p);
 int reapfreem(void);
 m *mnew(void);        /* a cleared m from the pool, held by the caller; nil: no memory */
 void mfree(m *mp);    /* back to the m pool */
+void mpoolinit(void); /* the m pool's layout, at mrt_init (m.c) */
 void mfailed(m *mp, bool registered, int err); /* undo allocm for a thread never born */
 int sysmonstart(void); /* proc.c: the monitor M, once (0 or -errno) */
 
@@ -562,7 +566,7 @@ m *mspinget(void);         /* startm: a spinning M taken off sched.mspin, or nil
 void mspinwake(m *mp);     /* startm: the hand-over to it, a store */
 
 /* stack.c: stacks with guard pages and a bounded cache */
-extern uintptr_t pagesize; /* set by osinit */
+extern uintptr_t pagesize; /* set by osinit (runtime2.c) */
 /* 0 (s->from says cache or OS) or -ENOMEM. */
 int stackalloc(stack *s, size_t n);
 void stackfree(stack *s);
@@ -576,8 +580,8 @@ struct stackcachestats {
 	uint64_t released;        /* stacks whose pages were given back, ever */
 };
 void stackcache_read(struct stackcachestats *st);
-int64_t stackcache_trim(void); /* unmaps the cache: the bytes it held */
-int64_t stacks_mapped(void); /* stack mappings in use or cached */
+int64_t stackcache_trim(void); /* the cache back to the slabs: the bytes it held */
+int64_t stacks_mapped(void); /* stacks carved from slabs, in use or cached */
 void stackcache_forklock(void);
 void stackcache_forkunlock(void);
 void stackcache_forkreset(void);
@@ -786,7 +790,16 @@ void futexwakeup(uint32_t *addr, uint32_t cnt);
 
 void *sysalloc(size_t n);           /* anonymous RW memory, nil on failure */
 int sysfree(void *p, size_t n);
-int sysguard(void *p, size_t n);    /* make n bytes at p inaccessible */
+/* Guard pages: sysguard makes n bytes at p inaccessible, sysunguard
+ * accessible again (0 or -errno). sysguardsplits: whether a guard costs a
+ * mapping of its own (mprotect), or is a mark that leaves the mapping whole
+ * (Linux 6.13's guard regions, where osinit found them working). */
+int sysguard(void *p, size_t n);
+int sysunguard(void *p, size_t n);
+bool sysguardsplits(void);
+/* From now on guards by mprotect, whatever osinit found (MRTDEBUG=
+ * mprotectguards=1). At mrt_init, before the first guard is made. */
+void sysguardmprotect(void);
 /* The pages of [p, p+n) are not needed for now: the kernel may take them
  * back (Linux: at once, and they read as zeros next time; Darwin: when it
  * wants). Before the range is used again, sysused (Go's sysUnused and

@@ -33,3 +33,6 @@ fixalloc gpool = FIXALLOC_INIT(g);
 struct newmhandofft newmHandoff;
 uint32_t allthreadspending;
 uint32_t allthreadsran;
+/* Set by osinit: the kernel's page size (stacks, guards and slabs are made
+ * of whole pages). */
+uintptr_t pagesize = 4096;

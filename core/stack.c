@@ -1,13 +1,20 @@
 /*
- * stack.c — stacks for g0, gsignal and user gs, and the cache of freed ones.
+ * stack.c — stacks for gsignal, user gs and (pthread model aside) nothing
+ * else: the clone model's g0 stacks are the m pool's slots (slab.c). And
+ * the cache of freed stacks.
  *
- * Each stack is one mapping: a PROT_NONE guard page, then the usable bytes.
- * C code does not check its stack the way Go's prologues do, so the guard
- * page is what turns an overflow into a clean SIGSEGV instead of silent
- * corruption of whatever lies below.
+ * Each stack is a slot of a slab (slab.c): a guard page, then the usable
+ * bytes. C code does not check its stack the way Go's prologues do, so the
+ * guard page is what turns an overflow into a clean SIGSEGV instead of
+ * silent corruption of whatever lies below. A stack that leaves the cache
+ * for good goes back to its slab, its pages released; a slab with no stack
+ * left in it is unmapped. The slabs of each size are a class; with the
+ * cache bypassed (the tests' testnocache), every stack is a slab of its own
+ * and is unmapped when it is freed, so that a stack freed too early faults.
  *
  * The cache. Freed stacks are kept for reuse, so that a steady churn of Ms
- * and gs makes no mmap, mprotect or munmap calls at all. It needs no memory
+ * and gs makes no system call at all for stacks (a slot given back to its
+ * slab costs an madvise, one taken again nothing). It needs no memory
  * of its own: a cached stack's lowest words (struct cachedstack) link it to
  * the next stack of its size, and the first stack of each size (a class)
  * to the first of the next. Any number of sizes can be cached; finding one
@@ -17,7 +24,7 @@
  * and at most maxbytes(): as many bytes as stackcache / 2 Ms' g0 and
  * gsignal stacks. For Ms the count is what binds, as it always was; the
  * bytes bound what large g stacks can pin. A freed stack that does not fit
- * is unmapped. The bounds are derived from existing settings rather than
+ * goes back to its slab. The bounds are derived from existing settings rather than
  * set by a field of their own: mrt_config would grow (an ABI change), and
  * one setting scales the cache as a whole; mrt_trim empties it on demand.
  *
@@ -36,6 +43,7 @@
  */
 #include "runtime.h"
 #include "san.h"
+#include "slab.h"
 
 /* At lo of every cached stack. */
 struct cachedstack {
@@ -45,6 +53,7 @@ struct cachedstack {
 	struct cachedstack *last;      /* the class's last stack: cold ones go there */
 	size_t size;                   /* usable bytes */
 	bool warm;                     /* its pages are resident */
+	slab *slab;                    /* the slab its slot is in */
 };
 
 static struct {
@@ -56,11 +65,13 @@ static struct {
 	uint64_t released;           /* stacks whose pages were given back, ever */
 } cache;
 
-uintptr_t pagesize = 4096; /* set by osinit */
-
-/* Stack mappings that exist (in use or cached): what a leak of a stack shows
- * up in. Changed only next to an mmap or munmap, never in steady state. */
+/* Stacks carved from slabs and not given back (in use or cached): what a
+ * leak of a stack shows up in. Changed only where a stack leaves or joins
+ * its slab, never in steady state. */
 static int64_t nmapped;
+
+/* The slab classes of stacks, one per slot size (cache.lock). */
+static slabclass *stackclasses;
 
 /* The byte bound: stackcache / 2 Ms' g0 (with its TLS block) and gsignal
  * stacks; saturated rather than wrapped for a huge stackcache. */
@@ -190,6 +201,7 @@ static bool cacheget(stack *s, size_t n)
 	/* Recorded in the same critical section, lo last (see stackalloc): a
 	 * fork child finds the stack in the cache or in s, never in neither. */
 	s->from = STACK_CACHED;
+	s->slab = c->slab;
 	s->hi = (uintptr_t)c + n;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	s->lo = (uintptr_t)c;
@@ -204,7 +216,7 @@ static bool cacheget(stack *s, size_t n)
 /* Puts a stack in the cache; false if it does not fit. On success *s is
  * cleared in the same critical section: a fork child (fork.c gives back the
  * stacks of ms that other threads held) finds the stack in the cache or in
- * its g, never in both. */
+ * its g, never in both. cache.lock held. */
 static bool cacheput(stack *s)
 {
 	size_t n = s->hi - s->lo;
@@ -212,13 +224,11 @@ static bool cacheput(stack *s)
 	if (load_relaxed(&testnocache))
 		return false;
 #endif
-	lock(&cache.lock);
-	if (cache.count >= cfg.stackcache || n > maxbytes() - cache.bytes) {
-		unlock(&cache.lock);
+	if (cache.count >= cfg.stackcache || n > maxbytes() - cache.bytes)
 		return false;
-	}
 	struct cachedstack *c = (struct cachedstack *)s->lo;
 	c->size = n;
+	c->slab = s->slab;
 	size_t wmax = warmmax();
 	if (n <= wmax)
 		while (cache.warmbytes + n > wmax && demote(n)) {
@@ -234,14 +244,28 @@ static bool cacheput(stack *s)
 	cache.count++;
 	cache.bytes += n;
 	s->lo = s->hi = 0;
-	unlock(&cache.lock);
 	return true;
+}
+
+/* The class of n-byte stacks: slabs of many, or (testnocache) of one.
+ * cache.lock held. */
+static slabclass *stackclass(size_t n)
+{
+	size_t stride = n + pagesize;
+	uint32_t nslots = slabslots(stride);
+#ifdef MRT_TESTHOOKS
+	if (load_relaxed(&testnocache))
+		nslots = 1;
+#endif
+	return slabclassget(&stackclasses, stride, nslots);
 }
 
 /*
  * stackalloc gives s a stack of at least n bytes (rounded up to pages), from
- * the cache if it can, and records in s->from where it came from. Returns 0
- * or -ENOMEM. Callers that must undo an allocation exactly (a failed M
+ * the cache if it can, else from a slab, and records in s->from where it
+ * came from: the cache, a slot its slab had back (no system call), or one
+ * carved now (its guard made, perhaps its slab mapped). Returns 0 or
+ * -ENOMEM. Callers that must undo an allocation exactly (a failed M
  * creation) hand the stack back with stackundo.
  */
 int stackalloc(stack *s, size_t n)
@@ -250,54 +274,46 @@ int stackalloc(stack *s, size_t n)
 	s->vgid = 0; /* registered by the g it is for, if at all (san.h) */
 	if (cacheget(s, n))
 		return 0;
-	int err = FAULT(FAULT_STACK_MMAP);
-	uint8_t *base = err ? nil : sysalloc(n + pagesize);
-	if (base == nil) {
-		seterrmsg("mrt: cannot map a %zu-byte stack (errno=%d)", n + pagesize, ENOMEM);
-		return -ENOMEM;
-	}
-	err = FAULT(FAULT_STACK_GUARD);
-	if (err == 0)
-		err = sysguard(base, pagesize);
-	if (err < 0) {
-		/* mprotect splits the mapping in two: ENOMEM at the process's
-		 * mapping limit (vm.max_map_count). */
-		sysfree(base, n + pagesize);
-		seterrmsg("mrt: cannot protect a stack's guard page (errno=%d)", -err);
+	lock(&cache.lock);
+	slabclass *c = stackclass(n);
+	slab *sl;
+	uintptr_t slot;
+	bool carved;
+	int err = c != nil ? slotalloc(c, &sl, &slot, &carved) : -ENOMEM;
+	if (err != 0) {
+		if (c != nil)
+			slabclassdrop(&stackclasses, c);
+		else
+			seterrmsg("mrt: cannot map a %zu-byte stack (errno=%d)", n, ENOMEM);
+		unlock(&cache.lock);
 		return -ENOMEM;
 	}
 	/* Counted, then recorded, lo last (a stack is recorded once lo is
-	 * set): a fork child must never find a stack it cannot free whole. */
+	 * set), in the critical section a fork cannot cut: a fork child finds
+	 * the stack in its slab or in s, whole. */
 	__atomic_fetch_add(&nmapped, 1, __ATOMIC_RELAXED);
-	s->from = STACK_MAPPED;
-	s->hi = (uintptr_t)base + pagesize + n;
+	s->from = carved ? STACK_MAPPED : STACK_SLAB;
+	s->slab = sl;
+	s->hi = slot + pagesize + n;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	s->lo = (uintptr_t)base + pagesize;
-	san_acquire(&nmapped); /* see unmap */
+	s->lo = slot + pagesize;
+	unlock(&cache.lock);
 	return 0;
 }
 
-/* Unmaps the stack [lo, lo+n) and its guard page. TSan: the kernel orders
- * an munmap before any later mmap that hands out the same addresses, but
- * both are raw system calls TSan does not see; without the release here
- * and the acquire in stackalloc, a thread's last use of a freed stack and
- * another thread's first use of a new one at the same address look like a
- * race. */
-static void unmap(uintptr_t lo, size_t n)
+/* Gives a stack back to its slab — with undo, as stackalloc carved it —
+ * and clears *s first: a fork child that found the record of a stack
+ * already given back would hand it out again. cache.lock held. */
+static void slotback(stack *s, bool undo)
 {
-	san_release(&nmapped);
-	sysfree((void *)(lo - pagesize), n + pagesize);
-	__atomic_fetch_sub(&nmapped, 1, __ATOMIC_RELAXED);
-}
-
-/* Unmaps a stack, and clears *s first: a fork child that found the record
- * of a stack already unmapped would hand it out again. */
-static void stackrelease(stack *s)
-{
-	uintptr_t lo = s->lo, hi = s->hi;
+	uintptr_t lo = s->lo;
+	slab *sl = s->slab;
+	slabclass *c = sl->cls;
 	s->lo = s->hi = 0;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	unmap(lo, hi - lo);
+	slotfree(sl, lo - pagesize, undo); /* may unmap sl */
+	slabclassdrop(&stackclasses, c);
+	__atomic_fetch_sub(&nmapped, 1, __ATOMIC_RELAXED);
 }
 
 void stackfree(stack *s)
@@ -310,30 +326,36 @@ void stackfree(stack *s)
 	 * redzones poisoned; the cache's link writes into its lowest words and
 	 * its next owner must not trip over them. */
 	san_unpoison(s->lo, s->hi);
+	lock(&cache.lock);
 	if (!cacheput(s))
-		stackrelease(s);
+		slotback(s, false);
+	unlock(&cache.lock);
 }
 
-/* Returns a stack where stackalloc found it (s->from): the cache, or the
- * OS. */
+/* Returns a stack where stackalloc found it (s->from): the cache, its slab,
+ * or uncarved. */
 void stackundo(stack *s)
 {
 	if (s->lo == 0)
 		return;
 	if (s->from == STACK_CACHED) {
 		stackfree(s);
-	} else {
-		san_stackderegister(s->vgid);
-		s->vgid = 0;
-		stackrelease(s);
+		return;
 	}
+	san_stackderegister(s->vgid);
+	s->vgid = 0;
+	san_unpoison(s->lo, s->hi);
+	lock(&cache.lock);
+	slotback(s, s->from == STACK_MAPPED);
+	unlock(&cache.lock);
 }
 
 /*
- * stackcache_trim (mrt_trim, m.c) unmaps every cached stack and returns
- * their usable bytes. The munmaps run under cache.lock, for the reason
- * release does (a fork child must find the cache's counts true); trimming
- * is rare, and stack allocations on other threads wait for it meanwhile.
+ * stackcache_trim (mrt_trim, m.c) gives every cached stack back to its slab
+ * (its pages released; a slab left empty is unmapped) and returns their
+ * usable bytes. It runs under cache.lock, for the reason release does (a
+ * fork child must find the cache's counts true); trimming is rare, and
+ * stack allocations on other threads wait for it meanwhile.
  */
 int64_t stackcache_trim(void)
 {
@@ -344,9 +366,11 @@ int64_t stackcache_trim(void)
 		struct cachedstack *c = cl;
 		cl = cl->nextclass; /* read before c's memory goes */
 		while (c != nil) {
-			struct cachedstack *next = c->next;
-			unmap((uintptr_t)c, c->size);
-			c = next;
+			/* Read before c's page goes back. */
+			stack st = { .lo = (uintptr_t)c, .hi = (uintptr_t)c + c->size,
+				     .slab = c->slab };
+			c = c->next;
+			slotback(&st, false);
 		}
 	}
 	cache.classes = nil;
@@ -391,14 +415,17 @@ int64_t stacks_mapped(void)
 void stackcache_forklock(void)
 {
 	lock(&cache.lock);
+	slabforklock();
 }
 
 void stackcache_forkunlock(void)
 {
+	slabforkunlock();
 	unlock(&cache.lock);
 }
 
 void stackcache_forkreset(void)
 {
 	cache.lock.key = 0;
+	slabforkreset();
 }

@@ -125,8 +125,10 @@ struct mrt_config {
 	                         stack, created this size (whole pages, at least
 	                         PTHREAD_STACK_MIN); the thread library takes
 	                         its thread control block and TLS from it.
-	                         In the clone model the g0 mapping also spans
-	                         the M's TLS block, from the thread pointer to
+	                         In the clone model g0, the M's TLS block and
+	                         mrt's structure for the M are one slot of a
+	                         large shared mapping (see Memory below); the
+	                         TLS block spans from the thread pointer to
 	                         mrt's own TLS with the program's static TLS
 	                         in between: mrt writes only the two ends, so
 	                         that costs each M address space, not memory. */
@@ -142,12 +144,16 @@ struct mrt_config {
 	                         cached stacks give their pages back to the OS
 	                         (MADV_DONTNEED on Linux), all but the first
 	                         page of each. A freed stack that does not fit
-	                         is unmapped: raise stack_cache to cache larger
-	                         g stacks; mrt_trim empties the cache. Any
-	                         number of stack sizes is cached, so a steady
-	                         churn within these bounds makes no system
-	                         call for stacks. (One setting rather than new
-	                         fields: it scales the whole cache.) */
+	                         goes back to its slab (see Memory below), its
+	                         pages given back: raise stack_cache to cache
+	                         larger g stacks; mrt_trim empties the cache.
+	                         In the clone model, up to stack_cache / 8
+	                         exited Ms keep their g0 stacks' pages for
+	                         the next M. Any number of stack sizes is
+	                         cached, so a steady churn within these bounds
+	                         makes no system call for stacks. (One setting
+	                         rather than new fields: it scales the whole
+	                         cache.) */
 	uint32_t flags;       /* MRT_F_* */
 	const char *thread_name; /* when set, each new M names its thread this
 	                         prefix followed by its id, so that it shows in
@@ -178,6 +184,27 @@ struct mrt_config {
 
 /* A configuration of defaults, its size set: start from this. */
 #define MRT_CONFIG_INIT { .size = sizeof(struct mrt_config) }
+
+/*
+ * Memory. Every stack mrt makes (g0 in the clone model, gsignal, the gs of
+ * mrt_malg) has a guard page below it, and is a slot of a large shared
+ * mapping: a slab of up to 64 stacks of one size (about 8 MiB of address
+ * space; a larger stack is a slab of its own). Linux: where the kernel has
+ * guard regions (MADV_GUARD_INSTALL, Linux 6.13 and later; mrt_init checks
+ * that they work, which they do not under QEMU user mode), a guard leaves
+ * its mapping whole, so a parked M or a g stack costs a small fraction of
+ * a line of /proc/self/maps and vm.max_map_count (65,530 by default) does
+ * not bound how many there can be; elsewhere, and on Darwin, a guard is
+ * mprotect's, and each stack costs two lines (a clone-model M four). A
+ * stack freed past the cache goes back to its slab, which keeps its guard
+ * and gives its pages back; a slab with no stack left in it is unmapped.
+ * A clone-model M's g0, its TLS block and mrt's structure for it share one
+ * slot: a parked M's memory is one page. Those slabs stay mapped for the
+ * life of the process (mrt's structures for Ms are never unmapped), the
+ * pages of exited Ms' slots given back beyond stack_cache / 8 of them. All
+ * of it is address space reserved without a swap reservation
+ * (MAP_NORESERVE): memory only where touched.
+ */
 
 /* Flags for mrt_config.flags. */
 #define MRT_F_NONE 0u
@@ -239,6 +266,12 @@ struct mrt_config {
  *                      bytes): Chrome/Perfetto trace-event JSON, one lane
  *                      per M. A file that cannot be created is reported
  *                      on fd 2 and nothing is recorded.
+ *   mprotectguards=1   make guard pages with mprotect even where the kernel
+ *                      has guard regions (see Memory): gdb 13's gcore stops
+ *                      copying a mapping at the first page it cannot read,
+ *                      and no one can read a guard region, so a core gcore
+ *                      writes would lack the stacks and mrt's structures
+ *                      (the kernel's own core dumps write them as zeros).
  * Unknown or malformed settings are reported in one line on fd 2 and
  * ignored; they never make mrt_init fail.
  *
@@ -446,15 +479,18 @@ MRT_API int mrt_reap(void);
 
 /*
  * mrt_trim gives the stack cache back to the OS: it reaps as mrt_reap does
- * (so exited Ms' stacks are included), then unmaps every cached stack —
- * the warm ones too. Stacks in use are not touched; later allocations map
- * afresh and fill the cache again. For a program that has ended a burst of
- * Ms or gs and wants its memory back now (Go's debug.FreeOSMemory, for
- * stacks); without it the cache stays within its bounds (stack_cache in
- * struct mrt_config). Returns the number of usable stack bytes unmapped
- * (0 if the cache was empty), or -EINVAL before mrt_init. Stack
- * allocations and frees on other threads (mrt_newm, mrt_malg, mrt_gfree,
- * reaping) wait while it unmaps. [any thread; not async-signal-safe]
+ * (so exited Ms' stacks are included), then gives every cached stack —
+ * the warm ones too — back to its slab, pages and all, and unmaps the
+ * slabs left with no stack in use; in the clone model it also gives back
+ * the pages of exited Ms' g0 stacks (their slots stay mapped: see Memory).
+ * Stacks in use are not touched; later allocations fill the cache again.
+ * For a program that has ended a burst of Ms or gs and wants its memory
+ * back now (Go's debug.FreeOSMemory, for stacks); without it the cache
+ * stays within its bounds (stack_cache in struct mrt_config). Returns the
+ * number of usable stack bytes given back (0 if there were none), or
+ * -EINVAL before mrt_init. Stack allocations and frees on other threads
+ * (mrt_newm, mrt_malg, mrt_gfree, reaping) wait while it runs. [any
+ * thread; not async-signal-safe]
  */
 MRT_API int64_t mrt_trim(void);
 
@@ -948,7 +984,7 @@ enum mrt_gstatus {
  * mrt_malg allocates a g with a stack of `stacksize` bytes (rounded up to the
  * page size, 16 KiB minimum) and a guard page below it; it is MRT_G_IDLE
  * until mrt_gostart. Stacks come from mrt's cache when one of that size is
- * there. Returns 0 and *gp, or -EINVAL (NULL gp, size 0 or above 1 GiB,
+ * there, else from a slab (see Memory). Returns 0 and *gp, or -EINVAL (NULL gp, size 0 or above 1 GiB,
  * before mrt_init), -ENOMEM. [any thread; not async-signal-safe]
  */
 MRT_API int mrt_malg(mrt_g **gp, size_t stacksize);

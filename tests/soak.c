@@ -265,15 +265,8 @@ static void *walker(void *arg)
  * QEMU_PAGESIZE its pages are the host's, not the guest's. */
 static long rss_kb(void)
 {
-	long kb = 0;
-	char line[128];
-	FILE *f = fopen("/proc/self/status", "r");
-	while (f != NULL && fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	if (f != NULL)
-		fclose(f);
-	return kb;
+	long kb = proc_kib("/proc/self/status", "VmRSS");
+	return kb < 0 ? 0 : kb;
 }
 
 static void on_watchdog(int sig)

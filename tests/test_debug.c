@@ -45,6 +45,7 @@ static const struct parsecase parsecases[] = {
 	  "malformed \"schedtrace=99999999999999999999999\" (want milliseconds, 0 to 3600000)" },
 	{ "mtrace=2", 1, 0, 0, "malformed \"mtrace=2\" (want 0 or 1)" },
 	{ "threadnames=2", 1, 0, 0, "malformed \"threadnames=2\" (want 0 or 1)" },
+	{ "mprotectguards=2", 1, 0, 0, "malformed \"mprotectguards=2\" (want 0 or 1)" },
 	{ "mtrace=", 1, 0, 0, "malformed \"mtrace=\" (want 0 or 1)" },
 	{ "mtrace", 1, 0, 0, "malformed \"mtrace\" (want 0 or 1)" },
 	{ "mtrace=-1", 1, 0, 0, "malformed \"mtrace=-1\" (want 0 or 1)" },

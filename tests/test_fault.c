@@ -1,13 +1,16 @@
 /*
  * test_fault.c — the fault sweep. For each fault point on the creation path
- * of one M (stack mmap, guard mprotect, gsignal, sigaltstack, clone, m pool
+ * of one M (a slab's mmap, a guard, gsignal, sigaltstack, clone, m pool
  * growth) and each N up to the number of calls of that point one creation
  * makes, the Nth call fails: the caller gets the right negative errno, and
  * afterwards mcount, allm, the idle list, the stack cache, the m and g pools,
- * the stack mappings, the process's mapping count and its thread count are
+ * the stacks carved, the process's mapping count and its thread count are
  * exactly what they were. The sweep runs with the stacks coming from every
- * mix of cache and fresh mappings, because undoing must return each stack to
- * where it came from.
+ * source — the cache, a slot back in its slab, a slot carved now, a slab
+ * mapped now — because undoing must return each stack to where it came
+ * from. In the clone model an M's g0 is the m's own slot of the m pool
+ * (core/slab.c): the pool's guard for it is made when a slot is carved,
+ * before the M takes an id.
  *
  * A sigaltstack failure happens on the new thread after mrt_newm has returned
  * its id (see mstart in core/proc.c for why that is the contract): the sweep
@@ -18,6 +21,7 @@
 #include "testlib.h"
 #include "san.h" /* MRT_TSAN */
 #include "fixalloc.h"
+#include "slab.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -25,8 +29,8 @@
 #include <string.h>
 
 static const char *const fpname[NFAULT] = {
-	[FAULT_STACK_MMAP] = "stack mmap",
-	[FAULT_STACK_GUARD] = "guard mprotect",
+	[FAULT_STACK_MMAP] = "stack slab mmap",
+	[FAULT_STACK_GUARD] = "guard",
 	[FAULT_GSIGNAL] = "gsignal",
 	[FAULT_SIGALTSTACK] = "sigaltstack",
 	[FAULT_NEWOSPROC] = "clone",
@@ -59,9 +63,9 @@ static bool clonemodel(void)
  * Where the stacks come from: the modes of the sweep.
  * ------------------------------------------------------------------------ */
 
-enum mode { COLD, WARM, G0FRESH, GSFRESH, POOLEMPTY, NMODES };
-static const char *const modename[NMODES] = { "cold", "warm", "g0 fresh", "gsignal fresh",
-                                              "pool empty" };
+enum mode { COLD, WARM, GSLAB, MCARVE, POOLEMPTY, NMODES };
+static const char *const modename[NMODES] = { "cold", "warm", "gsignal from its slab",
+                                              "m slot carved", "pool empty" };
 
 static stack held[64];
 static int nheld;
@@ -69,14 +73,14 @@ static void *heldobj[16384];
 static int nheldobj;
 
 /* Takes every cached stack of n bytes out of the cache, so the next
- * allocation of that size maps a fresh one. */
+ * allocation of that size comes from a slab. */
 static void steal_cached(size_t n)
 {
 	for (;;) {
 		assert_true(nheld < (int)countof(held));
 		stack s;
 		assert_int_equal(stackalloc(&s, n), 0);
-		if (s.from == STACK_MAPPED) { /* the cache is empty */
+		if (s.from != STACK_CACHED) { /* the cache is empty */
 			stackundo(&s);
 			return;
 		}
@@ -84,19 +88,31 @@ static void steal_cached(size_t n)
 	}
 }
 
-/* Takes every free m from the pool and the rest of its current chunk, so the
- * next allocation must grow the pool. */
+static void hold(fixalloc *f)
+{
+	assert_true(nheldobj < (int)countof(heldobj));
+	void *p = fixalloc_alloc(f);
+	assert_non_null(p);
+	heldobj[nheldobj++] = p;
+}
+
+/* Takes every free m from the pool and the rest of its current chunk (or
+ * slab), so the next allocation must grow the pool. */
 static void drain_pool(fixalloc *f)
 {
-	for (;;) {
-		lock(&f->lock);
-		bool more = f->list != nil || f->nchunk >= f->size;
-		unlock(&f->lock);
-		if (!more)
-			return;
-		assert_true(nheldobj < (int)countof(heldobj));
-		heldobj[nheldobj++] = fixalloc_alloc(f);
-	}
+	while (!fixalloc_full(f))
+		hold(f);
+}
+
+/* Takes free ms until the next allocation carves a slot of the m pool
+ * (clone model): its guard, in a slab that has room. */
+static void drain_to_carve(fixalloc *f)
+{
+	while (!slotpoolcarves(f) && !fixalloc_full(f))
+		hold(f);
+	if (fixalloc_full(f))
+		hold(f); /* a slab mapped, its first slot carved: the next carves */
+	assert_true(slotpoolcarves(f));
 }
 
 static void warm_cache(void)
@@ -106,23 +122,20 @@ static void warm_cache(void)
 	mrt_reap();
 }
 
-static size_t g0size(void)
-{
-	return cfg.g0stack + cfg.tls_size;
-}
-
 static void prepare(enum mode md, fixalloc *pool)
 {
 	nheld = nheldobj = 0;
+	/* Warm in every mode: the m comes from the pool's list unless the
+	 * mode says otherwise (cold is about stacks). */
+	warm_cache();
 	if (md == COLD) {
 		mrt_test_nocache(true);
 		return;
 	}
-	warm_cache();
-	if (md == G0FRESH)
-		steal_cached(g0size());
-	if (md == GSFRESH)
+	if (md == GSLAB)
 		steal_cached(cfg.gsignalstack);
+	if (md == MCARVE)
+		drain_to_carve(pool);
 	if (md == POOLEMPTY)
 		drain_pool(pool);
 }
@@ -217,8 +230,10 @@ static void fail_once(enum mode md, int fp, int n, int count, int err)
 	kstate(&b);
 	assert_same_state(&a.s, &b.s);
 	/* Every failure after the id was taken counts as failed; a pool
-	 * failure comes before it and takes no id. */
-	int64_t took = fp == FAULT_MPOOL ? 0 : 1;
+	 * failure comes before it and takes no id, and so does the guard of
+	 * a carved m slot (clone model), the first guard of that mode. */
+	bool preid = fp == FAULT_MPOOL || (md == MCARVE && fp == FAULT_STACK_GUARD && n == 1);
+	int64_t took = preid ? 0 : 1;
 	assert_int_equal(b.s.st.created, a.s.st.created + took);
 	assert_int_equal(b.s.st.failed, a.s.st.failed + took);
 	/* Under TSan a thread that ran leaves mappings of the runtime's coming
@@ -282,12 +297,13 @@ static void test_sweep_cold(void **state)
 	with_parked_m();
 	uint32_t ncalls[NFAULT];
 	measure(COLD, ncalls);
-	/* The shape of one cold creation: two stacks (one in the pthread
-	 * model, whose g0 is the pthread's), each a mapping and a guard; one
-	 * gsignal, one sigaltstack, one clone or pthread_create. */
-	uint32_t stacks = clonemodel() ? 2 : 1;
-	assert_int_equal(ncalls[FAULT_STACK_MMAP], stacks);
-	assert_int_equal(ncalls[FAULT_STACK_GUARD], stacks);
+	/* The shape of one cold creation: one stack, gsignal, a slab of its
+	 * own with the cache bypassed, so one mapping and one guard (g0 is the
+	 * m's slot from the pool's list in the clone model, libc's in the
+	 * pthread model); one gsignal, one sigaltstack, one clone or
+	 * pthread_create. */
+	assert_int_equal(ncalls[FAULT_STACK_MMAP], 1);
+	assert_int_equal(ncalls[FAULT_STACK_GUARD], 1);
 	assert_int_equal(ncalls[FAULT_GSIGNAL], 1);
 	assert_int_equal(ncalls[FAULT_SIGALTSTACK], 1);
 	assert_int_equal(ncalls[FAULT_NEWOSPROC], 1);
@@ -310,7 +326,9 @@ static void test_sweep_warm(void **state)
 	end_parked_m();
 }
 
-/* One stack cached, the other mapped, both ways round. */
+/* gsignal from its slab (a slot back there, or one carved: no slab mapped
+ * while its slab has room), and (clone model) the m's slot carved: its
+ * guard is the pool's, before the id. */
 static void test_sweep_mixed(void **state)
 {
 	(void)state;
@@ -318,14 +336,17 @@ static void test_sweep_mixed(void **state)
 	const int pts[] = { FAULT_STACK_MMAP, FAULT_STACK_GUARD, FAULT_GSIGNAL,
 		            FAULT_SIGALTSTACK, FAULT_NEWOSPROC };
 	uint32_t ncalls[NFAULT];
-	if (clonemodel()) { /* g0 stacks are mrt's own */
-		measure(G0FRESH, ncalls);
-		assert_int_equal(ncalls[FAULT_STACK_MMAP], 1);
-		sweep(G0FRESH, pts, countof(pts));
+	measure(GSLAB, ncalls);
+	assert_true(ncalls[FAULT_STACK_MMAP] <= 1);
+	assert_true(ncalls[FAULT_STACK_GUARD] <= 1);
+	sweep(GSLAB, pts, countof(pts));
+	if (clonemodel()) {
+		measure(MCARVE, ncalls);
+		assert_int_equal(ncalls[FAULT_STACK_MMAP], 0);
+		assert_int_equal(ncalls[FAULT_STACK_GUARD], 1);
+		assert_int_equal(ncalls[FAULT_MPOOL], 0);
+		sweep(MCARVE, pts, countof(pts));
 	}
-	measure(GSFRESH, ncalls);
-	assert_int_equal(ncalls[FAULT_STACK_MMAP], 1);
-	sweep(GSFRESH, pts, countof(pts));
 	end_parked_m();
 }
 

@@ -397,6 +397,79 @@ static void test_guard_of_a_suspended_g_is_found(void **state)
 	assert_overflow_reported(&c);
 }
 
+/*
+ * Guards of both kinds (#15 item 3): a guard region (the kernel's
+ * MADV_GUARD_INSTALL, where it has it), and mprotect's (MRTDEBUG=
+ * mprotectguards=1, as on a kernel without it, or under QEMU). Either way
+ * an overflow of a g0 (an m pool slot) and of a user g stack (a slot of a
+ * stack slab) is caught and named; and so is one in a slot that went back
+ * to its slab and was handed out again, whose guard is the one made when
+ * it was first carved.
+ */
+static void child_g0_mprotect(void)
+{
+	setenv("MRTDEBUG", "mprotectguards=1", 1);
+	child_g0();
+}
+
+static void child_user_g_mprotect(void)
+{
+	setenv("MRTDEBUG", "mprotectguards=1", 1);
+	child_user_g_on_m();
+}
+
+static void test_overflow_is_reported_with_mprotect_guards(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_g0_mprotect, 30, &c);
+	assert_overflow_reported(&c);
+	run_child(child_user_g_mprotect, 30, &c);
+	assert_overflow_reported(&c);
+}
+
+static void child_reused_slot(int mprotect)
+{
+	if (mprotect)
+		setenv("MRTDEBUG", "mprotectguards=1", 1);
+	/* A cache of one stack, too small for a 64 KiB g stack: freed, the
+	 * stack goes back to its slab (kept mapped by a second one), and the
+	 * next one takes its slot. */
+	struct mrt_config c = CFG(.flags = MRT_F_STACKOVERFLOW, .stack_cache = 1);
+	CHILD_CHECK(mrt_init(&c) == 0);
+	mrt_g *first, *second;
+	uintptr_t lo, hi, lo2, hi2;
+	CHILD_CHECK(mrt_malg(&first, 64 << 10) == 0 && mrt_malg(&second, 64 << 10) == 0);
+	mrt_gstack(first, &lo, &hi);
+	CHILD_CHECK(mrt_gfree(first) == 0);
+	CHILD_CHECK(mrt_malg(&ovg, 64 << 10) == 0);
+	mrt_gstack(ovg, &lo2, &hi2);
+	CHILD_CHECK(lo2 == lo && hi2 == hi); /* the same slot */
+	CHILD_CHECK(mrt_gostart(ovg, overflow_user, NULL) == 0);
+	mrt_gogo(ovg);
+	mrt_dprintf(2, "survived\n");
+}
+
+static void child_reused_slot_default(void)
+{
+	child_reused_slot(0);
+}
+
+static void child_reused_slot_mprotect(void)
+{
+	child_reused_slot(1);
+}
+
+static void test_guard_of_a_slot_handed_out_again_is_found(void **state)
+{
+	(void)state;
+	struct child c;
+	run_child(child_reused_slot_default, 30, &c);
+	assert_overflow_reported(&c);
+	run_child(child_reused_slot_mprotect, 30, &c);
+	assert_overflow_reported(&c);
+}
+
 /* Without the flag mrt installs nothing: an overflow is a plain SIGSEGV. */
 static void child_noflag(void)
 {
@@ -763,6 +836,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_overflow_reported_with_mrt_locks_held),
 		cmocka_unit_test(test_guard_of_another_ms_g0_is_found),
 		cmocka_unit_test(test_guard_of_a_suspended_g_is_found),
+		cmocka_unit_test(test_overflow_is_reported_with_mprotect_guards),
+		cmocka_unit_test(test_guard_of_a_slot_handed_out_again_is_found),
 		cmocka_unit_test(test_without_flag_overflow_is_plain_sigsegv),
 		cmocka_unit_test(test_chain_to_siginfo_handler),
 		cmocka_unit_test(test_chain_to_plain_handler),

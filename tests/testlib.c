@@ -318,6 +318,34 @@ int count_maps(void)
 	return n;
 }
 
+long proc_kib(const char *path, const char *name)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	size_t n = strlen(name);
+	long kb = -1;
+	while (f != NULL && fgets(line, sizeof line, f) != NULL)
+		if (strncmp(line, name, n) == 0 && line[n] == ':') {
+			kb = strtol(line + n + 1, NULL, 10);
+			break;
+		}
+	if (f != NULL)
+		fclose(f);
+	return kb;
+}
+
+bool guarded(uintptr_t addr)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	ssize_t r = write(p[1], (const void *)addr, 1);
+	int err = errno;
+	close(p[0]);
+	close(p[1]);
+	assert_true(r == 1 || (r < 0 && err == EFAULT));
+	return r < 0;
+}
+
 bool maps_find(uintptr_t addr, char perms[5], uintptr_t *lo, uintptr_t *hi)
 {
 	FILE *f = fopen("/proc/self/maps", "r");

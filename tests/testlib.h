@@ -78,9 +78,17 @@ void sig_default(int sig);
 
 /* The kernel's view. */
 int count_maps(void);                /* lines of /proc/self/maps */
+/* The figure in kB of a "Name: N kB" line of a /proc file (VmRSS in
+ * /proc/self/status, MemAvailable in /proc/meminfo); -1 if it has none. */
+long proc_kib(const char *path, const char *name);
 /* The mapping of /proc/self/maps that holds addr: its bounds and its
  * permissions ("rw-p"); false if none does. */
 bool maps_find(uintptr_t addr, char perms[5], uintptr_t *lo, uintptr_t *hi);
+/* Whether the byte at addr is in a guard page: the kernel's read of it
+ * fails (EFAULT), be the guard PROT_NONE or a guard region (MADV_GUARD_
+ * INSTALL, which /proc/self/maps does not show). Reads one byte through a
+ * pipe, changes nothing; main thread or child. */
+bool guarded(uintptr_t addr);
 /* The kernel's page size (sysconf), not mrt's copy of it: what a case
  * that must hold for every page size (4, 16, 64 KiB) rounds with. */
 size_t kernel_pagesize(void);

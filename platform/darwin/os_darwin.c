@@ -184,9 +184,25 @@ int sysfree(void *p, size_t n)
 	return munmap(p, n) == 0 ? 0 : -errno;
 }
 
+/* Darwin has no guard regions without a mapping of their own: a guard is
+ * PROT_NONE, and splits its mapping (which no limit there counts). */
 int sysguard(void *p, size_t n)
 {
 	return mprotect(p, n, PROT_NONE) == 0 ? 0 : -errno;
+}
+
+int sysunguard(void *p, size_t n)
+{
+	return mprotect(p, n, PROT_READ | PROT_WRITE) == 0 ? 0 : -errno;
+}
+
+bool sysguardsplits(void)
+{
+	return true;
+}
+
+void sysguardmprotect(void)
+{
 }
 
 /* As Go's sysUnusedOS/sysUsedOS on Darwin: MADV_FREE_REUSABLE is MADV_FREE

@@ -14,6 +14,20 @@
 #include "runtime.h"
 #include "sys_linux.h"
 
+/*
+ * Guard regions (Linux 6.13, mm/madvise.c): MADV_GUARD_INSTALL marks the
+ * pages of a range so that any access faults, as PROT_NONE would, without
+ * splitting the mapping they are in; MADV_GUARD_REMOVE takes the marks off.
+ * The values are the kernel's (include/uapi/asm-generic/mman-common.h, the
+ * same on every CPU); Debian 12's headers (Linux 6.1) do not have them yet.
+ */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+#ifndef MADV_GUARD_REMOVE
+#define MADV_GUARD_REMOVE 103
+#endif
+
 /* Every system call goes through the CPU's one primitive (sys_linux.h);
  * the unused arguments are passed as 0, which the kernel ignores. */
 #define sys6(n, a, b, c, d, e, f)                                                        \

@@ -72,9 +72,64 @@ int sysfree(void *p, size_t n)
 	return (int)sys2(__NR_munmap, p, n);
 }
 
+/*
+ * Guard pages. Where the kernel has guard regions (MADV_GUARD_INSTALL,
+ * Linux 6.13), a guard is a mark on the pages' entries: the mapping stays
+ * whole, so the stacks carved out of one slab (core/slab.c) cost one line
+ * of /proc/self/maps between them, not two each, and vm.max_map_count no
+ * longer bounds the number of Ms. The marks survive MADV_DONTNEED (the
+ * stack cache's release) and fork. Elsewhere a guard is mprotect's
+ * PROT_NONE, which splits the mapping around it (and fails with ENOMEM at
+ * vm.max_map_count). guardprobe decides which, once, at osinit.
+ */
+static bool guardadvice;
+
 int sysguard(void *p, size_t n)
 {
+	if (guardadvice)
+		return (int)sys3(__NR_madvise, p, n, MADV_GUARD_INSTALL);
 	return (int)sys3(__NR_mprotect, p, n, PROT_NONE);
+}
+
+/* Undoes sysguard: the pages read and write again (as zeros, if they were
+ * never written), and with mprotect the kernel merges the mapping back. */
+int sysunguard(void *p, size_t n)
+{
+	if (guardadvice)
+		return (int)sys3(__NR_madvise, p, n, MADV_GUARD_REMOVE);
+	return (int)sys3(__NR_mprotect, p, n, PROT_READ | PROT_WRITE);
+}
+
+bool sysguardsplits(void)
+{
+	return !guardadvice;
+}
+
+/* MRTDEBUG=mprotectguards=1, and the tests' way to run as on a kernel
+ * without guard regions. */
+void sysguardmprotect(void)
+{
+	guardadvice = false;
+}
+
+/*
+ * guardprobe: do guard regions work here? A kernel before 6.13 refuses the
+ * advice (EINVAL). QEMU user mode (7.2) answers 0 to advice it does not
+ * know and does nothing, so success is not enough: the guard must be seen
+ * to hold. The kernel's own write into the page (clock_gettime's result,
+ * copied out to user memory) fails with EFAULT on a guard, where a missing
+ * guard lets it through; a system call, so the probe cannot crash. Four
+ * system calls and a page, at mrt_init.
+ */
+static void guardprobe(void)
+{
+	guardadvice = false;
+	void *p = sysalloc(pagesize);
+	if (p == nil)
+		return;
+	if (sys3(__NR_madvise, p, pagesize, MADV_GUARD_INSTALL) == 0)
+		guardadvice = sys2(__NR_clock_gettime, L_CLOCK_MONOTONIC, p) == -EFAULT;
+	sysfree(p, pagesize);
 }
 
 /* MADV_DONTNEED, not MADV_FREE: the pages leave the RSS at once (MADV_FREE
@@ -330,6 +385,7 @@ int osinit(void)
 		fatal("the kernel gave no page size (AT_PAGESZ=%zu)", (size_t)ps);
 	pagesize = ps;
 	ncpu = getncpu();
+	guardprobe();
 	/* Before any M exists: Ms read vdsoclock without a barrier, and
 	 * every M is created after this (its creation orders it). */
 	vdsoclock = (int (*)(long, struct l_timespec *))vdsosym(ARCH_VDSO_CLOCK_GETTIME,

@@ -40,6 +40,7 @@ static int model(const char *s, size_t n, struct debugvars *dv)
 		{ "mtrace", offsetof(struct debugvars, mtrace), DEBUG_MTRACE_MAX },
 		{ "schedtrace", offsetof(struct debugvars, schedtrace), DEBUG_SCHEDTRACE_MAX },
 		{ "threadnames", offsetof(struct debugvars, threadnames), 1 },
+		{ "mprotectguards", offsetof(struct debugvars, mprotectguards), 1 },
 	};
 	size_t end = strnlen(s, n);
 	int bad = 0;
@@ -66,7 +67,7 @@ static int model(const char *s, size_t n, struct debugvars *dv)
 			continue;
 		}
 		int which = -1;
-		for (int j = 0; j < 3; j++)
+		for (int j = 0; j < (int)(sizeof names / sizeof names[0]); j++)
 			if (strlen(names[j].name) == namelen && memcmp(set, names[j].name, namelen) == 0)
 				which = j;
 		if (which < 0 || eq == NULL) {
@@ -125,6 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	      (dv.trace > s && dv.tracelen >= 1 && dv.tracelen <= DEBUG_TRACE_MAX &&
 	       (size_t)(dv.trace - s) + (size_t)dv.tracelen <= strnlen(s, size) &&
 	       memchr(dv.trace, ',', (size_t)dv.tracelen) == NULL));
+	CHECK(dv.mprotectguards == -1 || (dv.mprotectguards >= 0 && dv.mprotectguards <= 1));
 	if (badn > 0) {
 		size_t len = strnlen(bad, badn);
 		CHECK(len < badn);
