@@ -87,10 +87,13 @@ def check_sections(gdbexe, goroutines):
     names = set(re.findall(r"^stap\s+mrt\s+(\w+)\s", out, re.M))
     for ev in SECTION_EVENTS:
         check(ev in names, "info probes lists mrt:%s" % ev, out)
-    script = probe_script(SECTION_EVENTS).replace(
-        "run\n", "run -n 100 -p 2 -s 2\n")
+    script = probe_script(SECTION_EVENTS).replace("run\n", "run -n 100 -p 2 -s 2\n")
     out = gdb(gdbexe, goroutines, script)
-    check("exited normally" in out, "goroutines -s 2 ran to its end under gdb", out)
+    # The program's own verdict, not gdb's: the monitor may reach a probe
+    # while the process tears itself down (its last hand-off, which the
+    # program no longer waits for), where gdb can no longer read the
+    # probe's arguments and gives up the script before it sees the exit.
+    check("ok: total 4950 (want 4950)" in out, "goroutines -s 2 ran to its end under gdb", out)
     hits = probe_hits(out)
     entered = {h[0] for h in hits["entersyscall"]}
     check(len(hits["entersyscall"]) >= 2 and
