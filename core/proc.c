@@ -527,6 +527,7 @@ static bool mpark(m *mp)
 	sched.midle = mp;
 	sched.nmidle++;
 	unlock(&sched.lock);
+	TESTPOINT(TP_MPARKED, mp);
 	MTRACE(MT_PARKED, mp, 0);
 
 	if (cfg.idle_ns <= 0) {

@@ -1092,6 +1092,7 @@ enum testpoint {
 	                  thread, births held off, no M asked yet: nil */
 	TP_MEXIT,     /* mexit: the M's signals taken down (unminit), still
 	                 on allm: the m */
+	TP_MPARKED,   /* mpark: the M is on the idle list, not yet asleep (the m) */
 	TP_OSHANDLE,  /* pthread model: pthread_create has returned, the handle
 	                 is not stored yet (newosproc, on the creator): the m */
 	TP_SYSMONSLEEP, /* deepsleep: the monitor found no section, and has not

@@ -413,9 +413,23 @@ static size_t readfile(const char *path, char *buf, size_t n)
  * which must not reach the file; then exit(3), whose handler writes the
  * rest. MRTDEBUG is the parent's: the child only inherits it.
  */
+/* M1 held between its park and its sleep (TP_MPARKED) until the flush
+ * has read the file: its parked event must be there by then (#16 item 4:
+ * it was recorded only after the M was on the idle list, so a flush that
+ * saw M1 idle could miss it, as one arm64 run did). */
+static uint32_t parkgo;
+
+static void hold_parked(int tp, void *arg)
+{
+	(void)arg;
+	if (tp == TP_MPARKED && ev_get(&parkgo) == 0)
+		ev_block(&parkgo, 1);
+}
+
 static void child_tracefile(void)
 {
 	CHILD_CHECK(mrt_init(NULL) == 0);
+	mrt_test_pointhook(hold_parked);
 	CHILD_CHECK(mrt_malg(&traceg, 65536) == 0 && mrt_gostart(traceg, gloop, NULL) == 0);
 	int64_t a = mrt_newm(park_after_start, NULL, NULL);
 	CHILD_CHECK(a == 1);
@@ -427,6 +441,8 @@ static void child_tracefile(void)
 	int fd = open(tracemid, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	CHILD_CHECK(fd >= 0 && write(fd, buf, k) == (ssize_t)k);
 	close(fd);
+	ev_add(&parkgo, 1);
+	mrt_test_pointhook(NULL);
 
 	CHILD_CHECK(mrt_startm(rung, NULL, NULL) == a);
 	CHILD_CHECK(mrt_join(a) == 0);
