@@ -519,6 +519,9 @@ static bool mpark(m *mp)
 	 * hands over with a store. */
 	if (mspin(mp))
 		return true;
+	/* The event before the M is seen idle: whoever sees it idle (a
+	 * flush of the trace file, a tool at the probe) finds it recorded. */
+	MTRACE(MT_PARKED, mp, 0);
 	lock(&sched.lock);
 	noteclear(&mp->park); /* before startm can see us */
 	__atomic_store_n(&mp->status, MRT_M_IDLE, __ATOMIC_RELEASE);
@@ -528,7 +531,6 @@ static bool mpark(m *mp)
 	sched.nmidle++;
 	unlock(&sched.lock);
 	TESTPOINT(TP_MPARKED, mp);
-	MTRACE(MT_PARKED, mp, 0);
 
 	if (cfg.idle_ns <= 0) {
 		notesleep(&mp->park);
