@@ -2430,6 +2430,7 @@ int main(int argc, char **argv)
 			return 0;
 		} else if (strcmp(argv[i], "--extram-loop") == 0 && i + 1 < argc) {
 			extram_loop(atol(argv[i + 1]));
+			return 0;
 		} else if (strcmp(argv[i], "--switch-loop") == 0 && i + 2 < argc) {
 			switch_loop(argv[i + 1], atol(argv[i + 2]));
 			return 0;
