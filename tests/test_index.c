@@ -25,7 +25,11 @@ static struct mindexstats idxstats(int x)
 
 /* A real-time signal, so that two sent are two delivered (standard signals
  * merge), counted per M by the handler (M-safe: reads TLS). */
+#ifdef SIGRTMIN
 #define SIGIDX (SIGRTMIN + 1)
+#else
+#define SIGIDX SIGUSR2 /* Darwin has no real-time signals */
+#endif
 enum { maxms = 1024 };
 static uint32_t hits[4096];
 

@@ -47,21 +47,23 @@ static gr_waitgroup blockwg;
 /*
  * read(2) and write(2) as the raw system calls: in the clone model an M
  * is not a libc thread, and glibc's wrappers touch its per-thread state
- * (errno, the cancellation flags). One instruction on each CPU.
+ * (errno, the cancellation flags). One instruction on each CPU. Linux
+ * only: on Darwin every M is a pthread and calls libc's.
  */
+#if defined(__linux__)
 static long rawsys3(long nr, long a, long b, long c)
 {
-#if defined(__linux__) && defined(__x86_64__)
+#if defined(__x86_64__)
 	long r;
 	__asm__ volatile("syscall" : "=a"(r) : "0"(nr), "D"(a), "S"(b), "d"(c)
 	                 : "rcx", "r11", "memory");
 	return r;
-#elif defined(__linux__) && defined(__aarch64__)
+#elif defined(__aarch64__)
 	register long x8 __asm__("x8") = nr, x0 __asm__("x0") = a, x1 __asm__("x1") = b,
 	                  x2 __asm__("x2") = c;
 	__asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2) : "memory");
 	return x0;
-#elif defined(__linux__) && defined(__riscv)
+#elif defined(__riscv)
 	register long a7 __asm__("a7") = nr, a0 __asm__("a0") = a, a1 __asm__("a1") = b,
 	                  a2 __asm__("a2") = c;
 	__asm__ volatile("ecall" : "+r"(a0) : "r"(a7), "r"(a1), "r"(a2) : "memory");
@@ -71,6 +73,7 @@ static long rawsys3(long nr, long a, long b, long c)
 	return -1;
 #endif
 }
+#endif
 
 struct io {
 	int fd;
