@@ -752,6 +752,10 @@ MRT_API int mrt_starttemplatethread(void);
  * requires; do not block it on an M). The handler is installed at the
  * first call, with the raw rt_sigaction, and stays: from then on the
  * signal is mrt's (a send of it that mrt did not ask for is ignored).
+ * Under ThreadSanitizer, which runs an asynchronous signal's handler only
+ * at the thread's next intercepted libc call, an M parked or blocked in
+ * mrt (raw futexes) never runs it, and the call may wait for ever: do not
+ * use it in a TSan build (the tests do not run it there).
  *
  * Returns what the call returned on the calling thread; its -errno if it
  * failed there; -ENOTRECOVERABLE (see above); -EINVAL before mrt_init, or

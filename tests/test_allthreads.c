@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include "testlib.h"
+#include "san.h" /* MRT_TSAN */
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -266,6 +267,22 @@ static void child_names(void)
 }
 
 /*
+ * ThreadSanitizer runs an asynchronous signal's handler only at the
+ * thread's next intercepted libc call (see test_signal.c), and an M parked
+ * or blocked in mrt's raw futex makes none: there a call that signals the
+ * Ms may wait for ever (8 of 9 runs of this suite hung under TSan). The
+ * cases that need the Ms' handlers to run are not run under TSan.
+ */
+static void need_signals_delivered(void)
+{
+#if MRT_TSAN
+	print_message("skipped: ThreadSanitizer delivers an M's signal only at its next "
+	              "intercepted libc call, which a parked M never makes\n");
+	skip();
+#endif
+}
+
+/*
  * One call renames every M — m0 (the caller), an M parked in mrt_stopm, one
  * blocked in read(2), one spinning on g0, one spinning on a user g, the
  * template thread — every thread of the process but one that is not an M,
@@ -277,6 +294,7 @@ static void child_names(void)
 static void test_call_reaches_every_m(void **state)
 {
 	(void)state;
+	need_signals_delivered();
 	struct child c;
 	run_child(child_names, 60, &c);
 	assert_child_ok(&c);
@@ -333,6 +351,7 @@ static void child_setresuid(void)
 static void test_setresuid_reaches_every_task(void **state)
 {
 	(void)state;
+	need_signals_delivered();
 	if (geteuid() != 0) {
 		print_message("skipped: not root (setresuid to another user needs CAP_SETUID)\n");
 		skip();
@@ -362,6 +381,7 @@ static void child_all_or_nothing(void)
 static void test_failed_on_caller_is_not_spread(void **state)
 {
 	(void)state;
+	need_signals_delivered();
 	if (geteuid() != 0) {
 		print_message("skipped: not root (a call that fails on the caller only needs "
 		              "two users)\n");
@@ -400,6 +420,7 @@ static void child_mismatch(void)
 static void test_mismatch_names_the_m(void **state)
 {
 	(void)state;
+	need_signals_delivered();
 	struct child c;
 	run_child(child_mismatch, 60, &c);
 	assert_child_ok(&c);
@@ -488,6 +509,7 @@ static void child_births_held(void)
 static void test_no_m_is_born_during_the_call(void **state)
 {
 	(void)state;
+	need_signals_delivered();
 	struct child c;
 	run_child(child_births_held, 60, &c);
 	assert_child_ok(&c);
@@ -549,6 +571,7 @@ static void child_exiting(void)
 static void test_m_ending_during_the_call_gives_it_back(void **state)
 {
 	(void)state;
+	need_signals_delivered();
 	struct child c;
 	run_child(child_exiting, 60, &c);
 	assert_child_ok(&c);
@@ -658,6 +681,7 @@ static void child_blocked(void)
 static void test_blocked_signal_holds_the_call(void **state)
 {
 	(void)state;
+	need_signals_delivered();
 	struct child c;
 	run_child(child_blocked, 60, &c);
 	assert_child_ok(&c);
@@ -720,6 +744,7 @@ static void child_attached(void)
 static void test_call_reaches_an_attached_m(void **state)
 {
 	(void)state;
+	need_signals_delivered();
 	struct child c;
 	run_child(child_attached, 60, &c);
 	assert_child_ok(&c);
@@ -764,6 +789,7 @@ static void child_attached_drops(void)
 static void test_attached_m_dropped_during_the_call_gives_it_back(void **state)
 {
 	(void)state;
+	need_signals_delivered();
 	struct child c;
 	run_child(child_attached_drops, 60, &c);
 	assert_child_ok(&c);
@@ -825,6 +851,7 @@ static void child_signal_masked(void)
 static void test_signal_is_configurable_and_never_stolen(void **state)
 {
 	(void)state;
+	need_signals_delivered();
 	struct child c;
 	run_child(child_signal_busy, 60, &c);
 	assert_child_ok(&c);
