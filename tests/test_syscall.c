@@ -987,6 +987,25 @@ static void wait_spinning(int32_t n)
 	}
 }
 
+/* Until exactly one M is parked on the idle list and none spins, read in
+ * one critical section: a spinner counts as idle, and one that gives up
+ * leaves both counts before it parks, so wait_idle(1) then
+ * wait_spinning(0) could pass while it was between the two, off every
+ * list, and the next mrt_startm made a new M (seen once in CI). */
+static void wait_parked_asleep(void)
+{
+	int64_t deadline = mrt_nanotime() + 60 * 1000000000LL;
+	for (;;) {
+		lock(&sched.lock);
+		bool asleep = sched.nmspinning == 0 && sched.nmidle == 1 && sched.midle != NULL;
+		unlock(&sched.lock);
+		if (asleep)
+			return;
+		CHILD_CHECK(mrt_nanotime() < deadline);
+		osyield();
+	}
+}
+
 /*
  * mrt_startm prefers a spinning M and hands it the work with a store (no
  * note wake); at most max_spinning spin, the others sleep and are woken
@@ -1044,13 +1063,11 @@ static void child_spin_giveup(void)
 		ncpu = 2;
 	int64_t id = must_newm(fn_park, NULL);
 	/* Past its deadline (1 us), asleep. */
-	wait_idle(1);
-	wait_spinning(0);
+	wait_parked_asleep();
 	CHILD_CHECK(mrt_startm(fn_ran, NULL, NULL) == id);
 	child_wait(&ran, 1);
 	CHILD_CHECK(notekey == 1 && sched.nspinhandoffs == 0);
-	wait_idle(1);
-	wait_spinning(0);
+	wait_parked_asleep();
 	/* Loaded: it gives up at its first look at the clock, long before
 	 * its second of spinning (set while it sleeps: its wakeup orders
 	 * the store before its read). */
@@ -1058,21 +1075,18 @@ static void child_spin_giveup(void)
 	mrt_test_spinloaded(true);
 	CHILD_CHECK(mrt_startm(fn_ran, NULL, NULL) == id);
 	child_wait(&ran, 2);
-	wait_idle(1);
-	wait_spinning(0);
+	wait_parked_asleep();
 	CHILD_CHECK(mrt_startm(fn_ran, NULL, NULL) == id);
 	child_wait(&ran, 3);
 	CHILD_CHECK(notekey == 1 && sched.nspinhandoffs == 0);
-	wait_idle(1);
-	wait_spinning(0);
+	wait_parked_asleep();
 	/* One CPU: no spinning at all, not even for ever. */
 	mrt_test_spinloaded(false);
 	mrt_test_spinforever(true);
 	ncpu = 1;
 	CHILD_CHECK(mrt_startm(fn_ran, NULL, NULL) == id);
 	child_wait(&ran, 4);
-	wait_idle(1);
-	CHILD_CHECK(nspinning() == 0);
+	wait_parked_asleep();
 	CHILD_CHECK(mrt_startm(fn_ran, NULL, NULL) == id);
 	child_wait(&ran, 5);
 	CHILD_CHECK(notekey == 1 && sched.nspinhandoffs == 0);
