@@ -91,10 +91,10 @@ static void test_parse_trace(void **state)
 	(void)state;
 	struct debugvars dv = { 0 };
 	char bad[256];
-	const char *s = "mtrace=1,trace=/tmp/a b.json,schedtrace=5";
+	const char *s = "mtrace=1,trace=out/a b.json,schedtrace=5";
 	assert_int_equal(parsedebugvars(s, strlen(s), &dv, bad, sizeof bad), 0);
 	assert_ptr_equal(dv.trace, s + 15);
-	assert_int_equal(dv.tracelen, 13);
+	assert_int_equal(dv.tracelen, 12);
 	assert_int_equal(dv.mtrace, 1);
 	assert_int_equal(dv.schedtrace, 5);
 	/* The last one wins; a name may hold '='. */
@@ -355,7 +355,7 @@ static void test_mtrace_shows_every_event(void **state)
  * The trace file (MRTDEBUG=trace=<file>, #16 item 4)
  * ------------------------------------------------------------------------ */
 
-static char tracepath[64], tracemid[64];
+static char tracepath[4096], tracemid[4096];
 enum { NSWITCH = 3000 }; /* g switches: several of an M's buffers' worth */
 
 static mrt_g *traceg;
@@ -522,9 +522,9 @@ static int cmpspan(const void *a, const void *b)
 static void test_tracefile_records_every_m(void **state)
 {
 	(void)state;
-	snprintf(tracepath, sizeof tracepath, "/tmp/mrt-trace-%d.json", (int)getpid());
-	snprintf(tracemid, sizeof tracemid, "/tmp/mrt-trace-%d.mid.json", (int)getpid());
-	char env[128];
+	snprintf(tracepath, sizeof tracepath, "%s/mrt-trace-%d.json", test_tmpdir(), (int)getpid());
+	snprintf(tracemid, sizeof tracemid, "%s/mrt-trace-%d.mid.json", test_tmpdir(), (int)getpid());
+	char env[4200];
 	snprintf(env, sizeof env, "trace=%s", tracepath);
 	setenv("MRTDEBUG", env, 1);
 	struct child c;

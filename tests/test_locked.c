@@ -410,7 +410,7 @@ static void readstate(struct threadstate *s)
 
 static struct threadstate m0state, changed, probed;
 static uint64_t onecpu[NMASK];
-static char newdir[256];
+static char newdir[4096]; /* realpath writes up to PATH_MAX */
 static bool setaff;
 static uint32_t probe_done;
 
@@ -494,7 +494,8 @@ static void child_propagation(void)
 	setaff = ncpus >= 2;
 	memset(onecpu, 0, sizeof onecpu);
 	onecpu[first / 64] = 1ull << (first % 64);
-	char tmpl[] = "/tmp/mrt-locked-XXXXXX";
+	char tmpl[4096];
+	snprintf(tmpl, sizeof tmpl, "%s/mrt-locked-XXXXXX", test_tmpdir());
 	CHILD_CHECK(mkdtemp(tmpl) != NULL);
 	CHILD_CHECK(realpath(tmpl, newdir) != NULL);
 

@@ -365,6 +365,12 @@ bool maps_find(uintptr_t addr, char perms[5], uintptr_t *lo, uintptr_t *hi)
 	return found;
 }
 
+const char *test_tmpdir(void)
+{
+	const char *d = getenv("TMPDIR");
+	return d != NULL && *d != '\0' ? d : P_tmpdir;
+}
+
 size_t kernel_pagesize(void)
 {
 	long ps = sysconf(_SC_PAGESIZE);

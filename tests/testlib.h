@@ -92,6 +92,9 @@ bool guarded(uintptr_t addr);
 /* The kernel's page size (sysconf), not mrt's copy of it: what a case
  * that must hold for every page size (4, 16, 64 KiB) rounds with. */
 size_t kernel_pagesize(void);
+/* The directory for a test's scratch files: $TMPDIR, else the C library's
+ * own (P_tmpdir), found at run time rather than named. */
+const char *test_tmpdir(void);
 int count_threads(void);             /* entries of /proc/self/task */
 /* Threads that neither the test nor mrt made: QEMU user mode's own, or a
  * sanitizer runtime's (0 otherwise). Measured by testlib_init, before any
