@@ -201,18 +201,25 @@ uint32_t ev_get(uint32_t *ev)
 	return __atomic_load_n(ev, __ATOMIC_ACQUIRE);
 }
 
-void ev_wait(uint32_t *ev, uint32_t atleast)
+/* Sleeps are bounded (100 ms) so that a count with no wake is seen. */
+bool ev_poll(uint32_t *ev, uint32_t atleast)
 {
 	int64_t deadline = mrt_nanotime() + 60 * 1000000000LL;
 	for (;;) {
 		uint32_t v = ev_get(ev);
 		if (v >= atleast)
-			return;
-		if (mrt_nanotime() > deadline) {
-			print_error("ev_wait: event at %u, waited for %u\n", v, atleast);
-			fail();
-		}
+			return true;
+		if (mrt_nanotime() > deadline)
+			return false;
 		ev_sleep(ev, v, 100 * 1000000LL);
+	}
+}
+
+void ev_wait(uint32_t *ev, uint32_t atleast)
+{
+	if (!ev_poll(ev, atleast)) {
+		print_error("ev_wait: event at %u, waited for %u\n", ev_get(ev), atleast);
+		fail();
 	}
 }
 

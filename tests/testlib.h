@@ -47,11 +47,15 @@ void assert_child_ok(const struct child *c);
 NORETURN void child_exit(int code);
 
 /* Events. M-safe: ev_add, ev_get, ev_block (waits for ever). Main thread:
- * ev_wait (fails the test after 60 s rather than hang). */
+ * ev_wait (fails the test after 60 s rather than hang). ev_poll: false
+ * after 60 s, for a child (CHILD_CHECK). ev_wait and ev_poll also see an
+ * event that is counted without a wake, as by a signal handler; ev_block
+ * needs ev_add's wake. */
 void ev_add(uint32_t *ev, uint32_t n);
 uint32_t ev_get(uint32_t *ev);
 void ev_block(uint32_t *ev, uint32_t atleast);
 void ev_wait(uint32_t *ev, uint32_t atleast);
+bool ev_poll(uint32_t *ev, uint32_t atleast);
 
 /* Running under Valgrind (RUNNING_ON_VALGRIND; false where valgrind.h is
  * missing): a few checks that test the machine rather than mrt — MXCSR's
